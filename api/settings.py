@@ -1,0 +1,23 @@
+"""Settings, read from the environment (prefix `GRIDLEDGER_`) or a `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDLEDGER_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded server is started in data_dir.",
+    )
+    data_dir: Path = Field(default=Path(".gridledger"), description="Embedded data, keys.")
+    mode: Literal["development", "production"] = "development"
+    response_minutes: int = Field(default=60, ge=1, description="Ticket first-response limit.")
+    pool_size: int = Field(default=5, ge=1)
+    pool_max_overflow: int = Field(default=10, ge=0)

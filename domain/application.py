@@ -1,0 +1,42 @@
+"""`Governance`: the one application, and the only door for commands.
+
+Every aggregate lives in one event store, so the whole system has one total order
+(the global position). Each command mixin in `domain.commands` holds one area's
+commands; all of them share the pipeline in `domain.commands.base`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.utils import EnvType
+
+from domain.commands.activities import ActivityCommands
+from domain.commands.jurisdictions import JurisdictionCommands
+from domain.commands.members import MemberCommands
+from domain.commands.pledges import PledgeCommands
+from domain.commands.points import PointsCommands
+from domain.commands.tickets import TicketCommands
+from domain.context import Clock, system_clock
+from domain.transcodings import DateAsISO
+
+
+class Governance(
+    JurisdictionCommands,
+    MemberCommands,
+    ActivityCommands,
+    PledgeCommands,
+    TicketCommands,
+    PointsCommands,
+):
+    name = "Governance"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {}
+
+    def __init__(self, env: EnvType | None = None, *, clock: Clock = system_clock) -> None:
+        super().__init__(env)
+        self.clock = clock
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())

@@ -1,0 +1,1 @@
+"""Command handlers, grouped by area; `domain.application.Governance` combines them."""

@@ -1,0 +1,90 @@
+"""Shared fixtures.
+
+Integration tests talk to a real PostgreSQL server: the one named by
+`GRIDLEDGER_TEST_DATABASE_URL`, else the embedded server (started on demand in
+`.gridledger/test-pg`). Each pytest worker gets its own fresh database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from api.database import embedded_url, library_env, migrate
+from domain.application import Governance
+from domain.commands.base import Meta
+from domain.context import Actor
+from tests.fakes import FakeClock
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    url = os.environ.get("GRIDLEDGER_TEST_DATABASE_URL")
+    return url or embedded_url(ROOT / ".gridledger" / "test")
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    name = f"gridledger_test_{os.getpid()}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    params = conninfo_to_dict(server_url)
+    params["dbname"] = name
+    url = make_conninfo(**params)
+    migrate(url)
+    yield url
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def _truncate_all(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchall()
+        ]
+        if tables:
+            conn.execute(
+                sql.SQL("TRUNCATE {} RESTART IDENTITY").format(
+                    sql.SQL(", ").join(sql.Identifier(t) for t in tables)
+                )
+            )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def governance(database_url: str, clock: FakeClock) -> Iterator[Governance]:
+    _truncate_all(database_url)
+    app = Governance(env=library_env(database_url), clock=clock)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def admin() -> Meta:
+    return Meta(actor=Actor(id="admin-1", role="admin"))
