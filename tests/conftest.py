@@ -88,3 +88,28 @@ def governance(database_url: str, clock: FakeClock) -> Iterator[Governance]:
 @pytest.fixture
 def admin() -> Meta:
     return Meta(actor=Actor(id="admin-1", role="admin"))
+
+
+@pytest.fixture
+def tree(governance: Governance, admin: Meta) -> dict[str, str]:
+    """A small district: one street, two communities, three grids."""
+    nodes = [
+        ("HG", "district", "海港区", None),
+        ("HG-WH", "street", "文化路街道", "HG"),
+        ("HG-WH-BH", "community", "北环社区", "HG-WH"),
+        ("HG-WH-BH-01", "grid", "北环一网格", "HG-WH-BH"),
+        ("HG-WH-BH-02", "grid", "北环二网格", "HG-WH-BH"),
+        ("HG-WH-NS", "community", "南山社区", "HG-WH"),
+        ("HG-WH-NS-01", "grid", "南山一网格", "HG-WH-NS"),
+    ]
+    for code, kind, name, parent in nodes:
+        governance.define_jurisdiction(admin, code=code, kind=kind, name=name, parent=parent)
+    return {
+        "district": "HG",
+        "street": "HG-WH",
+        "community": "HG-WH-BH",
+        "grid": "HG-WH-BH-01",
+        "grid2": "HG-WH-BH-02",
+        "other_community": "HG-WH-NS",
+        "other_grid": "HG-WH-NS-01",
+    }
