@@ -125,6 +125,8 @@ class CommandBase(Application):
                         return earlier
                 continue
             position = max((r.notification.id for r in recordings), default=0)
+            if not recordings:
+                position = self._position_of(outcome.primary.id, outcome.primary.version)
             return CommandResult(
                 id=outcome.primary.id,
                 version=outcome.primary.version,

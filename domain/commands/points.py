@@ -24,3 +24,6 @@ class PointsCommands(CommandBase):
         for this source, exactly once; return the aggregates to save together with the
         triggering command (empty when nothing applies or the source already earned)."""
         return []
+
+    def require_rule(self, community: str, rule_code: str, trigger: str) -> None:
+        """Refuse unless `community`'s rulebook has `rule_code` in force with `trigger`."""
