@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from eventsourcing.persistence import JSONTranscoder
 from eventsourcing.utils import EnvType
 
+from domain.activity import Activity
 from domain.commands.activities import ActivityCommands
 from domain.commands.jurisdictions import JurisdictionCommands
 from domain.commands.members import MemberCommands
@@ -19,6 +20,8 @@ from domain.commands.pledges import PledgeCommands
 from domain.commands.points import PointsCommands
 from domain.commands.tickets import TicketCommands
 from domain.context import Clock, system_clock
+from domain.points import PointsAccount
+from domain.ticket_policy import TicketPolicy
 from domain.transcodings import DateAsISO
 
 
@@ -31,11 +34,19 @@ class Governance(
     PointsCommands,
 ):
     name = "Governance"
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {}
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {PointsAccount: 50, Activity: 50}
 
-    def __init__(self, env: EnvType | None = None, *, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        env: EnvType | None = None,
+        *,
+        clock: Clock = system_clock,
+        ticket_policy: TicketPolicy | None = None,
+    ) -> None:
         super().__init__(env)
         self.clock = clock
+        if ticket_policy is not None:
+            self.ticket_policy = ticket_policy
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -1,9 +1,125 @@
-"""Commands for activities."""
+"""Commands for activities (活动) and their attendance (签到/签退)."""
 
 from __future__ import annotations
 
-from domain.commands.base import CommandBase
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.activity import Activity
+from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
+
+ATTENDANCE = "activity_attendance"
 
 
 class ActivityCommands(CommandBase):
-    pass
+    def schedule_activity(
+        self,
+        meta: Meta,
+        *,
+        title: str,
+        jurisdiction: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        points_rule: str | None = None,
+    ) -> CommandResult:
+        """Schedule an activity in a community or grid; its points rule, if named, must be a
+        rule of that community's rulebook in force with the activity_attendance trigger."""
+
+        def handle() -> Outcome:
+            community = self.community_of(jurisdiction)
+            activity = Activity.schedule(
+                title=title,
+                jurisdiction=jurisdiction,
+                community=community,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                points_rule=points_rule,
+            )
+            if activity.points_rule is not None:
+                self.require_rule(community, activity.points_rule, ATTENDANCE)
+            return Outcome(activity, extra={"status": activity.status})
+
+        args = {
+            "title": title,
+            "jurisdiction": jurisdiction,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "points_rule": points_rule,
+        }
+        return self._execute(meta, "schedule_activity", args, handle)
+
+    def check_in(
+        self, meta: Meta, activity_id: UUID, *, member_id: UUID, at: datetime | None = None
+    ) -> CommandResult:
+        """Check a member in to a scheduled activity (签到)."""
+
+        def handle() -> Outcome:
+            activity = self.activity(activity_id)
+            member = self.member(member_id)
+            activity.check_in(member.id, at)
+            return Outcome(activity)
+
+        args = {"activity_id": activity_id, "member_id": member_id, "at": at}
+        return self._execute(meta, "check_in", args, handle)
+
+    def check_out(
+        self, meta: Meta, activity_id: UUID, *, member_id: UUID, at: datetime | None = None
+    ) -> CommandResult:
+        """Check a member out of a scheduled activity (签退); answers the `hours` earned."""
+
+        def handle() -> Outcome:
+            activity = self.activity(activity_id)
+            member = self.member(member_id)
+            hours = activity.check_out(member.id, at)
+            return Outcome(activity, extra={"hours": hours})
+
+        args = {"activity_id": activity_id, "member_id": member_id, "at": at}
+        return self._execute(meta, "check_out", args, handle)
+
+    def close_activity(self, meta: Meta, activity_id: UUID) -> CommandResult:
+        """Close a started activity and, in the same transaction, award its points rule to
+        every attendee who completed it. Answers `attendees`, `completed` and `awarded`."""
+
+        def handle() -> Outcome:
+            activity = self.activity(activity_id)
+            activity.close()
+            awards: list[Aggregate] = []
+            awarded = 0
+            if activity.points_rule is not None:
+                for member_id in activity.completed_members():
+                    earned = self._automatic_awards(
+                        trigger=ATTENDANCE,
+                        community=activity.community,
+                        member_id=member_id,
+                        source_kind="activity",
+                        source_id=str(activity.id),
+                        rule_code=activity.points_rule,
+                    )
+                    awarded += bool(earned)
+                    awards.extend(earned)
+            extra = {
+                "status": activity.status,
+                "attendees": len(activity.attendance),
+                "completed": len(activity.completed_members()),
+                "awarded": awarded,
+            }
+            return Outcome(activity, others=awards, extra=extra)
+
+        return self._execute(meta, "close_activity", {"activity_id": activity_id}, handle)
+
+    def cancel_activity(self, meta: Meta, activity_id: UUID, *, reason: str) -> CommandResult:
+        """Cancel a scheduled activity that nobody has checked in to, saying why."""
+
+        def handle() -> Outcome:
+            activity = self.activity(activity_id)
+            activity.cancel(reason)
+            return Outcome(activity, extra={"status": activity.status})
+
+        args = {"activity_id": activity_id, "reason": reason}
+        return self._execute(meta, "cancel_activity", args, handle)
+
+    def activity(self, activity_id: UUID | str) -> Activity:
+        """The activity with `activity_id`, or NotFoundError."""
+        return self._get(Activity, activity_id, "Activity")

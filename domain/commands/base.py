@@ -17,12 +17,17 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.context import Actor, Clock, acting, system_clock
-from domain.errors import ConcurrencyConflictError, IdempotencyKeyReusedError, NotFoundError
+from domain.errors import (
+    ConcurrencyConflictError,
+    DomainError,
+    IdempotencyKeyReusedError,
+    NotFoundError,
+)
 from domain.idempotency import IdempotencyRecord
 
 A = TypeVar("A", bound=Aggregate)
@@ -67,11 +72,21 @@ class CommandBase(Application):
 
     clock: Clock = staticmethod(system_clock)
 
+    def construct_repository(self) -> Repository:
+        self._unsnapshotted = Repository(event_store=self.events)
+        return super().construct_repository()
+
+    def _repository_for(self, cls: type[Aggregate]) -> Repository:
+        """Aggregates never snapshotted skip the snapshot store's extra query."""
+        if any(issubclass(cls, s) for s in self.snapshotting_intervals):
+            return self.repository
+        return self._unsnapshotted
+
     def _get(self, cls: type[A], aggregate_id: UUID | str, kind: str) -> A:
         """Load an aggregate of `cls`, or raise NotFoundError naming `kind`."""
         try:
             agg_id = aggregate_id if isinstance(aggregate_id, UUID) else UUID(str(aggregate_id))
-            aggregate = self.repository.get(agg_id)
+            aggregate = self._repository_for(cls).get(agg_id)
         except (AggregateNotFoundError, ValueError):
             raise NotFoundError(kind, aggregate_id) from None
         if not isinstance(aggregate, cls):
@@ -81,7 +96,7 @@ class CommandBase(Application):
     def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """Load an aggregate of `cls` if it exists."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate = self._repository_for(cls).get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None
@@ -103,7 +118,15 @@ class CommandBase(Application):
                 return earlier
         for _attempt in range(MAX_ATTEMPTS):
             with acting(meta.actor, now=self.clock(), occurred_at=meta.occurred_at):
-                outcome = handler()
+                try:
+                    outcome = handler()
+                except DomainError:
+                    # A concurrent request with the same key may have won meanwhile.
+                    if record_id is not None and meta.idempotency_key is not None:
+                        earlier = self._answer_again(record_id, fingerprint, meta.idempotency_key)
+                        if earlier is not None:
+                            return earlier
+                    raise
                 to_save = list(outcome.aggregates)
                 if record_id is not None and meta.idempotency_key is not None:
                     to_save.append(

@@ -1,9 +1,233 @@
-"""Commands for tickets."""
+"""Commands for tickets (网格事项): report, handle, resolve, rate, visit, close.
+
+Resolving a ticket that a member reported also applies the community's `valid_report`
+points rules to that member, in the same transaction.
+"""
 
 from __future__ import annotations
 
-from domain.commands.base import CommandBase
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
+from domain.jurisdiction import Kind
+from domain.ticket import Ticket
+from domain.ticket_policy import TicketPolicy
 
 
 class TicketCommands(CommandBase):
-    pass
+    ticket_policy: TicketPolicy = TicketPolicy()
+
+    def report_ticket(
+        self,
+        meta: Meta,
+        *,
+        category: str,
+        description: str,
+        grid: str,
+        source: str,
+        priority: str = "normal",
+        location: dict[str, Any] | None = None,
+        reporter_member_id: UUID | str | None = None,
+    ) -> CommandResult:
+        """Report a matter in a grid (随手拍 by a grid worker, a resident, the hotline)."""
+
+        def handle() -> Outcome:
+            self.require_kind(grid, Kind.GRID)
+            reporter = None if reporter_member_id is None else self.member(reporter_member_id).id
+            ticket = Ticket.report(
+                category=category,
+                description=description,
+                grid=grid,
+                community=self.community_of(grid),
+                source=source,
+                priority=priority,
+                location=location,
+                reporter_member_id=reporter,
+                policy=self.ticket_policy,
+            )
+            return Outcome(ticket)
+
+        args = {
+            "category": category,
+            "description": description,
+            "grid": grid,
+            "source": source,
+            "priority": priority,
+            "location": location,
+            "reporter_member_id": reporter_member_id,
+        }
+        return self._execute(meta, "report_ticket", args, handle)
+
+    def accept_ticket(self, meta: Meta, ticket_id: UUID | str) -> CommandResult:
+        """Accept a reported ticket for handling."""
+
+        def handle() -> Outcome:
+            ticket = self.ticket(ticket_id)
+            ticket.accept()
+            return Outcome(ticket)
+
+        return self._execute(meta, "accept_ticket", {"ticket_id": ticket_id}, handle)
+
+    def reject_ticket(
+        self,
+        meta: Meta,
+        ticket_id: UUID | str,
+        *,
+        reason: str,
+        duplicate_of: UUID | str | None = None,
+    ) -> CommandResult:
+        """Reject a reported ticket as invalid, or as a duplicate of another ticket."""
+
+        def handle() -> Outcome:
+            ticket = self.ticket(ticket_id)
+            original = None if duplicate_of is None else self.ticket(duplicate_of).id
+            ticket.reject(reason, duplicate_of=original)
+            return Outcome(ticket)
+
+        args = {"ticket_id": ticket_id, "reason": reason, "duplicate_of": duplicate_of}
+        return self._execute(meta, "reject_ticket", args, handle)
+
+    def dispatch_ticket(
+        self, meta: Meta, ticket_id: UUID | str, *, level: str, assignee: str
+    ) -> CommandResult:
+        """Dispatch an accepted ticket to a handler at a level (派单)."""
+
+        def handle() -> Outcome:
+            ticket = self.ticket(ticket_id)
+            ticket.dispatch(level, assignee)
+            return Outcome(ticket)
+
+        args = {"ticket_id": ticket_id, "level": level, "assignee": assignee}
+        return self._execute(meta, "dispatch_ticket", args, handle)
+
+    def respond_ticket(self, meta: Meta, ticket_id: UUID | str, *, note: str) -> CommandResult:
+        """Respond to a dispatched ticket (响应); a late first response is recorded as such."""
+
+        def handle() -> Outcome:
+            ticket = self.ticket(ticket_id)
+            ticket.respond(note)
+            return Outcome(ticket)
+
+        return self._execute(meta, "respond_ticket", {"ticket_id": ticket_id, "note": note}, handle)
+
+    def escalate_ticket(
+        self, meta: Meta, ticket_id: UUID | str, *, to_level: str, reason: str
+    ) -> CommandResult:
+        """Escalate a ticket to a higher level, to be dispatched there (吹哨/上报)."""
+
+        def handle() -> Outcome:
+            ticket = self.ticket(ticket_id)
+            ticket.escalate(to_level, reason)
+            return Outcome(ticket)
+
+        args = {"ticket_id": ticket_id, "to_level": to_level, "reason": reason}
+        return self._execute(meta, "escalate_ticket", args, handle)
+
+    def supervise_ticket(self, meta: Meta, ticket_id: UUID | str, *, note: str) -> CommandResult:
+        """Supervise a ticket that is being handled (督办)."""
+
+        def handle() -> Outcome:
+            ticket = self.ticket(ticket_id)
+            ticket.supervise(note)
+            return Outcome(ticket)
+
+        args = {"ticket_id": ticket_id, "note": note}
+        return self._execute(meta, "supervise_ticket", args, handle)
+
+    def resolve_ticket(
+        self, meta: Meta, ticket_id: UUID | str, *, resolution: str
+    ) -> CommandResult:
+        """Resolve a responded ticket (办结); its reporting member earns valid-report points."""
+
+        def handle() -> Outcome:
+            ticket = self.ticket(ticket_id)
+            ticket.resolve(resolution)
+            awards: list[Aggregate] = []
+            if ticket.reporter_member_id is not None:
+                awards = self._automatic_awards(
+                    trigger="valid_report",
+                    community=ticket.community,
+                    member_id=ticket.reporter_member_id,
+                    source_kind="ticket",
+                    source_id=str(ticket.id),
+                )
+            return Outcome(ticket, others=awards)
+
+        args = {"ticket_id": ticket_id, "resolution": resolution}
+        return self._execute(meta, "resolve_ticket", args, handle)
+
+    def rate_ticket(
+        self,
+        meta: Meta,
+        ticket_id: UUID | str,
+        *,
+        satisfaction: str,
+        comment: str | None = None,
+    ) -> CommandResult:
+        """Rate a resolved ticket's handling (评价); only its reporting member, if it has one."""
+
+        def handle() -> Outcome:
+            ticket = self.ticket(ticket_id)
+            ticket.rate(satisfaction, comment)
+            return Outcome(ticket)
+
+        args = {"ticket_id": ticket_id, "satisfaction": satisfaction, "comment": comment}
+        return self._execute(meta, "rate_ticket", args, handle)
+
+    def visit_ticket(self, meta: Meta, ticket_id: UUID | str, *, note: str) -> CommandResult:
+        """Record a return visit about a resolved ticket (回访)."""
+
+        def handle() -> Outcome:
+            ticket = self.ticket(ticket_id)
+            ticket.visit(note)
+            return Outcome(ticket)
+
+        return self._execute(meta, "visit_ticket", {"ticket_id": ticket_id, "note": note}, handle)
+
+    def close_ticket(self, meta: Meta, ticket_id: UUID | str) -> CommandResult:
+        """Close a resolved ticket (销号)."""
+
+        def handle() -> Outcome:
+            ticket = self.ticket(ticket_id)
+            ticket.close()
+            return Outcome(ticket)
+
+        return self._execute(meta, "close_ticket", {"ticket_id": ticket_id}, handle)
+
+    def reopen_ticket(self, meta: Meta, ticket_id: UUID | str, *, reason: str) -> CommandResult:
+        """Reopen a resolved or closed ticket for another round, with a new resolution deadline."""
+
+        def handle() -> Outcome:
+            ticket = self.ticket(ticket_id)
+            ticket.reopen(reason, policy=self.ticket_policy)
+            return Outcome(ticket)
+
+        args = {"ticket_id": ticket_id, "reason": reason}
+        return self._execute(meta, "reopen_ticket", args, handle)
+
+    def record_response_overdue(self, meta: Meta, ticket_id: UUID | str) -> CommandResult:
+        """Record that a ticket missed its response deadline; refused unless it did, once."""
+
+        def handle() -> Outcome:
+            ticket = self.ticket(ticket_id)
+            ticket.record_response_overdue()
+            return Outcome(ticket)
+
+        return self._execute(meta, "record_response_overdue", {"ticket_id": ticket_id}, handle)
+
+    def record_resolution_overdue(self, meta: Meta, ticket_id: UUID | str) -> CommandResult:
+        """Record that a ticket missed its resolution deadline; once a round, and only if it did."""
+
+        def handle() -> Outcome:
+            ticket = self.ticket(ticket_id)
+            ticket.record_resolution_overdue()
+            return Outcome(ticket)
+
+        return self._execute(meta, "record_resolution_overdue", {"ticket_id": ticket_id}, handle)
+
+    def ticket(self, ticket_id: UUID | str) -> Ticket:
+        """The ticket with `ticket_id`, or NotFoundError."""
+        return self._get(Ticket, ticket_id, "Ticket")
