@@ -1,0 +1,75 @@
+"""The deadline watcher: records missed response and resolution deadlines and lapsed
+pledges as events, so that replays never depend on "now".
+
+Idempotent by construction: each command refuses when its fact is already recorded
+(or the deadline was met meanwhile), so two watchers, or one run twice, record each
+fact exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from domain.application import Governance
+from domain.commands.base import Meta
+from domain.context import SYSTEM
+from domain.errors import RuleViolationError
+from projections.deadlines import PLEDGE_DUE, RESOLUTION, RESPONSE, DeadlineIndex
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WatchReport:
+    recorded: dict[str, int] = field(default_factory=dict)
+    refused: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.recorded.values())
+
+
+class DeadlineWatcher:
+    def __init__(self, governance: Governance, index: DeadlineIndex) -> None:
+        self.governance = governance
+        self.index = index
+        self.meta = Meta(actor=SYSTEM)
+
+    def run_once(self) -> WatchReport:
+        """Record every deadline that has fallen due; answer what was recorded."""
+        report = WatchReport()
+        seen: set[tuple[UUID, str]] = set()
+        while True:
+            self.index.catch_up()
+            due = [d for d in self.index.fallen_due(self.governance.clock()) if d not in seen]
+            if not due:
+                return report
+            for aggregate_id, kind in due:
+                seen.add((aggregate_id, kind))
+                if self._record(aggregate_id, kind):
+                    report.recorded[kind] = report.recorded.get(kind, 0) + 1
+                else:
+                    report.refused += 1
+
+    def _record(self, aggregate_id: UUID, kind: str) -> bool:
+        commands = {
+            RESPONSE: self.governance.record_response_overdue,
+            RESOLUTION: self.governance.record_resolution_overdue,
+            PLEDGE_DUE: self.governance.lapse_pledge,
+        }
+        try:
+            commands[kind](self.meta, aggregate_id)
+        except RuleViolationError as refused:
+            log.info("%s %s not recorded: %s", kind, aggregate_id, refused)
+            return False
+        return True
+
+    def run_forever(self, interval: float = 30.0) -> None:
+        while True:
+            report = self.run_once()
+            if report.total:
+                log.info("recorded %s", report.recorded)
+            time.sleep(interval)
