@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.console import Console
 from api.database import migrate as migrate_database
 from api.runtime import build_governance, database_url
 from api.settings import Settings
+from projections.engine import Projection
 
 app = typer.Typer(
     help="gridledger: an auditable ledger of community governance.", no_args_is_help=True
@@ -41,8 +43,10 @@ def run() -> None:
 
 @app.command()
 def watch(
-    once: bool = typer.Option(False, "--once", help="Record what is due now, then stop."),
-    interval: float = typer.Option(30.0, help="Seconds between rounds."),
+    once: Annotated[
+        bool, typer.Option("--once", help="Record what is due now, then stop.")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between rounds.")] = 30.0,
 ) -> None:
     """Record missed ticket deadlines and lapsed pledges as events (idempotent)."""
     from projections.deadlines import DeadlineIndex
@@ -58,6 +62,110 @@ def watch(
         return
     console.print(f"watching deadlines every {interval:g}s; Ctrl-C stops")
     watcher.run_forever(interval)
+
+
+def _selected(names: list[str] | None) -> list:
+    from projections.registry import all_projections
+
+    available = all_projections()
+    unknown = [n for n in names or [] if n not in available]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown projection(s) {', '.join(unknown)}; known: {', '.join(available)}"
+        )
+    return [available[n] for n in names] if names else list(available.values())
+
+
+@app.command()
+def project(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Projections to run (default: all).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Events per transaction at most.")] = 1000,
+) -> None:
+    """Run projection workers: follow the log and keep the query tables current."""
+    import signal
+
+    from projections.runner import Runner, Target
+
+    settings = Settings()
+    url = database_url(settings)
+    governance = build_governance(settings, url)
+    runner = Runner(
+        url, governance.mapper, [Target(p) for p in _selected(names)], batch_size=batch_size
+    )
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    console.print(
+        f"projecting {', '.join(t.projection.name for t in runner.targets)}; Ctrl-C stops"
+    )
+    try:
+        runner.run_forever()
+    except KeyboardInterrupt:
+        runner.stop()
+    finally:
+        runner.close()
+
+
+@app.command()
+def rebuild(
+    name: Annotated[str, typer.Argument(help="The projection to rebuild.")],
+    batch_size: Annotated[int, typer.Option(help="Events per transaction at most.")] = 2000,
+) -> None:
+    """Rebuild a projection from zero into new tables, then switch readers over."""
+    import psycopg
+    from rich.progress import Progress
+
+    from projections.rebuild import rebuild as rebuild_projection
+    from projections.runner import max_position
+
+    (projection,) = _selected([name])
+    settings = Settings()
+    url = database_url(settings)
+    governance = build_governance(settings, url)
+    with psycopg.connect(url) as conn:
+        head = max_position(conn)
+    with Progress(console=console) as bar:
+        task = bar.add_task(f"rebuilding {name}", total=max(head, 1))
+        generation = rebuild_projection(
+            url,
+            governance.mapper,
+            projection,
+            batch_size=batch_size,
+            progress=lambda position: bar.update(task, completed=position),
+        )
+        bar.update(task, completed=max(head, 1))
+    console.print(f"[green]{name}[/green] generation {generation} is active")
+
+
+@app.command()
+def status() -> None:
+    """Print each projection's generation, position, lag and any error."""
+    import psycopg
+    from rich.table import Table
+
+    from projections import tracking
+    from projections.runner import max_position
+
+    settings = Settings()
+    url = database_url(settings)
+    with psycopg.connect(url) as conn:
+        head = max_position(conn)
+        rows = tracking.states(conn)
+    table = Table(title=f"projections (log head at position {head})")
+    for column in ("name", "generation", "status", "position", "lag", "error"):
+        table.add_column(column)
+    for state in rows:
+        if state.status == "retired":
+            continue
+        table.add_row(
+            state.name,
+            str(state.generation),
+            state.status,
+            str(state.position),
+            str(head - state.position),
+            f"at {state.error_position}: {state.error}" if state.error else "",
+        )
+    console.print(table)
 
 
 def main() -> None:

@@ -17,7 +17,8 @@ def register(owner: str, *statements: str) -> None:
 
 def apply(url: str) -> list[str]:
     """Apply every registered statement; answer the owners touched."""
-    import projections.deadlines  # noqa: F401  (registers its tables)
+    import projections.deadlines
+    import projections.tracking  # noqa: F401
 
     owners: list[str] = []
     with psycopg.connect(url) as conn:

@@ -113,3 +113,26 @@ def tree(governance: Governance, admin: Meta) -> dict[str, str]:
         "other_community": "HG-WH-NS",
         "other_grid": "HG-WH-NS-01",
     }
+
+
+@pytest.fixture
+def project(governance: Governance, database_url: str):  # noqa: ANN201
+    """Run the given projections until they have applied the whole log."""
+    from projections.engine import Projection
+    from projections.runner import Runner, Target
+
+    def run(*projections: Projection) -> int:
+        runner = Runner(database_url, governance.mapper, [Target(p) for p in projections])
+        try:
+            return runner.run_until_caught_up()
+        finally:
+            runner.close()
+
+    return run
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    """A connection for reading query tables (autocommit)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn

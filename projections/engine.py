@@ -1,0 +1,164 @@
+"""What a projection is, and the batch it is handed.
+
+A projection owns a few query tables and turns events into rows. The runner hands it
+a `Batch`: the events it handles, in order, and a cursor inside the transaction that
+will also record the projection's position, so rows and position commit together.
+
+Tables are declared by their base name (`tickets`); each generation of a projection
+has its own physical tables (`tickets_g2`), and readers query a view under the base
+name that points at the active generation. `Batch.t("tickets")` names the physical
+table being written. DDL templates use `{tickets}` for the same.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from typing import Any, ClassVar
+
+from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.utils import resolve_topic
+from psycopg import Cursor, sql
+
+
+@cache
+def event_class(topic: str) -> type:
+    return resolve_topic(topic)  # type: ignore[no-any-return]
+
+
+class Recorded:
+    """A stored event at its global position, decoded on first use."""
+
+    __slots__ = ("_event", "_mapper", "notification")
+
+    def __init__(self, notification: Notification, mapper: Mapper[Any]) -> None:
+        self.notification = notification
+        self._mapper = mapper
+        self._event: Any = None
+
+    @property
+    def position(self) -> int:
+        return self.notification.id
+
+    @property
+    def topic(self) -> str:
+        return self.notification.topic
+
+    @property
+    def event(self) -> Any:
+        if self._event is None:
+            self._event = self._mapper.to_domain_event(self.notification)
+        return self._event
+
+
+class Projection(ABC):
+    name: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+    tables: ClassVar[dict[str, str]]
+    """Base table name -> CREATE TABLE template ({base} placeholders name tables)."""
+    indexes: ClassVar[list[str]] = []
+    """CREATE INDEX templates; index names get the generation suffix via {g}."""
+    event_types: ClassVar[tuple[type, ...]] = ()
+    """The event classes it handles; empty means every event."""
+
+    def handles(self, topic: str) -> bool:
+        if not self.event_types:
+            return True
+        return issubclass(event_class(topic), self.event_types)
+
+    @abstractmethod
+    def apply(self, batch: Batch) -> None:
+        """Write the rows for `batch.events` (all of which this projection handles)."""
+
+    def ddl(self, generation: int) -> list[sql.Composed]:
+        names = table_names(self, generation)
+        statements = [sql.SQL(template).format(**names) for template in self.tables.values()]
+        statements += [
+            sql.SQL(template).format(**names, g=sql.SQL(str(generation)))
+            for template in self.indexes
+        ]
+        return statements
+
+
+def physical(base: str, generation: int) -> str:
+    return f"{base}_g{generation}"
+
+
+def table_names(projection: Projection, generation: int) -> dict[str, sql.Identifier]:
+    return {base: sql.Identifier(physical(base, generation)) for base in projection.tables}
+
+
+class Batch:
+    """One batch of events for one projection, and the tools to write its rows.
+
+    `events` are those it handles with positions in (`after`, `last`]; a projection
+    that works inside the database may instead read that range of the events table.
+    """
+
+    def __init__(
+        self,
+        cursor: Cursor[Any],
+        projection: Projection,
+        generation: int,
+        events: Sequence[Recorded],
+        after: int,
+        last: int,
+    ) -> None:
+        self.cur = cursor
+        self.events = events
+        self.after = after
+        self.last = last
+        self._names = table_names(projection, generation)
+
+    def t(self, base: str) -> sql.Identifier:
+        return self._names[base]
+
+    def sql(self, template: str, **extra: Any) -> sql.Composed:
+        return sql.SQL(template).format(**self._names, **extra)
+
+    def executemany(self, template: str, rows: Iterable[Sequence[Any] | Mapping[str, Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            self.cur.executemany(self.sql(template), rows)
+
+    def copy(self, base: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            self.t(base), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
+        with self.cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def fetch(self, base: str, key: str, keys: Iterable[Any]) -> dict[Any, dict[str, Any]]:
+        """The current rows of `base` whose `key` is among `keys`, as dicts."""
+        wanted = list(set(keys))
+        if not wanted:
+            return {}
+        statement = sql.SQL("SELECT * FROM {} WHERE {} = ANY(%s)").format(
+            self.t(base), sql.Identifier(key)
+        )
+        self.cur.execute(statement, (wanted,))
+        assert self.cur.description is not None
+        names = [c.name for c in self.cur.description]
+        return {row[names.index(key)]: dict(zip(names, row, strict=True)) for row in self.cur}
+
+    def upsert(self, base: str, key: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or replace whole rows (every row has the same columns)."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        statement = sql.SQL(
+            "INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT ({key}) DO UPDATE SET {set}"
+        ).format(
+            table=self.t(base),
+            cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            vals=sql.SQL(", ").join(sql.Placeholder(c) for c in columns),
+            key=sql.SQL(", ").join(sql.Identifier(k) for k in key),
+            set=sql.SQL(", ").join(
+                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
+                for c in columns
+                if c not in key
+            ),
+        )
+        self.cur.executemany(statement, rows)

@@ -1,0 +1,1 @@
+"""The query-table families, one module each; each owns its tables."""

@@ -1,0 +1,267 @@
+"""The batched, exactly-once projection runner.
+
+It reads the event store a page at a time (the library recorder's
+`select_notifications`), decodes each event once, and hands every projection the
+events it handles. Each page is one transaction: every projection's rows and its
+position commit together, so a crash or kill loses nothing and applies nothing twice;
+on restart each projection resumes after its own position. Reading by position is
+safe against late commits because the library serialises event inserts with a table
+lock, so positions become visible in order.
+
+A projection that fails on an event (a poison event) is found out event by event
+inside savepoints: the events before it are kept, its generation is marked `failed`
+with the position, topic and error, and it stops there; the other projections go on.
+
+When the log is drained the runner waits on the library's NOTIFY channel, so a new
+commit wakes it at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import Mapper, Notification
+from psycopg import sql
+
+from projections import tracking
+from projections.engine import Batch, Projection, Recorded
+
+log = logging.getLogger(__name__)
+
+EVENTS_TABLE = "governance_events"
+
+
+@dataclass
+class Target:
+    """A projection and the generation it writes: None follows the current one."""
+
+    projection: Projection
+    generation: int | None = None
+
+
+@dataclass
+class PageReport:
+    events: int = 0
+    last_position: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+class Runner:
+    def __init__(
+        self,
+        url: str,
+        mapper: Mapper[Any],
+        targets: Sequence[Target],
+        *,
+        batch_size: int = 1000,
+    ) -> None:
+        self.url = url
+        self.mapper = mapper
+        self.targets = list(targets)
+        self.batch_size = batch_size
+        self.stopping = threading.Event()
+        self._conn: psycopg.Connection[Any] | None = None
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.url)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    def prepare(self) -> None:
+        """Give every followed projection a generation (the first run creates its tables)."""
+        with self.conn.transaction():
+            for target in self.targets:
+                if target.generation is None:
+                    tracking.ensure(self.conn, target.projection)
+
+    def run_until_caught_up(self, progress: Callable[[int], None] | None = None) -> int:
+        """Apply pages until the log is drained; answer the number of events read."""
+        self.prepare()
+        total = 0
+        while not self.stopping.is_set():
+            report = self.run_page()
+            total += report.events
+            if progress is not None and report.events:
+                progress(report.last_position)
+            if report.events < self.batch_size:
+                return total
+        return total
+
+    def run_forever(self, idle_wait: float = 1.0) -> None:
+        """Follow the log until `stop()`; wake on each commit's NOTIFY."""
+        self.prepare()
+        with psycopg.connect(self.url, autocommit=True) as listener:
+            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(EVENTS_TABLE)))
+            while not self.stopping.is_set():
+                report = self.run_page()
+                if report.events < self.batch_size:
+                    for _ in listener.notifies(timeout=idle_wait, stop_after=1):
+                        pass
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run_page(self) -> PageReport:
+        conn = self.conn
+        with conn.transaction():
+            plan = self._lock_targets(conn)
+            if not plan:
+                return PageReport()
+            start = min(position for _, _, position in plan)
+            page = self._read(conn, start)
+            report = PageReport(events=len(page), last_position=page[-1].position if page else 0)
+            if not page:
+                return report
+            for target, generation, position in plan:
+                failure = self._apply(conn, target.projection, generation, position, page)
+                if failure is not None:
+                    report.failed.append(target.projection.name)
+        return report
+
+    def _lock_targets(self, conn: psycopg.Connection[Any]) -> list[tuple[Target, int, int]]:
+        plan = []
+        for target in self.targets:
+            name = target.projection.name
+            if target.generation is None:
+                row = conn.execute(
+                    "SELECT generation, position FROM projection_state"
+                    " WHERE name = %s AND status = 'active' FOR UPDATE",
+                    (name,),
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    "SELECT generation, position FROM projection_state WHERE name = %s"
+                    " AND generation = %s AND status IN ('active', 'building') FOR UPDATE",
+                    (name, target.generation),
+                ).fetchone()
+            if row is not None:
+                plan.append((target, int(row[0]), int(row[1])))
+        return plan
+
+    def _read(self, conn: psycopg.Connection[Any], after: int) -> list[Recorded]:
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state"
+                " FROM {} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+            ).format(sql.Identifier(EVENTS_TABLE)),
+            (after, self.batch_size),
+        ).fetchall()
+        return [
+            Recorded(
+                Notification(
+                    id=row[0],
+                    originator_id=row[1],
+                    originator_version=row[2],
+                    topic=row[3],
+                    state=bytes(row[4]),
+                ),
+                self.mapper,
+            )
+            for row in rows
+        ]
+
+    def _apply(
+        self,
+        conn: psycopg.Connection[Any],
+        projection: Projection,
+        generation: int,
+        position: int,
+        page: list[Recorded],
+    ) -> Recorded | None:
+        events = [r for r in page if r.position > position and projection.handles(r.topic)]
+        last = page[-1].position
+        if last <= position:
+            return None
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                if events:
+                    projection.apply(Batch(cur, projection, generation, events, position, last))
+        except Exception:
+            return self._isolate(conn, projection, generation, position, events, last)
+        self._advance(conn, projection.name, generation, last)
+        return None
+
+    def _isolate(
+        self,
+        conn: psycopg.Connection[Any],
+        projection: Projection,
+        generation: int,
+        position: int,
+        events: list[Recorded],
+        last: int,
+    ) -> Recorded | None:
+        for recorded in events:
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    batch = Batch(
+                        cur,
+                        projection,
+                        generation,
+                        [recorded],
+                        recorded.position - 1,
+                        recorded.position,
+                    )
+                    projection.apply(batch)
+            except Exception as error:  # a poison event: record it and stop this projection
+                self._advance(conn, projection.name, generation, recorded.position - 1)
+                self._fail(conn, projection.name, generation, recorded, error)
+                return recorded
+        self._advance(conn, projection.name, generation, last)
+        return None
+
+    @staticmethod
+    def _advance(conn: psycopg.Connection[Any], name: str, generation: int, position: int) -> None:
+        conn.execute(
+            "UPDATE projection_state SET position = %s, updated_at = now()"
+            " WHERE name = %s AND generation = %s",
+            (position, name, generation),
+        )
+
+    @staticmethod
+    def _fail(
+        conn: psycopg.Connection[Any],
+        name: str,
+        generation: int,
+        recorded: Recorded,
+        error: Exception,
+    ) -> None:
+        event = recorded.event
+        message = (
+            f"{type(error).__name__}: {error} (event {type(event).__qualname__}"
+            f" of {event.originator_id} v{event.originator_version})"
+        )
+        log.error("projection %s stopped at position %s: %s", name, recorded.position, message)
+        conn.execute(
+            "UPDATE projection_state SET status = 'failed', error = %s, error_position = %s,"
+            " updated_at = now() WHERE name = %s AND generation = %s",
+            (message, recorded.position, name, generation),
+        )
+
+
+def max_position(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute(
+        sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(
+            sql.Identifier(EVENTS_TABLE)
+        )
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def lag(conn: psycopg.Connection[Any]) -> dict[str, tuple[int, int, str]]:
+    """Each projection's (position, events behind, status)."""
+    head = max_position(conn)
+    answer = {}
+    for state in tracking.states(conn):
+        if state.status in ("active", "failed"):
+            answer[state.name] = (state.position, head - state.position, state.status)
+    return answer

@@ -1,0 +1,175 @@
+"""The projection engine: exactly once, in order, resumable, isolated, rebuildable."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+
+from domain.application import Governance
+from domain.commands.base import Meta
+from projections import tracking
+from projections.families.audit import AuditJournal
+from projections.rebuild import checksums, rebuild
+from projections.runner import Runner, Target
+from tests.test_projections import MemberNames, PoisonedNames, SlowNames
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def register(governance: Governance, admin: Meta, name: str) -> None:
+    governance.register_member(
+        admin,
+        name=name,
+        phone="13800138000",
+        kind="resident",
+        party_member=False,
+        home_grid=None,
+    )
+
+
+def positions(db: psycopg.Connection, table: str) -> list[int]:
+    return [r[0] for r in db.execute(f"SELECT position FROM {table} ORDER BY position")]  # noqa: S608
+
+
+def head(governance: Governance) -> int:
+    return governance.recorder.max_notification_id() or 0
+
+
+def test_a_projection_applies_every_event_once_and_resumes_where_it_stopped(
+    governance: Governance, admin: Meta, project, db: psycopg.Connection
+) -> None:
+    for i in range(5):
+        register(governance, admin, f"first{i}")
+    project(MemberNames())
+    for i in range(7):
+        register(governance, admin, f"second{i}")
+    project(MemberNames())
+    project(MemberNames())
+    assert positions(db, "test_names") == list(range(1, 13))
+    (state,) = tracking.states(db, ["test_names"])
+    assert state.position == head(governance)
+
+
+def test_a_killed_worker_resumes_without_losing_or_repeating_an_event(
+    governance: Governance, admin: Meta, database_url: str, db: psycopg.Connection
+) -> None:
+    for i in range(400):
+        register(governance, admin, f"m{i}")
+    script = (
+        "import sys; from api.database import library_env;"
+        "from domain.application import Governance;"
+        "from projections.runner import Runner, Target;"
+        "from tests.test_projections import SlowNames;"
+        f"g = Governance(env=library_env({database_url!r}));"
+        "Runner(sys.argv[1], g.mapper, [Target(SlowNames())], batch_size=10).run_until_caught_up()"
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", script, database_url],
+        cwd=ROOT,
+        env={**os.environ, "SLOW_BATCH_SECONDS": "0.05"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = db.execute(
+                "SELECT coalesce(max(position), 0) FROM projection_state WHERE name = 'test_slow'"
+            ).fetchone()[0]
+            if done >= 50:
+                break
+            time.sleep(0.01)
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait()
+    (state,) = tracking.states(db, ["test_slow"])
+    assert 0 < state.position < 400
+    assert positions(db, "test_slow") == list(range(1, state.position + 1))
+    runner = Runner(database_url, governance.mapper, [Target(SlowNames())], batch_size=100)
+    runner.run_until_caught_up()
+    runner.close()
+    assert positions(db, "test_slow") == list(range(1, 401))
+
+
+def test_a_tailing_projection_misses_nothing_while_writers_race(
+    governance: Governance, admin: Meta, database_url: str, db: psycopg.Connection
+) -> None:
+    runner = Runner(database_url, governance.mapper, [Target(AuditJournal())], batch_size=50)
+    tail = threading.Thread(target=runner.run_forever, kwargs={"idle_wait": 0.05})
+    tail.start()
+
+    def write(prefix: str) -> None:
+        for i in range(60):
+            register(governance, admin, f"{prefix}{i}")
+
+    writers = [threading.Thread(target=write, args=(f"w{n}-",)) for n in range(4)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    reached = tracking.wait_for(database_url, ["audit"], head(governance), timeout=30)
+    runner.stop()
+    tail.join()
+    runner.close()
+    assert reached
+    assert positions(db, "audit_journal") == list(range(1, head(governance) + 1))
+
+
+def test_a_poison_event_stops_only_its_projection_and_names_the_event(
+    governance: Governance, admin: Meta, project, db: psycopg.Connection
+) -> None:
+    register(governance, admin, "before")
+    register(governance, admin, "poison")
+    poisoned_at = head(governance)
+    register(governance, admin, "after")
+    project(PoisonedNames(), MemberNames())
+    (failed,) = tracking.states(db, ["test_poisoned"])
+    assert failed.status == "failed"
+    assert failed.error_position == poisoned_at
+    assert failed.position == poisoned_at - 1
+    assert "Registered" in (failed.error or "") and "poison" in (failed.error or "")
+    assert positions(db, "test_poisoned") == [1]
+    assert positions(db, "test_names") == [1, 2, 3]
+    project(PoisonedNames())
+    assert positions(db, "test_poisoned") == [1]
+
+
+def test_a_rebuild_gives_identical_tables_and_switches_readers_over(
+    governance: Governance, admin: Meta, project, database_url: str, db: psycopg.Connection
+) -> None:
+    for i in range(30):
+        register(governance, admin, f"m{i}")
+    project(AuditJournal(), MemberNames())
+    before = {p.name: checksums(db, p, 1) for p in (AuditJournal(), MemberNames())}
+    for projection in (AuditJournal(), MemberNames()):
+        generation = rebuild(database_url, governance.mapper, projection, batch_size=7)
+        assert generation == 2
+        assert checksums(db, projection, 2) == before[projection.name]
+    assert db.execute("SELECT count(*) FROM audit_journal").fetchone()[0] == head(governance)
+    assert db.execute("SELECT to_regclass('audit_journal_g1')").fetchone()[0] is None
+
+
+def test_the_old_generation_serves_readers_until_the_new_one_is_active(
+    governance: Governance, admin: Meta, project, database_url: str, db: psycopg.Connection
+) -> None:
+    register(governance, admin, "a")
+    project(MemberNames())
+    generation = rebuild(database_url, governance.mapper, MemberNames(), activate=False)
+    states = {s.generation: s.status for s in tracking.states(db, ["test_names"])}
+    assert states == {1: "active", generation: "building"}
+    assert db.execute("SELECT count(*) FROM test_names").fetchone()[0] == 1
+
+
+def test_wait_for_answers_when_the_position_is_reached_or_the_time_is_up(
+    governance: Governance, admin: Meta, project, database_url: str
+) -> None:
+    register(governance, admin, "a")
+    project(MemberNames())
+    assert tracking.wait_for(database_url, ["test_names"], head(governance), timeout=1)
+    assert not tracking.wait_for(database_url, ["test_names"], head(governance) + 1, timeout=0.05)
+    assert not tracking.wait_for(database_url, ["no_such_projection"], 0, timeout=0.05)

@@ -1,0 +1,57 @@
+"""Projections made for the engine's tests (importable by a worker subprocess)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from domain.member import Member
+from projections.engine import Batch, Projection
+
+
+def _names_table(base: str) -> dict[str, str]:
+    return {
+        base: (
+            f"CREATE TABLE IF NOT EXISTS {{{base}}}"
+            " (member_id uuid PRIMARY KEY, name text NOT NULL, position bigint NOT NULL)"
+        )
+    }
+
+
+class MemberNames(Projection):
+    """Copies each registered member's name, one row per member."""
+
+    name = "test_names"
+    tables = _names_table("test_names")
+    event_types = (Member.Registered,)
+
+    def apply(self, batch: Batch) -> None:
+        (base,) = self.tables
+        batch.executemany(
+            f"INSERT INTO {{{base}}} (member_id, name, position) VALUES (%s, %s, %s)",
+            [(r.event.originator_id, r.event.name, r.position) for r in batch.events],
+        )
+
+
+class PoisonedNames(MemberNames):
+    """Like MemberNames, but cannot apply a member named 'poison'."""
+
+    name = "test_poisoned"
+    tables = _names_table("test_poisoned")
+
+    def apply(self, batch: Batch) -> None:
+        for r in batch.events:
+            if r.event.name == "poison":
+                raise ValueError("this projection cannot apply a member named poison")
+        super().apply(batch)
+
+
+class SlowNames(MemberNames):
+    """Like MemberNames, but slow per batch, so a worker can be killed mid-batch."""
+
+    name = "test_slow"
+    tables = _names_table("test_slow")
+
+    def apply(self, batch: Batch) -> None:
+        super().apply(batch)
+        time.sleep(float(os.environ.get("SLOW_BATCH_SECONDS", "0.05")))
