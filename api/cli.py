@@ -64,7 +64,7 @@ def watch(
     watcher.run_forever(interval)
 
 
-def _selected(names: list[str] | None) -> list:
+def _selected(names: list[str] | None) -> list[Projection]:
     from projections.registry import all_projections
 
     available = all_projections()

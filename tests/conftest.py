@@ -116,7 +116,7 @@ def tree(governance: Governance, admin: Meta) -> dict[str, str]:
 
 
 @pytest.fixture
-def project(governance: Governance, database_url: str):  # noqa: ANN201
+def project(governance: Governance, database_url: str):
     """Run the given projections until they have applied the whole log."""
     from projections.engine import Projection
     from projections.runner import Runner, Target

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from domain.application import Governance
 from domain.commands.base import Meta
@@ -35,7 +36,8 @@ def register(governance: Governance, admin: Meta, name: str) -> None:
 
 
 def positions(db: psycopg.Connection, table: str) -> list[int]:
-    return [r[0] for r in db.execute(f"SELECT position FROM {table} ORDER BY position")]  # noqa: S608
+    query = sql.SQL("SELECT position FROM {} ORDER BY position").format(sql.Identifier(table))
+    return [r[0] for r in db.execute(query)]
 
 
 def head(governance: Governance) -> int:
