@@ -19,5 +19,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".gridledger"), description="Embedded data, keys.")
     mode: Literal["development", "production"] = "development"
     response_minutes: int = Field(default=60, ge=1, description="Ticket first-response limit.")
+    normal_resolution_hours: float = Field(default=72, gt=0, description="Normal tickets.")
+    urgent_resolution_hours: float = Field(default=24, gt=0, description="Urgent tickets.")
+    resolution_hours_by_category: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description='Per category and priority, e.g. {"安全隐患": {"normal": 24, "urgent": 4}}.',
+    )
     pool_size: int = Field(default=5, ge=1)
     pool_max_overflow: int = Field(default=10, ge=0)

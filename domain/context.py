@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from uuid import UUID
 
 from domain.errors import NoActorError
 
@@ -28,6 +29,13 @@ class Actor:
 
     id: str
     role: str
+
+    def is_member(self, member_id: object) -> bool:
+        """Whether this actor is the member `member_id` (ids compared as UUIDs)."""
+        try:
+            return UUID(self.id.strip()) == UUID(str(member_id))
+        except ValueError:
+            return False
 
 
 SYSTEM = Actor(id="system", role="system")

@@ -141,7 +141,7 @@ class Pledge(GovernedAggregate):
             raise PledgeSessionAlreadyVerifiedError(
                 f"session {session_no} was already verified by {session['verified_by']}"
             )
-        if current().actor.id == str(self.member_id):
+        if current().actor.is_member(self.member_id):
             raise PledgeSelfVerificationError("a member cannot verify their own sessions")
         self._session_verified(session_no=session_no)
         if self.verified_hours >= self.target_hours:
@@ -167,7 +167,7 @@ class Pledge(GovernedAggregate):
         self._require_status("review", *REVIEWABLE)
         if self.review is not None:
             raise PledgeAlreadyReviewedError("the pledge has already been reviewed")
-        if current().actor.id == str(self.member_id):
+        if current().actor.is_member(self.member_id):
             raise PledgeSelfReviewError("a member cannot review their own pledge")
         self._reviewed(rating=rating_value(rating), comment=comment or None)
 

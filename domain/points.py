@@ -85,7 +85,7 @@ class PointsAccount(GovernedAggregate):
         self._require_rule(rule, RuleKind.AWARD)
         if rule.trigger != Trigger.MANUAL:
             raise RuleTriggerError(f"rule {rule.code} is awarded by its trigger {rule.trigger}")
-        if awarded_by == str(self.member_id):
+        if current().actor.is_member(self.member_id):
             raise SelfAwardError("nobody may award points to themselves")
         if not _positive_int(quantity):
             raise PointsValueError(f"quantity must be a whole number of at least 1: {quantity!r}")
@@ -115,7 +115,7 @@ class PointsAccount(GovernedAggregate):
         approver = current().actor.id
         if approver == entry["awarded_by"]:
             raise ApproverIsAwarderError("whoever awarded points may not approve the award")
-        if approver == str(self.member_id):
+        if current().actor.is_member(self.member_id):
             raise SelfApprovalError("a member may not approve an award to themselves")
         on = self._today()
         self._award_approved(
@@ -176,7 +176,7 @@ class PointsAccount(GovernedAggregate):
         """Take back a posted award, deduction or redemption, once, with a reason."""
         self._require_own(key)
         key.require_reversible()
-        if current().actor.id == str(self.member_id):
+        if current().actor.is_member(self.member_id):
             raise SelfReversalError("a member may not reverse entries of their own account")
         reason = _text(reason, "reason")
         delta = -key.points if key.kind == EntryKind.AWARD else key.points
@@ -488,7 +488,7 @@ def _positive_int(value: object) -> bool:
 def _text(value: object, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise PointsValueError(f"{name} must not be blank")
-    return value
+    return value.strip()
 
 
 def _source(source: dict[str, str]) -> dict[str, str]:

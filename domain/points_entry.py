@@ -48,7 +48,9 @@ class EntryKey(GovernedAggregate):
         community: str, member_id: UUID, source_kind: str, source_id: str, rule_code: str
     ) -> UUID:
         """The id of the entry `source` earns (or is charged) under `rule_code`."""
-        return stable_id("points-entry", community, member_id, source_kind, source_id, rule_code)
+        return stable_id(
+            "points-entry", community, member_id, source_kind.strip(), source_id.strip(), rule_code
+        )
 
     @event("Recorded")
     def __init__(

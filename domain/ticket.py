@@ -185,7 +185,7 @@ class Ticket(GovernedAggregate):
         chosen = parse(Satisfaction, satisfaction, "satisfaction")
         self._require("rate")
         reporter = self.reporter_member_id
-        if reporter is not None and current().actor.id != str(reporter):
+        if reporter is not None and not current().actor.is_member(reporter):
             raise RatedByReporterError("only the member who reported the ticket may rate it")
         if self.satisfaction is not None:
             raise AlreadyRatedError("this resolution has already been rated")

@@ -155,6 +155,11 @@ def test_nobody_awards_points_to_themselves(ledger: Ledger) -> None:
     ledger.refused(SelfAwardError, lambda a: a.award(VOL, source=source(1)), ledger.resident)
 
 
+def test_nobody_awards_themselves_by_writing_their_id_another_way(ledger: Ledger) -> None:
+    disguised = Actor(str(ledger.member).upper(), "resident")
+    ledger.refused(SelfAwardError, lambda a: a.award(VOL, source=source(1)), disguised)
+
+
 @pytest.mark.parametrize("quantity", [0, -1, 1.5, True])
 def test_the_quantity_is_a_whole_number_of_at_least_one(ledger: Ledger, quantity: Any) -> None:
     ledger.refused(PointsValueError, lambda a: a.award(VOL, source=source(1), quantity=quantity))
@@ -514,3 +519,21 @@ def test_lots_stay_in_date_order_even_when_a_credit_comes_dated_earlier() -> Non
     assert list(lots.items()) == [("2026-03-01", 3), ("2026-03-05", 4)]
     policy.debit_lots(lots, 5)
     assert lots == {"2026-03-05": 2}
+
+
+def test_a_source_differing_only_by_surrounding_spaces_is_the_same_source() -> None:
+    from domain.points_entry import EntryKey
+
+    member = uuid4()
+    assert EntryKey.for_source("C", member, "ticket", "42", "R") == EntryKey.for_source(
+        "C", member, " ticket", "42 ", "R"
+    )
+
+
+def test_an_actor_is_recognised_as_the_member_whatever_the_case_of_the_id() -> None:
+    from domain.context import Actor
+
+    member = uuid4()
+    assert Actor(str(member).upper(), "resident").is_member(member)
+    assert Actor(f" {member} ", "resident").is_member(member)
+    assert not Actor("staff-1", "community_staff").is_member(member)
