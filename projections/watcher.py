@@ -13,10 +13,13 @@ import time
 from dataclasses import dataclass, field
 from uuid import UUID
 
+import psycopg
+from eventsourcing.persistence import PersistenceError as EventSourcingError
+
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import SYSTEM
-from domain.errors import RuleViolationError
+from domain.errors import DomainError, RuleViolationError
 from projections.deadlines import PLEDGE_DUE, RESOLUTION, RESPONSE, DeadlineIndex
 
 log = logging.getLogger(__name__)
@@ -68,8 +71,13 @@ class DeadlineWatcher:
         return True
 
     def run_forever(self, interval: float = 30.0) -> None:
+        """Run a round every `interval` seconds; a failed round is logged and retried."""
         while True:
-            report = self.run_once()
-            if report.total:
-                log.info("recorded %s", report.recorded)
+            try:
+                report = self.run_once()
+            except (DomainError, psycopg.Error, EventSourcingError) as error:
+                log.warning("deadline round failed, retrying in %ss: %s", interval, error)
+            else:
+                if report.total:
+                    log.info("recorded %s", report.recorded)
             time.sleep(interval)
