@@ -37,8 +37,11 @@ def payload(event: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(event).items() if k not in METADATA}
 
 
+_ENCODER = json.JSONEncoder(default=_plain, ensure_ascii=False, sort_keys=True)
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(value, default=_plain, ensure_ascii=False, sort_keys=True)
+    return _ENCODER.encode(value)
 
 
 def event_name(event: Any) -> str:
