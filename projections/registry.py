@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from projections.engine import Projection
+from projections.families.activities import Activities
 from projections.families.audit import AuditJournal
+from projections.families.jurisdictions import Jurisdictions, Rosters
+from projections.families.members import Members, Organisations
+from projections.families.pledges import Pledges
 from projections.families.tickets import Tickets
 from projections.families.tickets_timeline import TicketTimeline
 
 
 def all_projections() -> dict[str, Projection]:
-    projections: list[Projection] = [AuditJournal(), Tickets(), TicketTimeline()]
+    projections: list[Projection] = [
+        AuditJournal(),
+        Jurisdictions(),
+        Rosters(),
+        Members(),
+        Organisations(),
+        Activities(),
+        Pledges(),
+        Tickets(),
+        TicketTimeline(),
+    ]
     return {p.name: p for p in projections}
