@@ -8,6 +8,7 @@ from projections.families.audit import AuditJournal
 from projections.families.jurisdictions import Jurisdictions, Rosters
 from projections.families.members import Members, Organisations
 from projections.families.pledges import Pledges
+from projections.families.points import PointsProjection, PointsRulesProjection
 from projections.families.tickets import Tickets
 from projections.families.tickets_timeline import TicketTimeline
 
@@ -21,6 +22,8 @@ def all_projections() -> dict[str, Projection]:
         Organisations(),
         Activities(),
         Pledges(),
+        PointsProjection(),
+        PointsRulesProjection(),
         Tickets(),
         TicketTimeline(),
     ]
