@@ -168,6 +168,72 @@ def status() -> None:
     console.print(table)
 
 
+@app.command("simulate")
+def simulate_command(
+    scale: Annotated[
+        str, typer.Option(help="tiny (tests) | small (~1,500 members) | district | city.")
+    ] = "small",
+    months: Annotated[int, typer.Option(min=1, help="Simulated months.")] = 1,
+    seed: Annotated[int, typer.Option(help="The same seed records the same events.")] = 1,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="First simulated day, YYYY-MM-DD (default 2025-12-01: crosses a year end)."
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Commands per transaction.")] = 500,
+) -> None:
+    """Record realistic synthetic activity through Governance (deterministic for a seed)."""
+    from datetime import date
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from api.simulate import DEFAULT_START, SCALES, SimClock, SimReport, simulate
+
+    if scale not in SCALES:
+        raise typer.BadParameter(f"scale must be one of {', '.join(SCALES)}", param_hint="--scale")
+    try:
+        first_day = date.fromisoformat(start) if start else DEFAULT_START
+    except ValueError:
+        raise typer.BadParameter("start must be a date, YYYY-MM-DD", param_hint="--start") from None
+    settings = Settings()
+    url = database_url(settings)
+    clock = SimClock(first_day)
+    governance = build_governance(settings, url, clock=clock)
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days"),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task(f"simulating {scale}", total=None)
+
+            def progress(report: SimReport) -> None:
+                bar.update(
+                    task,
+                    total=report.days,
+                    completed=report.days_done,
+                    description=f"{report.events:>10,} events {report.events_per_second:>7,.0f}/s",
+                )
+
+            report = simulate(
+                governance, clock, scale, months, seed, progress, batch_size=batch_size
+            )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    finally:
+        governance.close()
+    console.print(
+        f"[green]{report.events:,} events written[/green] in {report.seconds:.1f}s: "
+        f"{report.events_per_second:,.0f} events/s"
+    )
+    for line in report.lines()[1:]:
+        console.print(line, markup=False, highlight=False)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app()
