@@ -16,11 +16,15 @@ sys.path.insert(0, str(ROOT))
 from api.database import embedded_url, migrate  # noqa: E402
 
 
-def fresh_database(name: str) -> str:
-    """Create (or re-create) database `name` and migrate it; answer its URL."""
-    server = os.environ.get("GRIDLEDGER_BENCH_DATABASE_URL") or embedded_url(
+def server_url() -> str:
+    return os.environ.get("GRIDLEDGER_BENCH_DATABASE_URL") or embedded_url(
         ROOT / ".gridledger" / "bench"
     )
+
+
+def fresh_database(name: str) -> str:
+    """Create (or re-create) database `name` and migrate it; answer its URL."""
+    server = server_url()
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))

@@ -59,3 +59,29 @@ def checksums(
     conn: psycopg.Connection[Any], projection: Projection, generation: int
 ) -> dict[str, tuple[int, str]]:
     return {base: table_checksum(conn, physical(base, generation)) for base in projection.tables}
+
+
+def rebuild_all(
+    url: str,
+    mapper: Mapper[Any],
+    projections: list[Projection],
+    *,
+    batch_size: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Rebuild several projections in one pass over the log (each event read and
+    decoded once), then make every new generation active; answer the generations."""
+    generations = {}
+    with psycopg.connect(url) as conn, conn.transaction():
+        for projection in projections:
+            generations[projection.name] = tracking.create_generation(conn, projection, "building")
+    targets = [Target(p, generations[p.name]) for p in projections]
+    runner = Runner(url, mapper, targets, batch_size=batch_size)
+    try:
+        runner.run_until_caught_up(progress)
+    finally:
+        runner.close()
+    with psycopg.connect(url) as conn, conn.transaction():
+        for projection in projections:
+            tracking.activate(conn, projection, generations[projection.name])
+    return generations

@@ -1,0 +1,233 @@
+"""Projection throughput and freshness, measured in one run on one dataset.
+
+    .venv/bin/python bench/projections.py [--events 1000000] [--library-seconds 60]
+
+1. Builds (or reuses) a simulated dataset of at least --events events through
+   `Governance` (`gridledger simulate`'s generator), in database gridledger_bench_proj.
+2. Full rebuild of every projection in one pass (events/s), then the library's own
+   `ProjectionRunner` (one transaction per event) on the same events, for a fixed time
+   with the simplest possible projection (one row per event), in the same run.
+3. Live lag at a steady 200 commands/s: a worker follows the log in this process; for
+   each command, the time from its commit to the projections' position reaching it
+   (p50/p99), and how long after that `wait_for` returns (p50/p99).
+
+Uses GRIDLEDGER_BENCH_DATABASE_URL's server if set, else the embedded one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from _db import ROOT, fresh_database, server_url
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import Projection as LibraryProjection
+from eventsourcing.projection import ProjectionRunner
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from api.database import library_env
+from api.simulate import SimClock, simulate
+from domain.application import Governance
+from domain.commands.base import Meta
+from domain.context import Actor
+from projections import tracking
+from projections.rebuild import rebuild_all
+from projections.registry import all_projections
+from projections.runner import Runner, Target, max_position
+
+DATABASE = "gridledger_bench_proj"
+
+
+class OneRowPerEvent(PostgresTrackingRecorder):
+    """The library's pattern: a tracking recorder that owns one table."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.create_table_statements.append(
+            psycopg.sql.SQL(
+                "CREATE TABLE IF NOT EXISTS library_rows (position bigint PRIMARY KEY,"
+                " aggregate_id uuid, event_type text)"
+            )
+        )
+
+    def insert_row(self, event: DomainEventProtocol[Any], tracking_: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "INSERT INTO library_rows VALUES (%s, %s, %s)",
+                (tracking_.notification_id, event.originator_id, type(event).__name__),
+            )
+            self._insert_tracking(curs, tracking_)
+
+
+class LibraryRows(LibraryProjection[OneRowPerEvent]):
+    name = "librarybench"
+
+    def process_event(self, domain_event: Any, tracking_: Tracking) -> None:
+        self.view.insert_row(domain_event, tracking_)
+
+
+def dataset(events: int) -> str:
+    params = conninfo_to_dict(server_url())
+    params["dbname"] = DATABASE
+    url = make_conninfo(**params)
+    try:
+        with psycopg.connect(url) as conn:
+            if max_position(conn) >= events:
+                print(f"dataset: reusing {max_position(conn):,} events in {DATABASE}")
+                return url
+    except psycopg.Error:
+        pass
+    url = fresh_database(DATABASE)
+    clock = SimClock(datetime(2026, 1, 1, tzinfo=UTC))
+    governance = Governance(env=library_env(url), clock=clock)
+    started = time.perf_counter()
+    months = 0
+    with psycopg.connect(url) as conn:
+        while max_position(conn) < events:
+            months += 1
+            simulate(governance, clock, scale="district", months=1, seed=months)
+            print(f"  simulated month {months}: {max_position(conn):,} events")
+        total = max_position(conn)
+    seconds = time.perf_counter() - started
+    print(f"dataset: {total:,} events simulated in {seconds:.0f}s ({total / seconds:,.0f}/s)")
+    governance.close()
+    return url
+
+
+def bench_rebuild(url: str) -> float:
+    governance = Governance(env=library_env(url))
+    projections = list(all_projections().values())
+    with psycopg.connect(url) as conn:
+        head = max_position(conn)
+    started = time.perf_counter()
+    rebuild_all(url, governance.mapper, projections, batch_size=2000)
+    seconds = time.perf_counter() - started
+    rate = head / seconds
+    print(
+        f"rebuild of all {len(projections)} projections ({', '.join(p.name for p in projections)})"
+        f" over {head:,} events: {seconds:.1f}s = {rate:,.0f} events/s"
+    )
+    governance.close()
+    return rate
+
+
+def bench_library_runner(url: str, seconds: float) -> float:
+    env = {**library_env(url, create_table=True), "LIBRARYBENCH_CREATE_TABLE": "y"}
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS library_rows, librarybench_tracking")
+    runner = ProjectionRunner(
+        application_class=Governance,
+        projection_class=LibraryRows,
+        view_class=OneRowPerEvent,
+        env=env,
+    )
+    with runner:
+        time.sleep(seconds)
+    with psycopg.connect(url) as conn:
+        done = conn.execute("SELECT count(*) FROM library_rows").fetchone()[0]
+    rate = done / seconds
+    print(
+        f"library ProjectionRunner, one row per event: {done:,} events in {seconds:.0f}s"
+        f" = {rate:,.0f} events/s"
+    )
+    return rate
+
+
+def bench_live(url: str, rate: float, seconds: float) -> None:
+    governance = Governance(env=library_env(url))
+    projections = list(all_projections().values())
+    names = [p.name for p in projections]
+    runner = Runner(url, governance.mapper, [Target(p) for p in projections], batch_size=1000)
+    runner.run_until_caught_up()
+    worker = threading.Thread(target=runner.run_forever, kwargs={"idle_wait": 1.0})
+    worker.start()
+    meta = Meta(actor=Actor("bench", "community_staff"))
+    with psycopg.connect(url) as conn:
+        grid = conn.execute(
+            "SELECT code FROM jurisdictions WHERE kind = 'grid' ORDER BY code LIMIT 1"
+        ).fetchone()[0]
+    committed: dict[int, float] = {}
+    visible: dict[int, float] = {}
+    waited: list[tuple[float, int]] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not done.is_set():
+                row = conn.execute(
+                    "SELECT min(position) FROM projection_state WHERE status = 'active'"
+                    " AND name = ANY(%s)",
+                    (names,),
+                ).fetchone()
+                now = time.perf_counter()
+                pending = [p for p in list(committed) if p not in visible and p <= (row[0] or 0)]
+                for position in pending:
+                    visible[position] = now
+                time.sleep(0.0005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    interval = 1 / rate
+    count = int(rate * seconds)
+    next_at = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as waiter:
+        for i in range(count):
+            next_at += interval
+            result = governance.report_ticket(
+                meta, category="环境卫生", description=f"bench {i}", grid=grid, source="hotline"
+            )
+            committed[result.position] = time.perf_counter()
+            if i % 10 == 0:
+                tracking.wait_for(waiter, names, result.position, timeout=5)
+                waited.append((time.perf_counter(), result.position))
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+    time.sleep(0.5)
+    done.set()
+    watcher.join()
+    runner.stop()
+    worker.join()
+    runner.close()
+    lags = sorted((visible[p] - committed[p]) * 1000 for p in committed if p in visible)
+    after = sorted(max(0.0, (t - visible[p]) * 1000) for t, p in waited if p in visible)
+    print(
+        f"live lag at {rate:.0f} commands/s for {seconds:.0f}s ({len(lags)} commands):"
+        f" p50 {percentile(lags, 50):.1f} ms, p99 {percentile(lags, 99):.1f} ms"
+    )
+    print(
+        f"wait_for returned after the position was reached: p50 {percentile(after, 50):.1f} ms,"
+        f" p99 {percentile(after, 99):.1f} ms ({len(after)} waits)"
+    )
+    governance.close()
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    if p >= 100 or len(values) < 2:
+        return max(values)
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--library-seconds", type=float, default=60)
+    parser.add_argument("--live-seconds", type=float, default=30)
+    args = parser.parse_args()
+    print(f"gridledger bench/projections.py at {datetime.now(UTC):%Y-%m-%d %H:%M}Z ({ROOT})")
+    url = dataset(args.events)
+    ours = bench_rebuild(url)
+    library = bench_library_runner(url, args.library_seconds)
+    print(f"=> rebuild is {ours / library:.1f}x the library runner's rate")
+    bench_live(url, 200, args.live_seconds)
+
+
+if __name__ == "__main__":
+    main()
