@@ -19,12 +19,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -36,18 +37,23 @@ from eventsourcing.application import (
     Repository,
 )
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
 
 from domain.context import Actor, Clock, acting, system_clock
 from domain.errors import (
     ConcurrencyConflictError,
     DomainError,
     IdempotencyKeyReusedError,
+    InvalidValueError,
     NotFoundError,
 )
 from domain.idempotency import IdempotencyRecord
 
 A = TypeVar("A", bound=Aggregate)
+
+log = logging.getLogger(__name__)
+
+OCCURRED_AT_SKEW = timedelta(minutes=5)
 
 MAX_ATTEMPTS = 5
 
@@ -294,6 +300,15 @@ class CommandBase(Application):
 
     clock: Clock = staticmethod(system_clock)
 
+    def _take_snapshots(self, processing_event: Any) -> None:
+        """Snapshots are taken after the commit and only speed up loading: a failure
+        (a concurrent writer's snapshot, a dropped connection) must not make an
+        acknowledged command look failed, or be retried on top of itself."""
+        try:
+            super()._take_snapshots(processing_event)
+        except PersistenceError as error:
+            log.warning("snapshot not taken (the events are saved): %s", error)
+
     def construct_repository(self) -> Repository:
         self._unsnapshotted = Repository(event_store=self.events)
         return super().construct_repository()
@@ -358,6 +373,7 @@ class CommandBase(Application):
         args: dict[str, Any],
         handler: Callable[[], Outcome],
     ) -> CommandResult:
+        meta = checked_occurred_at(meta, self.clock())
         work = self._open_batch()
         if work is not None:
             if meta.idempotency_key is not None:
@@ -438,6 +454,25 @@ class CommandBase(Application):
         return 0
 
 
+def _canonical(value: object) -> str:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).isoformat()
+    return str(value)
+
+
 def _fingerprint(command: str, args: dict[str, Any]) -> str:
-    body = json.dumps([command, args], sort_keys=True, default=str, ensure_ascii=False)
+    body = json.dumps([command, args], sort_keys=True, default=_canonical, ensure_ascii=False)
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def checked_occurred_at(meta: Meta, now: datetime) -> Meta:
+    """Refuse a field time without a time zone or in the future; store it in UTC."""
+    if meta.occurred_at is None:
+        return meta
+    if meta.occurred_at.tzinfo is None:
+        raise InvalidValueError("occurred_at must carry a time zone", rule="event.occurred_at")
+    if meta.occurred_at > now + OCCURRED_AT_SKEW:
+        raise InvalidValueError("occurred_at lies in the future", rule="event.occurred_at")
+    return replace(meta, occurred_at=meta.occurred_at.astimezone(UTC))

@@ -89,3 +89,40 @@ def test_concurrent_retries_of_one_key_answer_alike(governance: Governance, admi
         t.join()
     assert len(answers) == 6
     assert len({(a.id, a.version, a.position) for a in answers}) == 1
+
+
+def test_a_field_time_without_a_time_zone_or_in_the_future_is_refused(
+    governance: Governance, admin: Meta, clock
+) -> None:
+    from datetime import datetime, timedelta
+
+    from domain.errors import InvalidValueError
+
+    naive = replace(admin, occurred_at=datetime(2026, 3, 1, 8, 0))
+    future = replace(admin, occurred_at=clock.now + timedelta(hours=1))
+    for meta in (naive, future):
+        with pytest.raises(InvalidValueError):
+            governance.define_jurisdiction(meta, code="HG", kind="district", name="x", parent=None)
+    assert max_position(governance) == 0
+
+
+def test_a_field_time_is_recorded_in_utc(governance: Governance, admin: Meta, clock) -> None:
+    from datetime import timedelta, timezone
+
+    shanghai = clock.now.astimezone(timezone(timedelta(hours=8))) - timedelta(hours=2)
+    result = governance.define_jurisdiction(
+        replace(admin, occurred_at=shanghai), code="HG", kind="district", name="x", parent=None
+    )
+    (event,) = governance.events.get(result.id)
+    assert event.occurred_at == shanghai
+    assert event.occurred_at.utcoffset() == timedelta(0)
+
+
+def test_the_same_decimal_written_another_way_is_the_same_body() -> None:
+    from decimal import Decimal
+
+    from domain.commands.base import _fingerprint
+
+    assert _fingerprint("log", {"hours": Decimal("1.5")}) == _fingerprint(
+        "log", {"hours": Decimal("1.50")}
+    )
