@@ -4,44 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg import sql
-from psycopg.rows import dict_row
 
 from domain.application import Governance
 from domain.commands.base import Meta
-from projections import tracking
-from projections.engine import Projection, physical
+from projections.engine import physical
 from projections.families.activities import Activities
-from projections.runner import Runner, Target
+from projections.rebuild import rebuild
 from tests.fakes import FakeClock
+from tests.readside import all_rows
 
 TABLES = {"activities": "id", "activity_attendance": "activity_id, member_id"}
-
-
-def all_rows(db: psycopg.Connection, table: str, order: str) -> list[dict[str, Any]]:
-    query = sql.SQL("SELECT * FROM {} ORDER BY {}").format(sql.Identifier(table), sql.SQL(order))
-    with db.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query).fetchall()
-
-
-def rebuilt(
-    database_url: str, governance: Governance, projection: Projection, batch_size: int
-) -> int:
-    """Build a new generation of `projection` from zero; answer its number."""
-    with psycopg.connect(database_url) as conn:
-        generation = tracking.create_generation(conn, projection, "building")
-    runner = Runner(
-        database_url, governance.mapper, [Target(projection, generation)], batch_size=batch_size
-    )
-    try:
-        runner.run_until_caught_up()
-    finally:
-        runner.close()
-    return generation
 
 
 def register(gov: Governance, admin: Meta, name: str, grid: str) -> UUID:
@@ -141,7 +116,9 @@ def test_activities_and_attendance_follow_every_event(
     assert others == [(early, m3, Decimal("0.00"), False), (quick, m1, Decimal("0.75"), True)]
 
     for batch_size in (1, 1000):
-        generation = rebuilt(database_url, gov, Activities(), batch_size)
+        generation = rebuild(
+            database_url, gov.mapper, Activities(), batch_size=batch_size, activate=False
+        )
         for table, order in TABLES.items():
             again = all_rows(db, physical(table, generation), order)
             assert again == all_rows(db, table, order), (table, batch_size)

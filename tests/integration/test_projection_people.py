@@ -8,19 +8,18 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import dict_row
 
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor, acting
 from domain.points import PointsAccount
-from projections import tracking
 from projections.engine import Projection, physical
 from projections.families.jurisdictions import Jurisdictions, Rosters
 from projections.families.members import Members, Organisations
-from projections.runner import Runner, Target
+from projections.rebuild import rebuild
 from tests.fakes import FakeClock
+from tests.readside import all_rows
 
 STAFF = Meta(actor=Actor("staff-1", "community_staff"))
 CHECKER = Meta(actor=Actor("staff-2", "community_staff"))
@@ -36,28 +35,6 @@ TABLES: dict[str, tuple[Projection, str]] = {
     "member_points_accounts": (Members(), "account_id"),
     "organisations": (Organisations(), "id"),
 }
-
-
-def all_rows(db: psycopg.Connection, table: str, order: str) -> list[dict[str, Any]]:
-    query = sql.SQL("SELECT * FROM {} ORDER BY {}").format(sql.Identifier(table), sql.SQL(order))
-    with db.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query).fetchall()
-
-
-def rebuilt(
-    database_url: str, governance: Governance, projection: Projection, batch_size: int
-) -> int:
-    """Build a new generation of `projection` from zero; answer its number."""
-    with psycopg.connect(database_url) as conn:
-        generation = tracking.create_generation(conn, projection, "building")
-    runner = Runner(
-        database_url, governance.mapper, [Target(projection, generation)], batch_size=batch_size
-    )
-    try:
-        runner.run_until_caught_up()
-    finally:
-        runner.close()
-    return generation
 
 
 def one(db: psycopg.Connection, query: str, *params: Any) -> dict[str, Any]:
@@ -223,7 +200,9 @@ def test_members_organisations_and_rosters_follow_every_event(
 
     for batch_size in (1, 1000):
         generations = {
-            name: rebuilt(database_url, governance, projection, batch_size)
+            name: rebuild(
+                database_url, governance.mapper, projection, batch_size=batch_size, activate=False
+            )
             for name, projection in ((p.name, p) for p in projections)
         }
         for table, (projection, order) in TABLES.items():

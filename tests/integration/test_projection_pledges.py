@@ -4,48 +4,23 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg import sql
-from psycopg.rows import dict_row
 
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
-from projections import tracking
-from projections.engine import Projection, physical
+from projections.engine import physical
 from projections.families.pledges import Pledges
-from projections.runner import Runner, Target
+from projections.rebuild import rebuild
 from tests.fakes import FakeClock
+from tests.readside import all_rows
 
 STAFF = Meta(actor=Actor("staff-1", "community_staff"))
 CHECKER = Meta(actor=Actor("staff-2", "grid_worker"))
 TABLES = {"pledges": "id", "pledge_sessions": "pledge_id, session_no"}
 TODAY = date(2026, 3, 2)
-
-
-def all_rows(db: psycopg.Connection, table: str, order: str) -> list[dict[str, Any]]:
-    query = sql.SQL("SELECT * FROM {} ORDER BY {}").format(sql.Identifier(table), sql.SQL(order))
-    with db.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query).fetchall()
-
-
-def rebuilt(
-    database_url: str, governance: Governance, projection: Projection, batch_size: int
-) -> int:
-    """Build a new generation of `projection` from zero; answer its number."""
-    with psycopg.connect(database_url) as conn:
-        generation = tracking.create_generation(conn, projection, "building")
-    runner = Runner(
-        database_url, governance.mapper, [Target(projection, generation)], batch_size=batch_size
-    )
-    try:
-        runner.run_until_caught_up()
-    finally:
-        runner.close()
-    return generation
 
 
 def register(gov: Governance, admin: Meta, name: str, grid: str) -> UUID:
@@ -145,7 +120,9 @@ def test_pledges_and_sessions_follow_every_event(
     assert open_here == [(waiting,)]
 
     for batch_size in (1, 1000):
-        generation = rebuilt(database_url, gov, Pledges(), batch_size)
+        generation = rebuild(
+            database_url, gov.mapper, Pledges(), batch_size=batch_size, activate=False
+        )
         for table, order in TABLES.items():
             again = all_rows(db, physical(table, generation), order)
             assert again == all_rows(db, table, order), (table, batch_size)
