@@ -30,20 +30,14 @@ def event_class(topic: str) -> type:
 class Recorded:
     """A stored event at its global position, decoded on first use."""
 
-    __slots__ = ("_event", "_mapper", "notification")
+    __slots__ = ("_event", "_mapper", "notification", "position", "topic")
 
     def __init__(self, notification: Notification, mapper: Mapper[Any]) -> None:
         self.notification = notification
+        self.position: int = notification.id
+        self.topic: str = notification.topic
         self._mapper = mapper
         self._event: Any = None
-
-    @property
-    def position(self) -> int:
-        return self.notification.id
-
-    @property
-    def topic(self) -> str:
-        return self.notification.topic
 
     @property
     def event(self) -> Any:

@@ -65,6 +65,7 @@ class Runner:
         self.targets = list(targets)
         self.batch_size = batch_size
         self.stopping = threading.Event()
+        self._handled: dict[str, dict[str, bool]] = {}
         self._conn: psycopg.Connection[Any] | None = None
 
     @property
@@ -178,7 +179,15 @@ class Runner:
         position: int,
         page: list[Recorded],
     ) -> Recorded | None:
-        events = [r for r in page if r.position > position and projection.handles(r.topic)]
+        handled = self._handled.setdefault(projection.name, {})
+        events = []
+        for r in page:
+            if r.position > position:
+                wanted = handled.get(r.topic)
+                if wanted is None:
+                    wanted = handled[r.topic] = projection.handles(r.topic)
+                if wanted:
+                    events.append(r)
         last = page[-1].position
         if last <= position:
             return None
