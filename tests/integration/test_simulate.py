@@ -188,3 +188,38 @@ def test_a_seed_already_in_the_store_is_refused(runs: tuple[Run, Run]) -> None:
             simulate(app, first.clock, "tiny", 1, SEED)
     finally:
         app.close()
+
+
+def test_the_double_entry_postings_sum_to_zero_after_a_simulation(
+    runs: tuple[Run, Run],
+) -> None:
+    from projections.families.points import PointsProjection
+    from projections.runner import Runner, Target
+
+    run = runs[0]
+    governance = Governance(env=library_env(run.url))
+    runner = Runner(run.url, governance.mapper, [Target(PointsProjection())])
+    try:
+        runner.run_until_caught_up()
+    finally:
+        runner.close()
+        governance.close()
+    with psycopg.connect(run.url) as conn:
+        total, legs = conn.execute("SELECT sum(amount), count(*) FROM points_postings").fetchone()
+        assert legs > 0
+        assert total == 0
+        for community, issued, held, spent in conn.execute(
+            "SELECT community,"
+            " -sum(amount) FILTER (WHERE account_type = 'issuance'),"
+            " sum(amount) FILTER (WHERE account_type = 'member'),"
+            " sum(amount) FILTER (WHERE account_type IN ('redeemed', 'expired', 'deducted'))"
+            " FROM points_postings GROUP BY community"
+        ).fetchall():
+            assert issued == held + spent, community
+        mismatched = conn.execute(
+            "SELECT count(*) FROM points_balances b LEFT JOIN ("
+            " SELECT member_id, community, sum(amount) AS held FROM points_postings"
+            " WHERE account_type = 'member' GROUP BY member_id, community) p"
+            " USING (member_id, community) WHERE b.balance <> coalesce(p.held, 0)"
+        ).fetchone()[0]
+        assert mismatched == 0
