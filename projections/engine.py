@@ -103,6 +103,7 @@ class Batch:
         self.events = events
         self.after = after
         self.last = last
+        self.generation = generation
         self._names = table_names(projection, generation)
 
     def t(self, base: str) -> sql.Identifier:
@@ -138,21 +139,92 @@ class Batch:
         return {row[names.index(key)]: dict(zip(names, row, strict=True)) for row in self.cur}
 
     def upsert(self, base: str, key: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert or replace whole rows (every row has the same columns)."""
+        """Insert or replace whole rows (every row has the same columns; a key given
+        twice keeps its last row). Many rows go through a staging table by COPY."""
+        rows = _last_per_key(key, rows)
         if not rows:
             return
         columns = list(rows[0])
-        statement = sql.SQL(
-            "INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT ({key}) DO UPDATE SET {set}"
-        ).format(
-            table=self.t(base),
-            cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-            vals=sql.SQL(", ").join(sql.Placeholder(c) for c in columns),
-            key=sql.SQL(", ").join(sql.Identifier(k) for k in key),
+        conflict = sql.SQL("ON CONFLICT ({key}) DO UPDATE SET {set}").format(
+            key=_names(key),
             set=sql.SQL(", ").join(
                 sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
                 for c in columns
                 if c not in key
             ),
         )
-        self.cur.executemany(statement, rows)
+        if len(rows) < STAGE_FROM:
+            statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) {}").format(
+                self.t(base),
+                _names(columns),
+                sql.SQL(", ").join(sql.Placeholder(c) for c in columns),
+                conflict,
+            )
+            self.cur.executemany(statement, rows)
+            return
+        stage = self._stage(base, columns, rows)
+        self.cur.execute(
+            sql.SQL("INSERT INTO {} ({cols}) SELECT {cols} FROM {} {}").format(
+                self.t(base), stage, conflict, cols=_names(columns)
+            )
+        )
+        self.cur.execute(sql.SQL("TRUNCATE {}").format(stage))
+
+    def update(self, base: str, key: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+        """Set the given columns of existing rows, found by `key` (every row has the
+        same columns). Many rows go through a staging table by COPY."""
+        rows = _last_per_key(key, rows)
+        if not rows:
+            return
+        columns = [c for c in rows[0] if c not in key]
+        target = sql.SQL("UPDATE {} AS t SET ({}) = ").format(self.t(base), _names(columns))
+        if len(rows) < STAGE_FROM:
+            match = sql.SQL(" AND ").join(
+                sql.SQL("t.{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in key
+            )
+            values = sql.SQL(", ").join(sql.Placeholder(c) for c in columns)
+            self.cur.executemany(target + sql.SQL("ROW({}) WHERE {}").format(values, match), rows)
+            return
+        stage = self._stage(base, [*columns, *key], rows)
+        match = sql.SQL(" AND ").join(
+            sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in key
+        )
+        values = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in columns)
+        self.cur.execute(
+            target + sql.SQL("ROW({}) FROM {} AS s WHERE {}").format(values, stage, match)
+        )
+        self.cur.execute(sql.SQL("TRUNCATE {}").format(stage))
+
+    def _stage(
+        self, base: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    ) -> sql.Identifier:
+        """COPY `rows` into this connection's temporary staging table for `base`: the
+        table's columns and types without its constraints, empty after each use."""
+        table = self._names[base]
+        stage = sql.Identifier(f"stage_{physical(base, self.generation)}")
+        self.cur.execute(
+            sql.SQL(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS {} AS SELECT * FROM {} WITH NO DATA"
+            ).format(stage, table)
+        )
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(stage, _names(columns))
+        with self.cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+        return stage
+
+
+STAGE_FROM = 64
+"""From this many rows an upsert or update goes by COPY through a staging table; fewer
+(a live worker's small batches) go by one pipelined statement per row."""
+
+
+def _names(columns: Iterable[str]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+
+
+def _last_per_key(key: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    if len(key) == 1:
+        (k,) = key
+        return list({row[k]: row for row in rows}.values())
+    return list({tuple(row[k] for k in key): row for row in rows}.values())

@@ -73,7 +73,7 @@ class Activities(Projection):
         )
         touched: dict[Any, dict[str, Any]] = {}
         arrived: dict[tuple[Any, Any], list[Any]] = {}
-        left: dict[tuple[Any, Any], tuple[Any, ...]] = {}
+        left: dict[tuple[Any, Any], dict[str, Any]] = {}
         closed: list[Any] = []
         for r in batch.events:
             e = r.event
@@ -94,7 +94,13 @@ class Activities(Projection):
                 if key in arrived:
                     arrived[key][3:6] = [e.at, e.hours, e.hours > 0]
                 else:
-                    left[key] = (e.at, e.hours, e.hours > 0, e.originator_id, e.member_id)
+                    left[key] = {
+                        "checked_out_at": e.at,
+                        "hours": e.hours,
+                        "completed": e.hours > 0,
+                        "activity_id": e.originator_id,
+                        "member_id": e.member_id,
+                    }
             elif kind is CLOSED:
                 row["status"] = "closed"
                 row["closed_at"] = e.timestamp
@@ -110,11 +116,7 @@ class Activities(Projection):
             touched[e.originator_id] = row
         if arrived:
             batch.copy("activity_attendance", ATTENDANCE_COLUMNS, arrived.values())
-        batch.executemany(
-            "UPDATE {activity_attendance} SET checked_out_at = %s, hours = %s, completed = %s"
-            " WHERE activity_id = %s AND member_id = %s",
-            left.values(),
-        )
+        batch.update("activity_attendance", ["activity_id", "member_id"], list(left.values()))
         if closed:
             batch.cur.execute(
                 batch.sql(

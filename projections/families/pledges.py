@@ -78,7 +78,7 @@ class Pledges(Projection):
         earlier = _earlier_hours(batch)
         touched: dict[Any, dict[str, Any]] = {}
         logged: dict[tuple[Any, int], list[Any]] = {}
-        verified: list[tuple[Any, ...]] = []
+        verified: list[dict[str, Any]] = []
         for r in batch.events:
             e = r.event
             kind = type(e)
@@ -99,7 +99,15 @@ class Pledges(Projection):
                     logged[key][6:9] = [True, e.actor_id, e.timestamp]
                     row["verified_hours"] += logged[key][2]
                 else:
-                    verified.append((e.actor_id, e.timestamp, *key))
+                    verified.append(
+                        {
+                            "verified": True,
+                            "verified_by": e.actor_id,
+                            "verified_at": e.timestamp,
+                            "pledge_id": key[0],
+                            "session_no": key[1],
+                        }
+                    )
                     row["verified_hours"] += earlier[key]
             elif kind is ACCEPTED:
                 row["status"] = "accepted"
@@ -126,11 +134,7 @@ class Pledges(Projection):
             touched[e.originator_id] = row
         if logged:
             batch.copy("pledge_sessions", SESSION_COLUMNS, logged.values())
-        batch.executemany(
-            "UPDATE {pledge_sessions} SET verified = true, verified_by = %s, verified_at = %s"
-            " WHERE pledge_id = %s AND session_no = %s",
-            verified,
-        )
+        batch.update("pledge_sessions", ["pledge_id", "session_no"], verified)
         batch.upsert("pledges", ["id"], [_finish(row) for row in touched.values()])
 
 

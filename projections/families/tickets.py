@@ -269,9 +269,7 @@ class Tickets(Projection):
             COLUMNS,
             ([stored[c] for c in COLUMNS] for stored in _created(ordered, known)),
         )
-        changed = [[row[c] for c in MUTABLE] + [row["id"]] for row in ordered if row["id"] in known]
-        if changed:
-            batch.cur.executemany(_update_statement(batch), changed)
+        batch.update("tickets", ["id"], [row for row in ordered if row["id"] in known])
 
     @staticmethod
     def _fetch(batch: Batch, ids: set[UUID]) -> dict[UUID, Row]:
@@ -300,11 +298,3 @@ def _created(rows: list[Row], known: set[UUID]) -> Iterator[Row]:
         if row["id"] not in known:
             location = row["location"]
             yield {**row, "location": None if location is None else Jsonb(location)}
-
-
-def _update_statement(batch: Batch) -> sql.Composed:
-    return sql.SQL("UPDATE {} SET ({}) = ({}) WHERE id = %s").format(
-        batch.t("tickets"),
-        sql.SQL(", ").join(map(sql.Identifier, MUTABLE)),
-        sql.SQL(", ").join(sql.Placeholder() * len(MUTABLE)),
-    )
