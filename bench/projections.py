@@ -33,7 +33,7 @@ from eventsourcing.projection import ProjectionRunner
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from api.database import library_env
-from api.simulate import SimClock, simulate
+from api.simulate import SimClock, SimReport, simulate
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
@@ -88,16 +88,26 @@ def dataset(events: int) -> str:
     clock = SimClock(datetime(2026, 1, 1, tzinfo=UTC))
     governance = Governance(env=library_env(url), clock=clock)
     started = time.perf_counter()
-    months = 0
+    reported = [0]
+
+    def progress(report: SimReport) -> None:
+        if report.days_done % 30 == 0 and report.days_done != reported[0]:
+            reported[0] = report.days_done
+            print(f"  day {report.days_done}: {report.events:,} events")
+
+    # One district over consecutive months (a district-year is about 800,000 events).
+    months = max(1, -(-events // 62_000))
+    report = simulate(governance, clock, scale="district", months=months, seed=1, progress=progress)
     with psycopg.connect(url) as conn:
-        while max_position(conn) < events:
-            months += 1
-            simulate(governance, clock, scale="district", months=1, seed=months)
-            print(f"  simulated month {months}: {max_position(conn):,} events")
         total = max_position(conn)
     seconds = time.perf_counter() - started
-    print(f"dataset: {total:,} events simulated in {seconds:.0f}s ({total / seconds:,.0f}/s)")
+    print(
+        f"dataset: one district over {months} months ({report.start} to {report.end}):"
+        f" {total:,} events simulated in {seconds:.0f}s ({total / seconds:,.0f}/s)"
+    )
     governance.close()
+    if total < events:
+        raise SystemExit(f"the simulation gave {total:,} events, fewer than {events:,}")
     return url
 
 

@@ -66,13 +66,17 @@ class Projection(ABC):
         """Write the rows for `batch.events` (all of which this projection handles)."""
 
     def ddl(self, generation: int) -> list[sql.Composed]:
+        """CREATE TABLE statements of a generation's tables."""
         names = table_names(self, generation)
-        statements = [sql.SQL(template).format(**names) for template in self.tables.values()]
-        statements += [
+        return [sql.SQL(template).format(**names) for template in self.tables.values()]
+
+    def index_ddl(self, generation: int) -> list[sql.Composed]:
+        """CREATE INDEX statements of a generation's secondary indexes."""
+        names = table_names(self, generation)
+        return [
             sql.SQL(template).format(**names, g=sql.SQL(str(generation)))
             for template in self.indexes
         ]
-        return statements
 
 
 def physical(base: str, generation: int) -> str:

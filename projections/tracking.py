@@ -66,7 +66,9 @@ def current(conn: psycopg.Connection[Any], name: str) -> State | None:
 
 
 def create_generation(conn: psycopg.Connection[Any], projection: Projection, status: str) -> int:
-    """Create a new generation's tables and state row; answer its number."""
+    """Create a new generation's tables and state row; answer its number. A generation
+    being built gets its secondary indexes when it is activated: building them once
+    over the loaded rows is cheaper than maintaining them row by row."""
     row = conn.execute(
         "SELECT coalesce(max(generation), 0) + 1 FROM projection_state WHERE name = %s",
         (projection.name,),
@@ -80,8 +82,14 @@ def create_generation(conn: psycopg.Connection[Any], projection: Projection, sta
         (projection.name, generation, projection.schema_version, status),
     )
     if status == "active":
+        create_indexes(conn, projection, generation)
         point_views(conn, projection, generation)
     return generation
+
+
+def create_indexes(conn: psycopg.Connection[Any], projection: Projection, generation: int) -> None:
+    for statement in projection.index_ddl(generation):
+        conn.execute(statement)
 
 
 def point_views(conn: psycopg.Connection[Any], projection: Projection, generation: int) -> None:
@@ -95,7 +103,9 @@ def point_views(conn: psycopg.Connection[Any], projection: Projection, generatio
 
 
 def activate(conn: psycopg.Connection[Any], projection: Projection, generation: int) -> None:
-    """Make `generation` the one readers see; retire and drop the one before it."""
+    """Make `generation` the one readers see (with its indexes); retire and drop the one
+    before it."""
+    create_indexes(conn, projection, generation)
     old = conn.execute(
         "SELECT generation FROM projection_state WHERE name = %s AND status IN"
         " ('active', 'failed') AND generation <> %s FOR UPDATE",

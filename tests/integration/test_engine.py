@@ -175,3 +175,29 @@ def test_wait_for_answers_when_the_position_is_reached_or_the_time_is_up(
     assert tracking.wait_for(database_url, ["test_names"], head(governance), timeout=1)
     assert not tracking.wait_for(database_url, ["test_names"], head(governance) + 1, timeout=0.05)
     assert not tracking.wait_for(database_url, ["no_such_projection"], 0, timeout=0.05)
+
+
+def test_a_generation_gets_its_secondary_indexes_when_it_is_activated(
+    governance: Governance, admin: Meta, database_url: str, db: psycopg.Connection
+) -> None:
+    for i in range(3):
+        register(governance, admin, f"m{i}")
+    projection = AuditJournal()
+
+    def indexes(generation: int) -> set[str]:
+        return {
+            r[0]
+            for r in db.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = %s",
+                (f"audit_journal_g{generation}",),
+            )
+        }
+
+    generation = rebuild(database_url, governance.mapper, projection, activate=False)
+    assert indexes(generation) == {f"audit_journal_g{generation}_pkey"}
+    with db.transaction():
+        tracking.activate(db, projection, generation)
+    assert indexes(generation) == {
+        f"audit_journal_g{generation}_pkey",
+        f"audit_journal_g{generation}_stream",
+    }
