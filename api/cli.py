@@ -108,33 +108,44 @@ def project(
 
 @app.command()
 def rebuild(
-    name: Annotated[str, typer.Argument(help="The projection to rebuild.")],
-    batch_size: Annotated[int, typer.Option(help="Events per transaction at most.")] = 2000,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Projections to rebuild (default: all).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Events per transaction at most.")] = 10_000,
+    workers: Annotated[
+        int,
+        typer.Option(help="Worker processes sharing the projections out (default: CPUs, ≤ 4)."),
+    ] = 0,
 ) -> None:
-    """Rebuild a projection from zero into new tables, then switch readers over."""
+    """Rebuild projections from zero into new tables, then switch readers over."""
+    import os
+
     import psycopg
     from rich.progress import Progress
 
-    from projections.rebuild import rebuild as rebuild_projection
+    from projections.rebuild import rebuild_all
     from projections.runner import max_position
 
-    (projection,) = _selected([name])
+    projections = _selected(names)
     settings = Settings()
     url = database_url(settings)
     governance = build_governance(settings, url)
     with psycopg.connect(url) as conn:
         head = max_position(conn)
+    label = ", ".join(p.name for p in projections) if names else "every projection"
     with Progress(console=console) as bar:
-        task = bar.add_task(f"rebuilding {name}", total=max(head, 1))
-        generation = rebuild_projection(
+        task = bar.add_task(f"rebuilding {label}", total=max(head, 1))
+        generations = rebuild_all(
             url,
             governance.mapper,
-            projection,
+            projections,
             batch_size=batch_size,
+            workers=workers or min(os.cpu_count() or 1, 4),
             progress=lambda position: bar.update(task, completed=position),
         )
         bar.update(task, completed=max(head, 1))
-    console.print(f"[green]{name}[/green] generation {generation} is active")
+    for name, generation in generations.items():
+        console.print(f"[green]{name}[/green] generation {generation} is active")
 
 
 @app.command()

@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import Mapper, Notification
-from eventsourcing.utils import resolve_topic
+from eventsourcing.utils import TopicError, resolve_topic
 from psycopg import Cursor, sql
 
 
@@ -77,6 +77,18 @@ class Projection(ABC):
             sql.SQL(template).format(**names, g=sql.SQL(str(generation)))
             for template in self.indexes
         ]
+
+
+def handled_topics(projection: Projection, topics: Iterable[str]) -> list[str]:
+    """Those of `topics` whose events `projection` handles (unknown topics: none)."""
+    answer = []
+    for topic in topics:
+        try:
+            if projection.handles(topic):
+                answer.append(topic)
+        except TopicError:
+            continue
+    return answer
 
 
 def physical(base: str, generation: int) -> str:

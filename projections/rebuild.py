@@ -8,7 +8,9 @@ dropped. Checksums compare two generations row by row, independent of row order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import multiprocessing
+import queue
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -16,8 +18,8 @@ from eventsourcing.persistence import Mapper
 from psycopg import sql
 
 from projections import tracking
-from projections.engine import Projection, physical
-from projections.runner import Runner, Target
+from projections.engine import Projection, handled_topics, physical
+from projections.runner import EVENTS_TABLE, Runner, Target
 
 
 def rebuild(
@@ -68,20 +70,114 @@ def rebuild_all(
     *,
     batch_size: int = 2000,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, int]:
-    """Rebuild several projections in one pass over the log (each event read and
-    decoded once), then make every new generation active; answer the generations."""
+    """Rebuild several projections from zero, then make every new generation active;
+    answer the generations.
+
+    With one worker, one pass over the log in this process (each event read and
+    decoded once). With more, the projections are shared out among that many worker
+    processes (by how many events each handles), each making its own pass, so that
+    Python's work and the database's overlap on several cores; the workers decode
+    with `event_mapper()`, and the projections must be importable (they are pickled).
+    If a worker fails, nothing is activated and the error is raised."""
     generations = {}
     with psycopg.connect(url) as conn, conn.transaction():
         for projection in projections:
             generations[projection.name] = tracking.create_generation(conn, projection, "building")
-    targets = [Target(p, generations[p.name]) for p in projections]
+        groups = _share_out(conn, projections, workers)
+    targets = [[Target(p, generations[p.name]) for p in group] for group in groups]
+    if len(targets) == 1:
+        _build(url, mapper, targets[0], batch_size, progress)
+    else:
+        _build_in_processes(url, targets, batch_size, progress)
+    with psycopg.connect(url) as conn, conn.transaction():
+        for projection in projections:
+            tracking.activate(conn, projection, generations[projection.name])
+    return generations
+
+
+def event_mapper() -> Mapper[Any]:
+    """The mapper that decodes Governance's stored events (it needs no database)."""
+    from domain.application import Governance
+
+    return Governance(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).mapper
+
+
+def _build(
+    url: str,
+    mapper: Mapper[Any],
+    targets: list[Target],
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> None:
     runner = Runner(url, mapper, targets, batch_size=batch_size)
     try:
         runner.run_until_caught_up(progress)
     finally:
         runner.close()
-    with psycopg.connect(url) as conn, conn.transaction():
-        for projection in projections:
-            tracking.activate(conn, projection, generations[projection.name])
-    return generations
+
+
+def _share_out(
+    conn: psycopg.Connection[Any], projections: Sequence[Projection], workers: int
+) -> list[list[Projection]]:
+    """At most `workers` groups with about as many events to handle each (the largest
+    projection first, each to the group with the fewest events so far)."""
+    if workers <= 1 or len(projections) <= 1:
+        return [list(projections)]
+    counts = dict(
+        conn.execute(
+            sql.SQL("SELECT topic, count(*) FROM {} GROUP BY topic").format(
+                sql.Identifier(EVENTS_TABLE)
+            )
+        ).fetchall()
+    )
+    load = {p.name: sum(counts[t] for t in handled_topics(p, counts)) for p in projections}
+    groups: list[list[Projection]] = [[] for _ in range(min(workers, len(projections)))]
+    totals = [0] * len(groups)
+    for projection in sorted(projections, key=lambda p: -load[p.name]):
+        i = totals.index(min(totals))
+        groups[i].append(projection)
+        totals[i] += load[projection.name]
+    return groups
+
+
+def _build_in_processes(
+    url: str,
+    groups: list[list[Target]],
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    reports: multiprocessing.Queue[tuple[int, int]] = context.Queue()
+    processes = [
+        context.Process(target=_worker, args=(url, group, batch_size, i, reports), daemon=True)
+        for i, group in enumerate(groups)
+    ]
+    for process in processes:
+        process.start()
+    reached = [0] * len(processes)
+    while any(process.is_alive() for process in processes):
+        try:
+            index, position = reports.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        reached[index] = position
+        if progress is not None:
+            progress(min(reached))
+    for process in processes:
+        process.join()
+    failed = [i for i, process in enumerate(processes) if process.exitcode != 0]
+    if failed:
+        names = [t.projection.name for i in failed for t in groups[i]]
+        raise RuntimeError(f"rebuild worker(s) failed for {', '.join(names)}; nothing activated")
+
+
+def _worker(
+    url: str,
+    targets: list[Target],
+    batch_size: int,
+    index: int,
+    reports: multiprocessing.Queue[tuple[int, int]],
+) -> None:
+    _build(url, event_mapper(), targets, batch_size, lambda p: reports.put((index, p)))

@@ -21,6 +21,7 @@ from domain.calendar import local_date
 from domain.pledge import Pledge
 from domain.points import PointsAccount
 from domain.ticket import Ticket
+from projections import tracking
 
 SEED = 7
 
@@ -250,4 +251,31 @@ def test_row_by_row_and_staged_writes_build_identical_query_tables(
     assert len(run.log) > 1000
     assert answers[1] == answers[0]
     assert answers[2] == answers[0]
+
+
+def test_a_rebuild_shared_out_among_worker_processes_builds_the_same_tables(
+    runs: tuple[Run, Run],
+) -> None:
+    from projections.rebuild import checksums, rebuild_all
+    from projections.registry import all_projections
+
+    run = runs[1]
+    projections = list(all_projections().values())
+    governance = Governance(env=library_env(run.url))
+    answers = []
+    seen: list[int] = []
+    try:
+        for workers in (1, 3):
+            built = rebuild_all(
+                run.url, governance.mapper, projections, workers=workers, progress=seen.append
+            )
+            with psycopg.connect(run.url) as conn:
+                answers.append({p.name: checksums(conn, p, built[p.name]) for p in projections})
+                states = {s.name: s for s in tracking.states(conn)}
+    finally:
+        governance.close()
+    assert answers[1] == answers[0]
+    head = len(run.log)
+    assert {(s.status, s.position) for s in states.values()} == {("active", head)}
+    assert seen[-1] == head
     assert all(count > 0 for tables in answers[0].values() for count, _ in tables.values())
