@@ -42,6 +42,22 @@ def run() -> None:
 
 
 @app.command()
+def token(
+    role: Annotated[str, typer.Option(help="admin, street_staff, ..., resident, auditor.")],
+    sub: Annotated[str, typer.Option(help="Who acts: a member id for residents.")],
+    scope: Annotated[str, typer.Option(help="The jurisdiction code the actor acts within.")],
+    hours: Annotated[float, typer.Option(min=0.01, help="Hours until it expires.")] = 12.0,
+) -> None:
+    """Print a bearer token for the HTTP API."""
+    from api.auth import ROLES, issue_token, resolve_secret
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
+    secret = resolve_secret(Settings())
+    typer.echo(issue_token(secret, sub=sub, role=role, scope=scope, hours=hours))
+
+
+@app.command()
 def watch(
     once: Annotated[
         bool, typer.Option("--once", help="Record what is due now, then stop.")
