@@ -122,6 +122,19 @@ def decode_cursor(cursor: str, size: int) -> list[str]:
     return values
 
 
+def conditions(*filters: tuple[LiteralString, Any]) -> tuple[list[sql.Composable], list[Any]]:
+    """The WHERE clauses, and their parameters, of the filters whose value is not None;
+    a clause with several placeholders takes a tuple of values."""
+    clauses: list[sql.Composable] = []
+    params: list[Any] = []
+    for clause, value in filters:
+        if value is None:
+            continue
+        clauses.append(sql.SQL(clause))
+        params.extend(value if isinstance(value, tuple) else (value,))
+    return clauses, params
+
+
 class Page:
     """A keyset page over `keys` (columns unique together), ascending or descending."""
 

@@ -11,7 +11,7 @@ from psycopg import sql
 
 from api.deps import CallerDep
 from api.problems import COMMAND, QUERY
-from api.reads import Cursor, Limit, Page, found, one, reader
+from api.reads import Cursor, Limit, Page, conditions, found, one, reader
 from api.schemas.common import Answer, Code, PageOf, created
 from api.schemas.members import MemberIn, MemberOut, MemberReportIn, RoleClaimIn, RoleReleaseIn
 from domain.member import MemberKind, Role
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["members"])
 
 Members = reader("members")
 MemberList = reader("members", "rosters", "jurisdictions")
-IN_SUBTREE = sql.SQL(
+IN_SUBTREE = (
     "(EXISTS (SELECT 1 FROM roster_members r WHERE r.member_id = m.id AND r.path @> ARRAY[%s])"
     " OR m.home_grid IN (SELECT code FROM jurisdictions WHERE path @> ARRAY[%s]))"
 )
@@ -80,17 +80,11 @@ def list_members(
     cursor: Cursor = None,
 ) -> PageOf[MemberOut]:
     """Members, by id, filtered by subtree, kind and held role."""
-    where: list[sql.Composable] = []
-    params: list[object] = []
-    if jurisdiction is not None:
-        where.append(IN_SUBTREE)
-        params += [jurisdiction, jurisdiction]
-    if kind is not None:
-        where.append(sql.SQL("m.kind = %s"))
-        params.append(kind.value)
-    if role is not None:
-        where.append(sql.SQL("m.roles @> %s::jsonb"))
-        params.append(json.dumps([{"role": role.value}]))
+    where, params = conditions(
+        (IN_SUBTREE, jurisdiction and (jurisdiction, jurisdiction)),
+        ("m.kind = %s", kind),
+        ("m.roles @> %s::jsonb", role and json.dumps([{"role": role.value}])),
+    )
     items, next_cursor = Page(["id"]).fetch(
         conn, sql.SQL("SELECT * FROM members AS m"), where, params, limit, cursor
     )
