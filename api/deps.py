@@ -9,7 +9,7 @@ from fastapi import Depends, Header, Request
 from psycopg_pool import ConnectionPool
 
 from api.auth import Principal, PrincipalDep
-from api.permissions import authorize
+from api.permissions import Place, authorize
 from domain.application import Governance
 from domain.commands.base import CommandResult, Meta
 from domain.errors import NotFoundError
@@ -58,8 +58,15 @@ class Caller:
     def allow(self, command: str, *, place: str | None = None, owner: object = None) -> None:
         """Refuse (403) unless the caller may run `command` at the jurisdiction `place`
         on behalf of the member `owner` (see api.permissions)."""
-        path = None if place is None else self.path_of(place)
-        authorize(self.principal, command, path=path, owner=owner)
+        where = None if place is None or self.principal.role == "admin" else self.place(place)
+        scope = None if where is None else self.place(self.principal.scope)
+        authorize(
+            self.principal,
+            command,
+            place=where,
+            scope_path=None if scope is None else scope.path,
+            owner=owner,
+        )
 
     def run(
         self, command: str, *args: Any, place: str | None = None, owner: object = None, **kw: Any
@@ -70,18 +77,21 @@ class Caller:
         result: CommandResult = method(self.meta, *args, **kw)
         return result
 
-    def path_of(self, code: str) -> list[str] | None:
-        """The codes from the root down to `code`: from the jurisdictions query table, or,
-        for a node the projection has not reached yet, from the event store; None if
-        there is no such jurisdiction (the command itself then refuses)."""
+    def place(self, code: str) -> Place | None:
+        """The jurisdiction `code`: from the jurisdictions query table, or, for a node
+        the projection has not reached yet, from the event store; None if there is no
+        such jurisdiction (the command itself then refuses)."""
         with self.pool.connection() as conn:
-            row = conn.execute("SELECT path FROM jurisdictions WHERE code = %s", (code,)).fetchone()
+            row = conn.execute(
+                "SELECT kind, path FROM jurisdictions WHERE code = %s", (code,)
+            ).fetchone()
         if row is not None:
-            return list(row[0])
+            return Place(kind=row[0], path=list(row[1]))
         try:
-            return list(self.governance.jurisdiction(code).path)
+            node = self.governance.jurisdiction(code)
         except NotFoundError:
             return None
+        return Place(kind=node.kind, path=list(node.path))
 
 
 def get_caller(

@@ -1,8 +1,10 @@
 """Who may run which command: the role matrix, in one place.
 
 `admin` may run every command anywhere. Every other role may run the commands listed
-for it, only on targets inside the subtree of its token's `scope` (the target's
-jurisdiction path must contain the scope code), and a role marked "own" for a command
+for it, only on targets within its token's `scope`: inside the scope's subtree (the
+target's jurisdiction path contains the scope code), or the community the scope lies
+in (a grid worker scoped to a grid acts on its community's activities, pledges and
+points); and a role marked "own" for a command
 only on itself: the member the command is about must be the token's `sub`.
 `auditor` and `evaluator` run no command; every role reads.
 """
@@ -10,6 +12,7 @@ only on itself: the member the command is about must be the token's `sub`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from api.auth import ROLES, Principal
@@ -62,6 +65,20 @@ ALLOWED: dict[str, tuple[str, ...]] = {
 """Command -> the roles besides admin that may run it (`resident` only on itself)."""
 
 
+@dataclass(frozen=True)
+class Place:
+    """A jurisdiction: its kind and the codes from the root down to it."""
+
+    kind: str
+    path: Sequence[str]
+
+    def within(self, scope: str, scope_path: Sequence[str] | None) -> bool:
+        """Whether this place lies within a token's `scope` (whose own path is given)."""
+        if scope in self.path:
+            return True
+        return self.kind == "community" and scope_path is not None and self.path[-1] in scope_path
+
+
 def allows(role: str, command: str) -> bool:
     return role == "admin" or role in ALLOWED[command]
 
@@ -70,13 +87,14 @@ def authorize(
     principal: Principal,
     command: str,
     *,
-    path: Sequence[str] | None = None,
+    place: Place | None = None,
+    scope_path: Sequence[str] | None = None,
     owner: object = None,
 ) -> None:
-    """Refuse (ForbiddenError) unless `principal` may run `command` on a target at `path`
-    (a jurisdiction path from the root; None: the target has no place or none exists)
-    that belongs to the member `owner` (checked for the roles that act only on
-    themselves)."""
+    """Refuse (ForbiddenError) unless `principal` may run `command` on a target at
+    `place` (None: the target has no place, or names none that exists) that belongs to
+    the member `owner` (checked for the roles that act only on themselves);
+    `scope_path` is the path of the token's scope."""
     role = principal.role
     if not allows(role, command):
         raise ForbiddenError(f"a {role} may not {command.replace('_', ' ')}")
@@ -84,8 +102,8 @@ def authorize(
         return
     if role == OWN and not _same_member(principal.sub, owner):
         raise ForbiddenError(f"a {role} may {command.replace('_', ' ')} only for themselves")
-    if path is not None and principal.scope not in path:
-        raise ForbiddenError(f"{path[-1]} lies outside this token's scope {principal.scope}")
+    if place is not None and not place.within(principal.scope, scope_path):
+        raise ForbiddenError(f"{place.path[-1]} lies outside this token's scope {principal.scope}")
 
 
 def _same_member(sub: str, owner: object) -> bool:

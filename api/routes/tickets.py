@@ -1,8 +1,6 @@
-"""Tickets (网格事项): report, then each action of the lifecycle; queues and timelines.
+"""Tickets (网格事项): report, then each action of the lifecycle; queues and timelines."""
 
-No `from __future__ import annotations` here: the action routes are made by a factory
-whose body types FastAPI must see as classes.
-"""
+from __future__ import annotations
 
 from typing import Annotated
 from uuid import UUID
@@ -10,10 +8,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from psycopg import sql
 
+from api.actions import add_action
 from api.deps import CallerDep
 from api.problems import COMMAND, QUERY
 from api.reads import Cursor, Limit, Page, conditions, found, one, reader
-from api.schemas.common import Answer, Body, Code, Instant, PageOf, created
+from api.schemas.common import Answer, Code, Instant, PageOf, created
 from api.schemas.tickets import (
     DispatchIn,
     EscalateIn,
@@ -26,6 +25,7 @@ from api.schemas.tickets import (
     TicketOut,
     TimelineEntry,
 )
+from domain.application import Governance
 from domain.ticket_policy import Level, Status
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
@@ -47,34 +47,12 @@ def report_ticket(body: TicketIn, caller: CallerDep, response: Response) -> Answ
     return created(response, result, f"/v1/tickets/{result.id}")
 
 
-def _action(name: str, command: str, body_type: type[Body] | None, doc: str) -> None:
-    def act(caller: CallerDep, ticket_id: UUID, fields: dict[str, object]) -> Answer:
-        ticket = caller.governance.ticket(ticket_id)
-        owner = ticket.reporter_member_id
-        return Answer.of(caller.run(command, ticket_id, place=ticket.grid, owner=owner, **fields))
-
-    if body_type is None:
-
-        def endpoint(ticket_id: UUID, caller: CallerDep) -> Answer:
-            return act(caller, ticket_id, {})
-
-    else:
-
-        def endpoint(ticket_id: UUID, body: body_type, caller: CallerDep) -> Answer:  # type: ignore[valid-type]
-            return act(caller, ticket_id, body.model_dump())
-
-    endpoint.__doc__ = doc
-    router.add_api_route(
-        f"/tickets/{{ticket_id}}/{name}",
-        endpoint,
-        methods=["POST"],
-        name=command,
-        responses=COMMAND,
-        response_model=Answer,
-    )
+def _ticket(governance: Governance, ticket_id: UUID) -> tuple[str, object]:
+    ticket = governance.ticket(ticket_id)
+    return ticket.grid, ticket.reporter_member_id
 
 
-for _name, _command, _body, _doc in (
+for _action, _command, _body, _doc in (
     ("accept", "accept_ticket", None, "Accept a reported ticket for handling."),
     ("reject", "reject_ticket", RejectIn, "Reject a reported ticket: invalid or a duplicate."),
     ("dispatch", "dispatch_ticket", DispatchIn, "Dispatch to a handler at a level (派单)."),
@@ -87,7 +65,7 @@ for _name, _command, _body, _doc in (
     ("close", "close_ticket", None, "Close a resolved ticket (销号)."),
     ("reopen", "reopen_ticket", ReasonIn, "Reopen a resolved or closed ticket."),
 ):
-    _action(_name, _command, _body, _doc)
+    add_action(router, "tickets", _action, _command, _body, _ticket, _doc)
 
 
 @router.get("/tickets/{ticket_id}", responses=QUERY)

@@ -40,6 +40,8 @@ class Api:
     client: TestClient
     clock: FakeClock
     url: str
+    last: int = 0
+    """The greatest position a command of this module answered."""
 
     def token(self, role: str = "admin", sub: str = ADMIN_ID, scope: str = "HG") -> str:
         return issue_token(SECRET.encode(), sub=sub, role=role, scope=scope, now=datetime.now(UTC))
@@ -77,7 +79,9 @@ class Api:
         """POST (or PUT) `body`, expecting 200 or 201; the answer's JSON."""
         response = self.put(path, body, **who) if method == "PUT" else self.post(path, body, **who)
         assert response.status_code in (200, 201), response.text
-        return response.json()
+        answer: dict[str, Any] = response.json()
+        self.last = max(self.last, answer["position"])
+        return answer
 
     def read(self, path: str, after: int, **kwargs: Any) -> dict[str, Any]:
         """GET `path` once the projections reflect `after`; the answer's JSON."""

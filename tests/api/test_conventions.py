@@ -18,7 +18,7 @@ def test_the_process_is_live_and_ready_with_every_projection_listed(api: Api) ->
 
 
 def test_metrics_count_requests_per_route_and_show_projection_lag(api: Api, tree) -> None:
-    assert api.get(f"/v1/jurisdictions/{tree['grid']}").status_code == 200
+    api.read(f"/v1/jurisdictions/{tree['grid']}", api.last)
     text = api.client.get("/metrics").text
     assert 'route="/v1/jurisdictions/{code}"' in text
     assert 'gridledger_projection_lag{name="tickets"}' in text
