@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import jwt
+import psycopg
 
 from tests.api.conftest import SECRET, Api, unique
 
@@ -150,3 +151,22 @@ def test_lists_page_with_an_opaque_cursor_until_the_last_page(api: Api, tree) ->
             break
     assert len(seen) == len(set(seen)) == 5
     assert api.get("/v1/members", params={"limit": 501}).status_code == 422
+
+
+def test_readyz_is_503_naming_a_failed_projection(api: Api) -> None:
+    with psycopg.connect(api.url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE projection_state SET status = 'failed' WHERE name = 'ticket_timeline'"
+            " AND status = 'active'"
+        )
+        try:
+            ready = api.client.get("/readyz")
+            assert ready.status_code == 503
+            assert "ticket_timeline" in ready.json()["status"]
+            metrics = api.client.get("/metrics").text
+            assert 'gridledger_projection_failed{name="ticket_timeline"} 1' in metrics
+        finally:
+            conn.execute(
+                "UPDATE projection_state SET status = 'active' WHERE name = 'ticket_timeline'"
+                " AND status = 'failed'"
+            )
