@@ -59,3 +59,10 @@ def test_gridledger_token_prints_a_token_the_api_accepts(
     assert (principal.role, principal.scope) == ("resident", "HG-WH-BH")
     refused = CliRunner().invoke(app, ["token", "--role", "mayor", "--sub", "x", "--scope", "HG"])
     assert refused.exit_code != 0
+
+
+def test_the_readme_shows_the_role_matrix_as_the_code_has_it() -> None:
+    from api.permissions import matrix_markdown
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert matrix_markdown() in readme
