@@ -29,16 +29,80 @@ def migrate() -> None:
 
 
 @app.command()
-def run() -> None:
-    """Set up the embedded database and start gridledger for a newcomer."""
+def run(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    months: Annotated[int, typer.Option(min=1, help="Months of demo data if empty.")] = 1,
+) -> None:
+    """Set up the embedded database, fill an empty store with a simulated district,
+    print a token per role, and serve the HTTP API."""
+    from datetime import date
+
+    import uvicorn
+
+    from api import demo
+    from api.app import create_app
+    from api.auth import resolve_secret
+
     settings = Settings()
     url = database_url(settings)
     migrate_database(url)
     console.print(f"[green]database ready[/green] at {url}")
+    with console.status("simulating a small district (once, for an empty store)..."):
+        report = demo.seed(settings, url, months=months, today=date.today())
+    if report is not None:
+        console.print(f"simulated {report.events:,} events in {report.seconds:.1f}s")
+    with console.status("bringing the query tables up to date..."):
+        demo.catch_up(settings, url)
+    secret = resolve_secret(settings)
+    docs = f"http://{host}:{port}/docs"
+    console.print(f"\n[bold]API docs:[/bold] {docs}\n\nA token per role (12 hours):")
+    for t in demo.tokens(url, secret):
+        console.print(f"\n[bold]{t.role}[/bold] sub={t.sub} scope={t.scope}")
+        console.print(t.token, markup=False, highlight=False, soft_wrap=True)
     console.print(
-        "The write side is in place; the HTTP API arrives with a later issue. "
-        "Meanwhile: `gridledger watch` records missed deadlines."
+        f"\ntry: curl -H 'Authorization: Bearer <token>' http://{host}:{port}/v1/tickets\n"
     )
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+) -> None:
+    """Serve the HTTP API. With one process and the embedded database the projections and
+    the deadline watcher run inside it; with --workers > 1 run them as `gridledger
+    project` and `gridledger watch` processes."""
+    import os
+
+    import uvicorn
+
+    from api.auth import resolve_secret
+
+    settings = Settings()
+    resolve_secret(settings)  # refuse a missing or weak secret in production now
+    if workers > 1:
+        os.environ["GRIDLEDGER_WORKERS_IN_PROCESS"] = "false"
+        console.print("serving without in-process projections: run `gridledger project`")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help="admin, street_staff, ..., resident, auditor.")],
+    sub: Annotated[str, typer.Option(help="Who acts: a member id for residents.")],
+    scope: Annotated[str, typer.Option(help="The jurisdiction code the actor acts within.")],
+    hours: Annotated[float, typer.Option(min=0.01, help="Hours until it expires.")] = 12.0,
+) -> None:
+    """Print a bearer token for the HTTP API."""
+    from api.auth import ROLES, issue_token, resolve_secret
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
+    secret = resolve_secret(Settings())
+    typer.echo(issue_token(secret, sub=sub, role=role, scope=scope, hours=hours))
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,3 +27,21 @@ class Settings(BaseSettings):
     )
     pool_size: int = Field(default=5, ge=1)
     pool_max_overflow: int = Field(default=10, ge=0)
+    read_pool_size: int = Field(default=10, ge=1, description="Query-table connections.")
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 key for tokens (at least 32 bytes). Unset in development: one is "
+        "made in data_dir/jwt_secret; production refuses to start without one.",
+    )
+    workers_in_process: bool | None = Field(
+        default=None,
+        description="Run the projections and the deadline watcher inside the API process. "
+        "Unset: yes for the embedded database, no for an external one.",
+    )
+    watch_interval: float = Field(default=30.0, gt=0, description="Deadline watcher rounds (s).")
+
+    def runs_workers(self) -> bool:
+        """Whether the API process runs the projections and the deadline watcher itself."""
+        if self.workers_in_process is None:
+            return self.database_url is None
+        return self.workers_in_process

@@ -9,7 +9,7 @@ fact exactly once.
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -40,6 +40,7 @@ class DeadlineWatcher:
         self.governance = governance
         self.index = index
         self.meta = Meta(actor=SYSTEM)
+        self.stopping = threading.Event()
 
     def run_once(self) -> WatchReport:
         """Record every deadline that has fallen due; answer what was recorded."""
@@ -70,9 +71,13 @@ class DeadlineWatcher:
             return False
         return True
 
+    def stop(self) -> None:
+        self.stopping.set()
+
     def run_forever(self, interval: float = 30.0) -> None:
-        """Run a round every `interval` seconds; a failed round is logged and retried."""
-        while True:
+        """Run a round every `interval` seconds until `stop()`; a failed round is logged
+        and retried."""
+        while not self.stopping.is_set():
             try:
                 report = self.run_once()
             except (DomainError, psycopg.Error, EventSourcingError) as error:
@@ -80,4 +85,4 @@ class DeadlineWatcher:
             else:
                 if report.total:
                     log.info("recorded %s", report.recorded)
-            time.sleep(interval)
+            self.stopping.wait(interval)

@@ -1,0 +1,98 @@
+"""The HTTP API's composition root: `create_app(settings)`.
+
+Nothing is built at import time. The lifespan builds `Governance` (the write side), a
+connection pool for the query tables and, where settings say so (the embedded
+default), the projection runner and the deadline watcher in background threads; it
+stops them cleanly on shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from psycopg_pool import ConnectionPool
+
+from api import problems
+from api.auth import resolve_secret
+from api.metrics import Metrics
+from api.routes import (
+    activities,
+    jurisdictions,
+    members,
+    operations,
+    organisations,
+    pledges,
+    points,
+    tickets,
+)
+from api.runtime import build_governance, database_url
+from api.settings import Settings
+from api.workers import Workers
+from domain.context import Clock, system_clock
+
+DESCRIPTION = """
+An auditable event log of grid-based community governance, and the query tables built
+from it. Authenticate with `Authorization: Bearer <token>` (`gridledger token`).
+Commands answer `{id, version, position}`; pass `position` as `min_position` to a query
+to read your own write. Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
+    """The API for `settings`; `clock` is the write side's clock (a seam for tests)."""
+    settings = settings or Settings()
+    secret = resolve_secret(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = database_url(settings)
+        governance = build_governance(settings, url, clock=clock)
+        pool: ConnectionPool[Any] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=settings.read_pool_size,
+            kwargs={"autocommit": True},
+            open=True,
+            timeout=10,
+        )
+        workers = (
+            Workers(url, governance, settings.watch_interval) if settings.runs_workers() else None
+        )
+        if workers is not None:
+            workers.start()
+        app.state.governance = governance
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            if workers is not None:
+                workers.stop()
+            pool.close()
+            governance.close()
+
+    app = FastAPI(
+        title="gridledger",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.secret = secret
+    app.state.metrics = Metrics()
+    app.middleware("http")(app.state.metrics.middleware)
+    problems.install(app)
+    app.include_router(operations.router)
+    for module in (
+        jurisdictions,
+        members,
+        organisations,
+        activities,
+        pledges,
+        tickets,
+        points,
+    ):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,106 @@
+"""Request dependencies: the application, the read pool and the authorised caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from psycopg_pool import ConnectionPool
+
+from api.auth import Principal, PrincipalDep
+from api.permissions import Place, authorize
+from domain.application import Governance
+from domain.commands.base import CommandResult, Meta
+from domain.errors import NotFoundError
+
+
+def get_governance(request: Request) -> Governance:
+    governance: Governance = request.app.state.governance
+    return governance
+
+
+def get_pool(request: Request) -> ConnectionPool[Any]:
+    pool: ConnectionPool[Any] = request.app.state.pool
+    return pool
+
+
+GovernanceDep = Annotated[Governance, Depends(get_governance)]
+PoolDep = Annotated[ConnectionPool[Any], Depends(get_pool)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retry safely: the same key with the same body answers the first "
+        "answer and records nothing new; with another body it is a 422.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller of a command, and what it needs to be authorised."""
+
+    principal: Principal
+    governance: Governance
+    pool: ConnectionPool[Any]
+    idempotency_key: str | None
+
+    @property
+    def meta(self) -> Meta:
+        """The command's metadata: the actor is always the token's sub and role."""
+        return Meta(actor=self.principal.actor, idempotency_key=self.idempotency_key)
+
+    def allow(self, command: str, *, place: str | None = None, owner: object = None) -> None:
+        """Refuse (403) unless the caller may run `command` at the jurisdiction `place`
+        on behalf of the member `owner` (see api.permissions)."""
+        where = None if place is None or self.principal.role == "admin" else self.place(place)
+        scope = None if where is None else self.place(self.principal.scope)
+        authorize(
+            self.principal,
+            command,
+            place=where,
+            scope_path=None if scope is None else scope.path,
+            owner=owner,
+        )
+
+    def run(
+        self, command: str, *args: Any, place: str | None = None, owner: object = None, **kw: Any
+    ) -> CommandResult:
+        """Authorise `command` (see `allow`), then run it on `Governance` as the caller."""
+        self.allow(command, place=place, owner=owner)
+        method = getattr(self.governance, command)
+        result: CommandResult = method(self.meta, *args, **kw)
+        return result
+
+    def place(self, code: str) -> Place | None:
+        """The jurisdiction `code`: from the jurisdictions query table, or, for a node
+        the projection has not reached yet, from the event store; None if there is no
+        such jurisdiction (the command itself then refuses)."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT kind, path FROM jurisdictions WHERE code = %s", (code,)
+            ).fetchone()
+        if row is not None:
+            return Place(kind=row[0], path=list(row[1]))
+        try:
+            node = self.governance.jurisdiction(code)
+        except NotFoundError:
+            return None
+        return Place(kind=node.kind, path=list(node.path))
+
+
+def get_caller(
+    principal: PrincipalDep,
+    governance: GovernanceDep,
+    pool: PoolDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Caller:
+    return Caller(principal, governance, pool, idempotency_key)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

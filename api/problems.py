@@ -1,0 +1,228 @@
+"""Every error answers an RFC 9457 `application/problem+json` document.
+
+    422 bad input (validation, a value the domain refuses, an idempotency key reused)
+    404 an unknown id or code            409 a rule of the domain refuses, or a conflict
+    401 no or bad token   403 not allowed   503 database or projection not available
+
+Nothing a client sends may cause a 500: values are bounded by the request schemas, and
+the database's own refusal of a value (a `DataError`) is a 422 as a last guard.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import DataError as StoreDataError
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from api.auth import AuthenticationError
+from domain.errors import (
+    ConcurrencyConflictError,
+    DomainError,
+    IdempotencyKeyReusedError,
+    InvalidValueError,
+    NotFoundError,
+)
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_SECONDS = "1"
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int] = Field(default_factory=list, description="Where: body, query, path.")
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(examples=["/problems/rule-violation"])
+    title: str = Field(examples=["A rule of the domain refuses the command"])
+    status: int = Field(examples=[409])
+    detail: str = Field(examples=["cannot close a ticket that is dispatched (ticket.transition)"])
+    rule: str | None = Field(default=None, examples=["ticket.transition"])
+    errors: list[ErrorItem] | None = None
+
+
+class ForbiddenError(Exception):
+    """Raised when the caller's role or scope does not allow the request (403)."""
+
+
+class NotCaughtUpError(Exception):
+    """Raised when the projections did not reach `min_position` within `wait_ms` (503)."""
+
+
+class BadCursorError(Exception):
+    """Raised when a list's `cursor` is not one this server made (422)."""
+
+
+def _problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    rule: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=f"/problems/{slug}",
+        title=title,
+        status=status,
+        detail=detail,
+        rule=rule,
+        errors=[ErrorItem(**e) for e in errors] if errors is not None else None,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _unavailable(detail: str) -> JSONResponse:
+    return _problem_response(
+        503,
+        "unavailable",
+        "Service unavailable",
+        detail,
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+def _validation_items(error: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
+         "msg": str(e.get("msg", "")), "type": str(e.get("type", "value_error"))}
+        for e in error.errors()
+    ]  # fmt: skip
+
+
+def _domain_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    detail = f"{error.message} ({error.rule})"
+    if isinstance(error, NotFoundError):
+        return _problem_response(404, "not-found", "Not found", detail, rule=error.rule)
+    if isinstance(error, InvalidValueError | IdempotencyKeyReusedError):
+        item = {"loc": ["body"], "msg": error.message, "type": error.rule}
+        return _problem_response(
+            422, "invalid-value", "Invalid value", detail, rule=error.rule, errors=[item]
+        )
+    if isinstance(error, ConcurrencyConflictError):
+        return _problem_response(409, "conflict", "Concurrent change", detail, rule=error.rule)
+    return _problem_response(
+        409, "rule-violation", "A rule of the domain refuses the command", detail, rule=error.rule
+    )
+
+
+def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    items = _validation_items(error)
+    detail = "; ".join(f"{'.'.join(map(str, i['loc']))}: {i['msg']}" for i in items[:5])
+    return _problem_response(422, "validation", "Invalid request", detail, errors=items)
+
+
+def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    return _problem_response(
+        error.status_code,
+        "http",
+        str(error.detail),
+        str(error.detail),
+        headers=dict(error.headers) if error.headers else None,
+    )
+
+
+def _unauthenticated(_: Request, error: Exception) -> JSONResponse:
+    return _problem_response(
+        401,
+        "unauthenticated",
+        "Authentication required",
+        str(error),
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _forbidden(_: Request, error: Exception) -> JSONResponse:
+    return _problem_response(403, "forbidden", "Not allowed", str(error))
+
+
+def _not_caught_up(_: Request, error: Exception) -> JSONResponse:
+    return _unavailable(str(error))
+
+
+def _bad_cursor(_: Request, error: Exception) -> JSONResponse:
+    item = {"loc": ["query", "cursor"], "msg": str(error), "type": "cursor"}
+    return _problem_response(422, "validation", "Invalid request", str(error), errors=[item])
+
+
+def _database_value(_: Request, error: Exception) -> JSONResponse:
+    log.info("the database refused a value: %s", error)
+    item = {"loc": ["body"], "msg": "the database cannot store this value", "type": "data"}
+    return _problem_response(
+        422, "invalid-value", "Invalid value", "a value cannot be stored", errors=[item]
+    )
+
+
+def _database_down(_: Request, error: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", error)
+    return _unavailable("the database is not available; try again")
+
+
+def _undefined_table(_: Request, error: Exception) -> JSONResponse:
+    log.warning("query table missing: %s", error)
+    return _unavailable("the query tables are not set up yet (run the projections)")
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error of `app` as problem+json."""
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(AuthenticationError, _unauthenticated)
+    app.add_exception_handler(ForbiddenError, _forbidden)
+    app.add_exception_handler(NotCaughtUpError, _not_caught_up)
+    app.add_exception_handler(BadCursorError, _bad_cursor)
+    app.add_exception_handler(psycopg.errors.UndefinedTable, _undefined_table)
+    app.add_exception_handler(psycopg.DataError, _database_value)
+    app.add_exception_handler(psycopg.OperationalError, _database_down)
+    app.add_exception_handler(PoolTimeout, _database_down)
+    app.add_exception_handler(StoreDataError, _database_value)
+    app.add_exception_handler(StoreOperationalError, _database_down)
+    app.add_exception_handler(StoreInterfaceError, _database_down)
+
+
+def _documented(status: int, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "model": Problem,
+        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+COMMON = {
+    401: _documented(401, "No token, or an invalid or expired one"),
+    403: _documented(403, "The role or scope does not allow it"),
+    422: _documented(422, "Invalid request"),
+    503: _documented(503, "Database or projections not available"),
+}
+COMMAND = {
+    **COMMON,
+    404: _documented(404, "Unknown id or code"),
+    409: _documented(409, "A rule of the domain refuses the command, or a concurrent change"),
+}
+QUERY = {**COMMON, 404: _documented(404, "Unknown id or code")}

@@ -1,0 +1,189 @@
+"""Queries: read-your-writes, the projection position header, keyset pagination.
+
+Every query names the projections whose tables it reads. With `min_position=N` it
+first waits (up to `wait_ms`) until each of them has applied the log up to N, else
+answers 503 with Retry-After. Every answer carries `X-Projection-Position`: the least
+position of those projections, read before the rows, so the rows reflect at least it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import Annotated, Any, LiteralString
+
+import psycopg
+from fastapi import Depends, Query, Response
+from psycopg import sql
+from psycopg.rows import dict_row
+from pydantic import BaseModel
+
+from api.auth import PrincipalDep
+from api.deps import PoolDep
+from api.problems import BadCursorError, NotCaughtUpError
+from domain.errors import NotFoundError
+from projections.tracking import wait_for
+
+POSITION_HEADER = "X-Projection-Position"
+MAX_POSITION = 2**62
+Row = dict[str, Any]
+
+
+class Freshness(BaseModel):
+    min_position: int | None = None
+    wait_ms: int = 2000
+
+
+def freshness(
+    min_position: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_POSITION, description="Answer only once this position is reflected."),
+    ] = None,
+    wait_ms: Annotated[
+        int, Query(ge=0, le=30_000, description="How long to wait for min_position (ms).")
+    ] = 2000,
+) -> Freshness:
+    return Freshness(min_position=min_position, wait_ms=wait_ms)
+
+
+FreshnessDep = Annotated[Freshness, Depends(freshness)]
+Connection = psycopg.Connection[Any]
+
+
+def reads(*names: str) -> Callable[..., Iterator[Connection]]:
+    """A dependency answering a read connection once `names` reflect `min_position`."""
+
+    def dependency(
+        _: PrincipalDep, pool: PoolDep, fresh: FreshnessDep, response: Response
+    ) -> Iterator[Connection]:
+        with pool.connection() as conn:
+            if fresh.min_position is not None and not wait_for(
+                conn, names, fresh.min_position, fresh.wait_ms / 1000
+            ):
+                raise NotCaughtUpError(
+                    f"the projections {', '.join(names)} have not reached position "
+                    f"{fresh.min_position} within {fresh.wait_ms} ms; try again"
+                )
+            response.headers[POSITION_HEADER] = str(reached(conn, names))
+            yield conn
+
+    return dependency
+
+
+def reached(conn: Connection, names: Sequence[str]) -> int:
+    """The least position of the active generations of `names` (0 if one has none)."""
+    row = conn.execute(
+        "SELECT count(*), coalesce(min(position), 0) FROM projection_state"
+        " WHERE name = ANY(%s) AND status = 'active'",
+        (list(names),),
+    ).fetchone()
+    assert row is not None
+    return int(row[1]) if row[0] == len(set(names)) else 0
+
+
+def one(conn: Connection, query: sql.Composable | LiteralString, *params: Any) -> Row | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchone()
+
+
+def rows(conn: Connection, query: sql.Composable | LiteralString, *params: Any) -> list[Row]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+# --- pagination ---
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500).")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=500, description="`next_cursor` of the previous page."),
+]
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    text = json.dumps([str(v) for v in values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError):
+        raise BadCursorError("cursor is not one this server made") from None
+    if (
+        not isinstance(values, list)
+        or len(values) != size
+        or not all(isinstance(v, str) and "\x00" not in v for v in values)
+    ):
+        raise BadCursorError("cursor is not one this server made")
+    return values
+
+
+def conditions(*filters: tuple[LiteralString, Any]) -> tuple[list[sql.Composable], list[Any]]:
+    """The WHERE clauses, and their parameters, of the filters whose value is not None;
+    a clause with several placeholders takes a tuple of values."""
+    clauses: list[sql.Composable] = []
+    params: list[Any] = []
+    for clause, value in filters:
+        if value is None:
+            continue
+        clauses.append(sql.SQL(clause))
+        params.extend(value if isinstance(value, tuple) else (value,))
+    return clauses, params
+
+
+class Page:
+    """A keyset page over `keys` (columns unique together), ascending or descending."""
+
+    def __init__(self, keys: Sequence[str], *, descending: bool = False) -> None:
+        self.keys = list(keys)
+        self.descending = descending
+
+    def fetch(
+        self,
+        conn: Connection,
+        select: sql.Composable,
+        where: list[sql.Composable],
+        params: list[Any],
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[Row], str | None]:
+        """The rows of `select` (a SELECT ... FROM without WHERE) matching `where`,
+        after `cursor`, at most `limit`; and the cursor of the next page, if any."""
+        where = list(where)
+        params = list(params)
+        columns = sql.SQL(", ").join(sql.Identifier(k) for k in self.keys)
+        if cursor is not None:
+            values = decode_cursor(cursor, len(self.keys))
+            after = sql.SQL(", ").join(sql.Placeholder() * len(values))
+            operator = sql.SQL("<" if self.descending else ">")
+            where.append(sql.SQL("({}) {} ({})").format(columns, operator, after))
+            params.extend(values)
+        direction = sql.SQL(" DESC" if self.descending else "")
+        order = sql.SQL(", ").join(sql.Identifier(k) + direction for k in self.keys)
+        query = sql.SQL("{} {} ORDER BY {} LIMIT {}").format(
+            select,
+            sql.SQL("WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
+            order,
+            sql.Literal(limit + 1),
+        )
+        found = rows(conn, query, *params)
+        if len(found) <= limit:
+            return found, None
+        found = found[:limit]
+        return found, encode_cursor([found[-1][k] for k in self.keys])
+
+
+def found(row: Row | None, kind: str, key: object) -> Row:
+    """`row`, or NotFoundError (404) naming what was looked for."""
+    if row is None:
+        raise NotFoundError(kind, key)
+    return row
+
+
+def reader(*names: str) -> Any:
+    """A `Connection` parameter type reading the tables of the projections `names`."""
+    return Annotated[Connection, Depends(reads(*names))]

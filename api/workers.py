@@ -1,0 +1,64 @@
+"""The projections and the deadline watcher, run in background threads of the API
+process (the embedded default; production runs them as `gridledger project` and
+`gridledger watch` processes instead)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
+
+from domain.application import Governance
+from projections.deadlines import DeadlineIndex
+from projections.registry import all_projections
+from projections.runner import Runner, Target
+from projections.watcher import DeadlineWatcher
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 1.0
+
+
+class Workers:
+    """Starts and stops the projection runner and the deadline watcher threads."""
+
+    def __init__(self, url: str, governance: Governance, watch_interval: float) -> None:
+        self.runner = Runner(
+            url, governance.mapper, [Target(p) for p in all_projections().values()]
+        )
+        self.watcher = DeadlineWatcher(governance, DeadlineIndex(url, governance))
+        self.watch_interval = watch_interval
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Create the query tables if need be, then follow the log in the background."""
+        self.runner.prepare()
+        self._threads = [
+            threading.Thread(target=self._project, name="gridledger-projections", daemon=True),
+            threading.Thread(
+                target=self.watcher.run_forever,
+                args=(self.watch_interval,),
+                name="gridledger-watcher",
+                daemon=True,
+            ),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _project(self) -> None:
+        while not self.runner.stopping.is_set():
+            try:
+                self.runner.run_forever(idle_wait=0.5)
+            except (psycopg.Error, PersistenceError) as error:
+                log.warning("projections paused, retrying: %s", error)
+                self.runner.close()
+                self.runner.stopping.wait(RETRY_SECONDS)
+
+    def stop(self) -> None:
+        self.runner.stop()
+        self.watcher.stop()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.runner.close()
