@@ -77,8 +77,8 @@ def rebuild_all(
 
     With one worker, one pass over the log in this process (each event read and
     decoded once). With more, the projections are shared out among that many worker
-    processes (by how many events each handles), each making its own pass, so that
-    Python's work and the database's overlap on several cores; the workers decode
+    processes (by the events each handles, weighted), each making its own pass, so
+    that Python's work and the database's overlap on several cores; the workers decode
     with `event_mapper()`, and the projections must be importable (they are pickled).
     If a worker fails, nothing is activated and the error is raised."""
     generations = {}
@@ -121,8 +121,9 @@ def _build(
 def _share_out(
     conn: psycopg.Connection[Any], projections: Sequence[Projection], workers: int
 ) -> list[list[Projection]]:
-    """At most `workers` groups with about as many events to handle each (the largest
-    projection first, each to the group with the fewest events so far)."""
+    """At most `workers` groups with about as much work each: a projection's work is
+    the events it handles times its `rebuild_weight`; the largest goes first, each to
+    the group with the least work so far."""
     if workers <= 1 or len(projections) <= 1:
         return [list(projections)]
     counts = dict(
@@ -132,9 +133,12 @@ def _share_out(
             )
         ).fetchall()
     )
-    load = {p.name: sum(counts[t] for t in handled_topics(p, counts)) for p in projections}
+    load = {
+        p.name: p.rebuild_weight * sum(counts[t] for t in handled_topics(p, counts))
+        for p in projections
+    }
     groups: list[list[Projection]] = [[] for _ in range(min(workers, len(projections)))]
-    totals = [0] * len(groups)
+    totals = [0.0] * len(groups)
     for projection in sorted(projections, key=lambda p: -load[p.name]):
         i = totals.index(min(totals))
         groups[i].append(projection)

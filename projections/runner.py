@@ -1,12 +1,15 @@
 """The batched, exactly-once projection runner.
 
-It reads the event store a page at a time (the library recorder's
-`select_notifications`), decodes each event once, and hands every projection the
-events it handles. Each page is one transaction: every projection's rows and its
-position commit together, so a crash or kill loses nothing and applies nothing twice;
-on restart each projection resumes after its own position. Reading by position is
-safe against late commits because the library serialises event inserts with a table
-lock, so positions become visible in order.
+It reads the event store a page at a time: a range of positions (up to `batch_size`
+of them) below the log's head, fetching only the events of the topics its projections
+handle (none at all for a projection that works inside the database), decodes each
+event once, and hands every projection the events it handles. Each page is one
+transaction: every projection's rows and its position commit together, so a crash or
+kill loses nothing and applies nothing twice; on restart each projection resumes after
+its own position. Reading by position is safe against late commits because the
+library serialises event inserts with a table lock, so positions become visible in
+order: once the head is visible, every position below it is committed (or was rolled
+back and never will be).
 
 A projection that fails on an event (a poison event) is found out event by event
 inside savepoints: the events before it are kept, its generation is marked `failed`
@@ -25,10 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.persistence import Mapper
 from psycopg import sql
 
 from projections import tracking
+from projections.decoding import StoredRow, fast_mapper
 from projections.engine import Batch, Projection, Recorded
 
 log = logging.getLogger(__name__)
@@ -47,7 +51,11 @@ class Target:
 @dataclass
 class PageReport:
     events: int = 0
+    """Events fetched and handed to projections."""
     last_position: int = 0
+    """The end of the page's range: every projection that did not fail stands there."""
+    caught_up: bool = True
+    """The page reached the log's head as it stood when the page was read."""
     failed: list[str] = field(default_factory=list)
 
 
@@ -61,7 +69,7 @@ class Runner:
         batch_size: int = 1000,
     ) -> None:
         self.url = url
-        self.mapper = mapper
+        self.mapper = fast_mapper(mapper)
         self.targets = list(targets)
         self.batch_size = batch_size
         self.stopping = threading.Event()
@@ -92,9 +100,9 @@ class Runner:
         while not self.stopping.is_set():
             report = self.run_page()
             total += report.events
-            if progress is not None and report.events:
+            if progress is not None and report.last_position:
                 progress(report.last_position)
-            if report.events < self.batch_size:
+            if report.caught_up:
                 return total
         return total
 
@@ -105,7 +113,7 @@ class Runner:
             listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(EVENTS_TABLE)))
             while not self.stopping.is_set():
                 report = self.run_page()
-                if report.events < self.batch_size:
+                if report.caught_up:
                     for _ in listener.notifies(timeout=idle_wait, stop_after=1):
                         pass
 
@@ -119,12 +127,14 @@ class Runner:
             if not plan:
                 return PageReport()
             start = min(position for _, _, position in plan)
-            page = self._read(conn, start)
-            report = PageReport(events=len(page), last_position=page[-1].position if page else 0)
-            if not page:
-                return report
+            head = max_position(conn)
+            if head <= start:
+                return PageReport()
+            last = min(start + self.batch_size, head)
+            page = self._read(conn, start, last, self._topics(plan))
+            report = PageReport(events=len(page), last_position=last, caught_up=last == head)
             for target, generation, position in plan:
-                failure = self._apply(conn, target.projection, generation, position, page)
+                failure = self._apply(conn, target.projection, generation, position, page, last)
                 if failure is not None:
                     report.failed.append(target.projection.name)
         return report
@@ -149,27 +159,33 @@ class Runner:
                 plan.append((target, int(row[0]), int(row[1])))
         return plan
 
-    def _read(self, conn: psycopg.Connection[Any], after: int) -> list[Recorded]:
-        rows = conn.execute(
-            sql.SQL(
-                "SELECT notification_id, originator_id, originator_version, topic, state"
-                " FROM {} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
-            ).format(sql.Identifier(EVENTS_TABLE)),
-            (after, self.batch_size),
-        ).fetchall()
-        return [
-            Recorded(
-                Notification(
-                    id=row[0],
-                    originator_id=row[1],
-                    originator_version=row[2],
-                    topic=row[3],
-                    state=bytes(row[4]),
-                ),
-                self.mapper,
-            )
-            for row in rows
-        ]
+    def _topics(self, plan: list[tuple[Target, int, int]]) -> list[str] | None:
+        """The topics the page must fetch for these projections (None: every topic)."""
+        wanted: set[str] = set()
+        for target, _, _ in plan:
+            topics = target.projection.topics()
+            if topics is None:
+                return None
+            wanted |= topics
+        return sorted(wanted)
+
+    def _read(
+        self, conn: psycopg.Connection[Any], after: int, last: int, topics: list[str] | None
+    ) -> list[Recorded]:
+        if topics == []:
+            return []
+        query = sql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            " FROM {} WHERE notification_id > %s AND notification_id <= %s{}"
+            " ORDER BY notification_id"
+        ).format(
+            sql.Identifier(EVENTS_TABLE),
+            sql.SQL("" if topics is None else " AND topic = ANY(%s)"),
+        )
+        params: tuple[Any, ...] = (after, last) if topics is None else (after, last, topics)
+        rows = conn.execute(query, params).fetchall()
+        mapper = self.mapper
+        return [Recorded(StoredRow(*row), mapper) for row in rows]
 
     def _apply(
         self,
@@ -178,6 +194,7 @@ class Runner:
         generation: int,
         position: int,
         page: list[Recorded],
+        last: int,
     ) -> Recorded | None:
         handled = self._handled.setdefault(projection.name, {})
         events = []
@@ -188,12 +205,11 @@ class Runner:
                     wanted = handled[r.topic] = projection.handles(r.topic)
                 if wanted:
                     events.append(r)
-        last = page[-1].position
         if last <= position:
             return None
         try:
             with conn.transaction(), conn.cursor() as cur:
-                if events:
+                if events or not projection.reads_events:
                     projection.apply(Batch(cur, projection, generation, events, position, last))
         except Exception:
             return self._isolate(conn, projection, generation, position, events, last)

@@ -279,3 +279,21 @@ def test_a_rebuild_shared_out_among_worker_processes_builds_the_same_tables(
     assert {(s.status, s.position) for s in states.values()} == {("active", head)}
     assert seen[-1] == head
     assert all(count > 0 for tables in answers[0].values() for count, _ in tables.values())
+
+
+def test_the_projections_fast_decoding_gives_the_librarys_events(runs: tuple[Run, Run]) -> None:
+    from projections.decoding import fast_mapper
+
+    governance = Governance(env=library_env(runs[0].url))
+    try:
+        library = governance.mapper
+        fast = fast_mapper(library)
+        stored = governance.recorder.select_notifications(start=1, limit=1_000_000)
+        assert len(stored) == len(runs[0].log)
+        for notification in stored:
+            expected = library.to_domain_event(notification)
+            event = fast.to_domain_event(notification)
+            assert type(event) is type(expected)
+            assert vars(event) == vars(expected), notification.topic
+    finally:
+        governance.close()
