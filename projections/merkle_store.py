@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg import sql
 
 from projections import merkle_tree
 from projections.merkle_tree import Hash, Nodes
@@ -40,21 +41,20 @@ class StoredTree:
         return int(row[0]) if row else 0
 
     def leaf_at(self, position: int) -> Leaf:
-        row = self.conn.execute(
-            "SELECT leaf_index, position, hash FROM merkle_leaves WHERE position = %s",
-            (position,),
-        ).fetchone()
-        if row is None:
-            raise UnknownLeafError(f"no leaf for position {position}")
-        return Leaf(int(row[0]), int(row[1]), bytes(row[2]))
+        return self._leaf("position", position)
 
     def leaf(self, index: int) -> Leaf:
+        return self._leaf("leaf_index", index)
+
+    def _leaf(self, column: str, value: int) -> Leaf:
         row = self.conn.execute(
-            "SELECT leaf_index, position, hash FROM merkle_leaves WHERE leaf_index = %s",
-            (index,),
+            sql.SQL("SELECT leaf_index, position, hash FROM merkle_leaves WHERE {} = %s").format(
+                sql.Identifier(column)
+            ),
+            (value,),
         ).fetchone()
         if row is None:
-            raise UnknownLeafError(f"no leaf {index}")
+            raise UnknownLeafError(f"no leaf at {column.replace('_', ' ')} {value}")
         return Leaf(int(row[0]), int(row[1]), bytes(row[2]))
 
     def root(self, size: int) -> Hash:
