@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from domain.application import Governance
 from domain.commands.base import Meta
-from projections import checkpoints
+from projections import bundle, checkpoints
 from projections.families.merkle import MerkleLog
 from projections.verify import verify_store
 
@@ -98,3 +101,23 @@ def test_a_checkpoint_text_is_the_documented_four_lines(logged, db) -> None:
     assert lines[1] == f"tree_size {len(logged)}"
     assert lines[2].startswith("root_hash ") and len(lines[2]) == 10 + 64
     assert checkpoints.Checkpoint.from_json(checkpoint.to_json()) == checkpoint
+
+
+def test_an_exported_bundle_verifies_offline_and_names_a_tampered_event(logged, db) -> None:
+    lines = list(bundle.export(db, KEY, logged[4][0], logged[10][0]))
+    report = bundle.verify_bundle(lines, KEY.public_key())
+    assert report.ok, report.problems
+    assert report.events == 7
+    assert report.checkpoint.tree_size == 11
+    event = json.loads(lines[5])
+    state = base64.b64decode(event["state"]).replace(b"13800138000", b"13900139000")
+    event["state"] = base64.b64encode(state).decode()
+    tampered = [*lines[:5], json.dumps(event), *lines[6:]]
+    report = bundle.verify_bundle(tampered, KEY.public_key())
+    assert report.problems == [
+        f"position {event['position']} (Member.Registered of {event['aggregate_id']} v1)"
+        " is not the event the signed log recorded"
+    ]
+    other = Ed25519PrivateKey.generate().public_key()
+    assert "not signed by key" in bundle.verify_bundle(lines, other).problems[0]
+    assert not bundle.verify_bundle([*lines[:3], *lines[4:]], KEY.public_key()).ok
