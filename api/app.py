@@ -20,6 +20,7 @@ from api.auth import resolve_secret
 from api.metrics import Metrics
 from api.routes import (
     activities,
+    audit,
     jurisdictions,
     members,
     operations,
@@ -30,6 +31,7 @@ from api.routes import (
 )
 from api.runtime import build_governance, database_url
 from api.settings import Settings
+from api.signing import signing_key
 from api.workers import Workers
 from domain.context import Clock, system_clock
 
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     )
     app.state.settings = settings
     app.state.secret = secret
+    app.state.signing_key = signing_key(settings)
     app.state.metrics = Metrics()
     app.middleware("http")(app.state.metrics.middleware)
     problems.install(app)
@@ -93,6 +96,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         pledges,
         tickets,
         points,
+        audit,
     ):
         app.include_router(module.router)
     return app

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from api import audit_cli
 from api.database import migrate as migrate_database
 from api.runtime import build_governance, database_url
 from api.settings import Settings
@@ -307,6 +308,11 @@ def simulate_command(
     )
     for line in report.lines()[1:]:
         console.print(line, markup=False, highlight=False)
+
+
+app.command()(audit_cli.verify)
+app.command()(audit_cli.export)
+app.command()(audit_cli.checkpoint)
 
 
 def main() -> None:

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
         description="Run the projections and the deadline watcher inside the API process. "
         "Unset: yes for the embedded database, no for an external one.",
     )
+    audit_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Ed25519 private key for checkpoints: base64 of its 32 raw bytes. Unset: "
+        "one is made once in data_dir/audit_signing_key (mode 0600).",
+    )
+    checkpoint_every: int = Field(
+        default=1000, ge=1, description="Sign a checkpoint once the log grew this many events."
+    )
     watch_interval: float = Field(default=30.0, gt=0, description="Deadline watcher rounds (s).")
 
     def runs_workers(self) -> bool:

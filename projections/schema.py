@@ -17,6 +17,7 @@ def register(owner: str, *statements: str) -> None:
 
 def apply(url: str) -> list[str]:
     """Apply every registered statement; answer the owners touched."""
+    import projections.checkpoints
     import projections.deadlines
     import projections.tracking  # noqa: F401
 
