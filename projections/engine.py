@@ -76,7 +76,7 @@ class Projection(ABC):
             return frozenset()
         if not self.event_types:
             return None
-        return _topics_of(self.event_types)
+        return topics_of(self.event_types)
 
     @abstractmethod
     def apply(self, batch: Batch) -> None:
@@ -97,7 +97,7 @@ class Projection(ABC):
 
 
 @cache
-def _topics_of(classes: tuple[type, ...]) -> frozenset[str]:
+def topics_of(classes: tuple[type, ...]) -> frozenset[str]:
     """The topics of `classes` and of every subclass of them defined so far."""
     found: set[str] = set()
     pending = list(classes)

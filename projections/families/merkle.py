@@ -32,6 +32,7 @@ class MerkleLog(Projection):
         "CREATE UNIQUE INDEX IF NOT EXISTS merkle_leaves_g{g}_position"
         " ON {merkle_leaves} (position)",
     ]
+    rebuild_weight = 0.4  # about 16 µs an event (hashing, two COPYs)
 
     def apply(self, batch: Batch) -> None:
         tree = self._frontier(batch)

@@ -80,10 +80,11 @@ class PointsProjection(Projection):
         " ON {points_postings} (community, recorded_at)",
     ]
     event_types = (PointsAccount.Event,)
+    reads_events = False
+    rebuild_weight = 1.9  # about 75 µs an event, inside the database
 
     def apply(self, batch: Batch) -> None:
-        opened = sum(1 for r in batch.events if r.topic == OPENED_TOPIC)
-        entries = sum(1 for r in batch.events if r.topic in ENTRY_TOPICS)
+        opened, entries = self._count(batch)
         params: dict[str, Any] = {
             "after": batch.after,
             "last": batch.last,
@@ -107,3 +108,18 @@ class PointsProjection(Projection):
         for statement in (FOLD_BALANCES, CREATE_ENTRIES, DECIDE_ENTRIES, REVERSE_ENTRIES):
             batch.cur.execute(batch.sql(statement, batch_rows=rows), params)
         batch.cur.execute(batch.sql(POST_MOVEMENTS, batch_rows=rows, flows=flows_table()), params)
+
+    @staticmethod
+    def _count(batch: Batch) -> tuple[int, int]:
+        """How many accounts the batch opens and how many entry events it holds."""
+        batch.cur.execute(
+            sql.SQL(
+                "SELECT count(*) FILTER (WHERE topic = %s),"
+                " count(*) FILTER (WHERE topic = ANY(%s)) FROM {}"
+                " WHERE notification_id > %s AND notification_id <= %s"
+            ).format(sql.Identifier(EVENTS_TABLE)),
+            (OPENED_TOPIC, list(ENTRY_TOPICS), batch.after, batch.last),
+        )
+        row = batch.cur.fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])

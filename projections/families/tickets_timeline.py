@@ -1,20 +1,21 @@
 """Ticket timelines: one row per ticket event, append-only, in global order.
 
 `GET /v1/tickets/{id}/timeline` reads it by `(ticket_id, version)`. `details` is the
-event's own fields as plain JSON (UUIDs and times as strings), without the metadata
-that has its own columns.
+event's own fields as plain JSON (UUIDs as their canonical text, times, dates and
+decimals as the strings stored), without the metadata that has its own columns.
+
+Written inside the database straight from the events table, like the audit journal:
+the batch's position range, ticket topics only, each top-level transcoded value
+(`{"_type_": ..., "_data_": ...}`) replaced by its plain form.
 """
 
 from __future__ import annotations
 
-from domain.ticket import Ticket
-from projections.engine import Batch, Projection
-from projections.families.common import event_name, payload, to_json
+from psycopg import sql
 
-COLUMNS = (
-    "ticket_id", "position", "version", "event_type", "actor_id", "actor_role",
-    "recorded_at", "occurred_at", "details",
-)  # fmt: skip
+from domain.ticket import Ticket
+from projections.engine import Batch, Projection, topics_of
+from projections.families.audit import METADATA_KEYS
 
 
 class TicketTimeline(Projection):
@@ -34,24 +35,38 @@ class TicketTimeline(Projection):
         " ON {ticket_timeline} (ticket_id, version)",
     ]
     event_types = (Ticket.Event,)
+    reads_events = False
+    rebuild_weight = 0.6  # about 25 µs an event, inside the database
 
     def apply(self, batch: Batch) -> None:
-        batch.copy(
-            "ticket_timeline",
-            COLUMNS,
-            (
-                (
-                    event.originator_id,
-                    recorded.position,
-                    event.originator_version,
-                    event_name(event),
-                    event.actor_id,
-                    event.actor_role,
-                    event.timestamp,
-                    event.occurred_at,
-                    to_json(payload(event)),
-                )
-                for recorded in batch.events
-                for event in (recorded.event,)
+        batch.cur.execute(
+            batch.sql(
+                "INSERT INTO {ticket_timeline} (ticket_id, position, version, event_type,"
+                " actor_id, actor_role, recorded_at, occurred_at, details)"
+                " SELECT originator_id, notification_id, originator_version,"
+                " split_part(split_part(topic, ':', 2), '.', -1),"
+                " s ->> 'actor_id', s ->> 'actor_role',"
+                " (s -> 'timestamp' ->> '_data_')::timestamptz,"
+                " (s -> 'occurred_at' ->> '_data_')::timestamptz,"
+                " (SELECT coalesce(jsonb_object_agg(key, {plain}), '{{}}'::jsonb)"
+                "  FROM jsonb_each(s - {keys}))"
+                " FROM (SELECT notification_id, originator_id, originator_version, topic,"
+                " convert_from(state, 'UTF8')::jsonb AS s FROM governance_events"
+                " WHERE notification_id > %s AND notification_id <= %s"
+                " AND topic = ANY(%s) OFFSET 0) AS e",
+                plain=sql.SQL(PLAIN_VALUE),
+                keys=sql.SQL(METADATA_KEYS),
             ),
+            (batch.after, batch.last, sorted(topics_of(self.event_types))),
         )
+
+
+PLAIN_VALUE = (
+    "CASE WHEN jsonb_typeof(value) = 'object' AND value ?& ARRAY['_type_', '_data_']"
+    " AND value - ARRAY['_type_', '_data_'] = '{}'::jsonb"
+    " THEN CASE value ->> '_type_'"
+    "  WHEN 'uuid_hex' THEN to_jsonb(((value ->> '_data_')::uuid)::text)"
+    "  ELSE value -> '_data_' END"
+    " ELSE value END"
+)
+"""A top-level value of an event's stored JSON, as plain JSON."""
