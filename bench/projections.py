@@ -1,10 +1,13 @@
 """Projection throughput and freshness, measured in one run on one dataset.
 
     .venv/bin/python bench/projections.py [--events 1000000] [--library-seconds 60]
+        [--live-seconds 30] [--workers 2] [--batch-size 10000]
 
 1. Builds (or reuses) a simulated dataset of at least --events events through
-   `Governance` (`gridledger simulate`'s generator), in database gridledger_bench_proj.
-2. Full rebuild of every projection in one pass (events/s), then the library's own
+   `Governance` (`gridledger simulate`'s generator): one district over consecutive
+   months, in database gridledger_bench_proj.
+2. Full rebuild of every projection (`rebuild_all`, shared out among --workers
+   processes; events/s over the whole log), then the library's own
    `ProjectionRunner` (one transaction per event) on the same events, for a fixed time
    with the simplest possible projection (one row per event), in the same run.
 3. Live lag at a steady 200 commands/s: a worker follows the log in this process; for
@@ -111,18 +114,19 @@ def dataset(events: int) -> str:
     return url
 
 
-def bench_rebuild(url: str) -> float:
+def bench_rebuild(url: str, workers: int, batch_size: int) -> float:
     governance = Governance(env=library_env(url))
     projections = list(all_projections().values())
     with psycopg.connect(url) as conn:
         head = max_position(conn)
     started = time.perf_counter()
-    rebuild_all(url, governance.mapper, projections, batch_size=2000)
+    rebuild_all(url, governance.mapper, projections, batch_size=batch_size, workers=workers)
     seconds = time.perf_counter() - started
     rate = head / seconds
     print(
         f"rebuild of all {len(projections)} projections ({', '.join(p.name for p in projections)})"
-        f" over {head:,} events: {seconds:.1f}s = {rate:,.0f} events/s"
+        f" over {head:,} events, {workers} worker(s), pages of {batch_size:,}:"
+        f" {seconds:.1f}s = {rate:,.0f} events/s"
     )
     governance.close()
     return rate
@@ -230,10 +234,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--library-seconds", type=float, default=60)
     parser.add_argument("--live-seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=2, help="rebuild worker processes")
+    parser.add_argument("--batch-size", type=int, default=10_000, help="rebuild page size")
     args = parser.parse_args()
     print(f"gridledger bench/projections.py at {datetime.now(UTC):%Y-%m-%d %H:%M}Z ({ROOT})")
     url = dataset(args.events)
-    ours = bench_rebuild(url)
+    ours = bench_rebuild(url, args.workers, args.batch_size)
     library = bench_library_runner(url, args.library_seconds)
     print(f"=> rebuild is {ours / library:.1f}x the library runner's rate")
     bench_live(url, 200, args.live_seconds)
