@@ -15,18 +15,17 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Any, LiteralString
 
 import psycopg
-from fastapi import Depends, Query, Response
+from fastapi import Depends, Query, Request, Response
 from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel
 
 from api.auth import PrincipalDep
 from api.deps import PoolDep
-from api.problems import BadCursorError, NotCaughtUpError
+from api.problems import POSITION_HEADER, BadCursorError, NotCaughtUpError
 from domain.errors import NotFoundError
 from projections.tracking import wait_for
 
-POSITION_HEADER = "X-Projection-Position"
 MAX_POSITION = 2**62
 Row = dict[str, Any]
 
@@ -56,7 +55,7 @@ def reads(*names: str) -> Callable[..., Iterator[Connection]]:
     """A dependency answering a read connection once `names` reflect `min_position`."""
 
     def dependency(
-        _: PrincipalDep, pool: PoolDep, fresh: FreshnessDep, response: Response
+        _: PrincipalDep, pool: PoolDep, fresh: FreshnessDep, request: Request, response: Response
     ) -> Iterator[Connection]:
         with pool.connection() as conn:
             if fresh.min_position is not None and not wait_for(
@@ -66,7 +65,9 @@ def reads(*names: str) -> Callable[..., Iterator[Connection]]:
                     f"the projections {', '.join(names)} have not reached position "
                     f"{fresh.min_position} within {fresh.wait_ms} ms; try again"
                 )
-            response.headers[POSITION_HEADER] = str(reached(conn, names))
+            position = str(reached(conn, names))
+            response.headers[POSITION_HEADER] = position
+            request.state.projection_position = position  # for an error answer (a 404)
             yield conn
 
     return dependency

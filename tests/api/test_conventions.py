@@ -170,3 +170,13 @@ def test_readyz_is_503_naming_a_failed_projection(api: Api) -> None:
                 "UPDATE projection_state SET status = 'active' WHERE name = 'ticket_timeline'"
                 " AND status = 'failed'"
             )
+
+
+def test_a_query_answering_404_still_says_what_it_reflects(api: Api) -> None:
+    created = api.ok("POST", "/v1/organisations", {"name": unique("单位")})
+    response = api.get(
+        "/v1/tickets/00000000-0000-0000-0000-000000000000", after=created["position"]
+    )
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["x-projection-position"]) >= created["position"]
