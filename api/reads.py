@@ -28,6 +28,8 @@ from projections.tracking import wait_for
 
 MAX_POSITION = 2**62
 Row = dict[str, Any]
+Filters = tuple["LiteralString | sql.Composable", Any]
+"""A WHERE condition and its value (None: the filter does not apply; a tuple: several)."""
 
 
 class Freshness(BaseModel):
@@ -123,7 +125,7 @@ def decode_cursor(cursor: str, size: int) -> list[str]:
     return values
 
 
-def conditions(*filters: tuple[LiteralString, Any]) -> tuple[list[sql.Composable], list[Any]]:
+def conditions(*filters: Filters) -> tuple[list[sql.Composable], list[Any]]:
     """The WHERE clauses, and their parameters, of the filters whose value is not None;
     a clause with several placeholders takes a tuple of values."""
     clauses: list[sql.Composable] = []
@@ -131,9 +133,25 @@ def conditions(*filters: tuple[LiteralString, Any]) -> tuple[list[sql.Composable
     for clause, value in filters:
         if value is None:
             continue
-        clauses.append(sql.SQL(clause))
+        clauses.append(clause if isinstance(clause, sql.Composable) else sql.SQL(clause))
         params.extend(value if isinstance(value, tuple) else (value,))
     return clauses, params
+
+
+def matching(
+    conn: Connection, select: LiteralString, *filters: Filters, order: LiteralString = ""
+) -> list[Row]:
+    """The rows of `select` (a SELECT ... FROM without WHERE) matching every filter (see
+    `conditions`; at least one must apply), in the `order` given (an ORDER BY clause)."""
+    clauses, params = conditions(*filters)
+    where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses)
+    return rows(conn, sql.SQL(select) + where + sql.SQL(order), *params)
+
+
+def first(conn: Connection, select: LiteralString, *filters: Filters) -> Row | None:
+    """The first row `matching` the filters, if any."""
+    found = matching(conn, select, *filters, order=" LIMIT 1")
+    return found[0] if found else None
 
 
 class Page:
