@@ -25,7 +25,7 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from api.auth import AuthenticationError
+from api.auth import AuthenticationError, read_token
 from domain.errors import (
     ConcurrencyConflictError,
     DomainError,
@@ -131,8 +131,28 @@ def _domain_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
-def _validation_error(_: Request, error: Exception) -> JSONResponse:
+def _unauthenticated_because(request: Request) -> str | None:
+    """Why a request to a route that needs a token is not authenticated (None: it is,
+    or the route needs none)."""
+    if not request.url.path.startswith("/v1/"):
+        return None
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return "a bearer token is required"
+    try:
+        read_token(request.app.state.secret, token.strip())
+    except AuthenticationError as failure:
+        return str(failure)
+    return None
+
+
+def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    # FastAPI parses a JSON body before it authenticates: without a valid token the
+    # answer is 401, whatever the body, and says nothing about what it should hold.
+    unauthenticated = _unauthenticated_because(request)
+    if unauthenticated is not None:
+        return _unauthenticated(request, AuthenticationError(unauthenticated))
     items = _validation_items(error)
     detail = "; ".join(f"{'.'.join(map(str, i['loc']))}: {i['msg']}" for i in items[:5])
     return _problem_response(422, "validation", "Invalid request", detail, errors=items)

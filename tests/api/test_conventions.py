@@ -180,3 +180,18 @@ def test_a_query_answering_404_still_says_what_it_reflects(api: Api) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert int(response.headers["x-projection-position"]) >= created["position"]
+
+
+def test_no_token_is_a_401_even_with_a_body_that_is_no_json(api: Api) -> None:
+    response = api.client.post(
+        "/v1/members", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 401
+    assert response.json()["type"] == "/problems/unauthenticated"
+    expired = api.client.post(
+        "/v1/members",
+        content=b"{not json",
+        headers={"content-type": "application/json", "Authorization": "Bearer x.y.z"},
+    )
+    assert expired.status_code == 401
+    assert api.post("/v1/members", "{not json").status_code == 422
