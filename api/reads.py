@@ -60,16 +60,17 @@ def reads(*names: str) -> Callable[..., Iterator[Connection]]:
         _: PrincipalDep, pool: PoolDep, fresh: FreshnessDep, request: Request, response: Response
     ) -> Iterator[Connection]:
         with pool.connection() as conn:
-            if fresh.min_position is not None and not wait_for(
+            caught_up = fresh.min_position is None or wait_for(
                 conn, names, fresh.min_position, fresh.wait_ms / 1000
-            ):
+            )
+            position = str(reached(conn, names))
+            response.headers[POSITION_HEADER] = position
+            request.state.projection_position = position  # for an error answer (404, 503)
+            if not caught_up:
                 raise NotCaughtUpError(
                     f"the projections {', '.join(names)} have not reached position "
                     f"{fresh.min_position} within {fresh.wait_ms} ms; try again"
                 )
-            position = str(reached(conn, names))
-            response.headers[POSITION_HEADER] = position
-            request.state.projection_position = position  # for an error answer (a 404)
             yield conn
 
     return dependency
@@ -189,7 +190,12 @@ class Page:
             order,
             sql.Literal(limit + 1),
         )
-        found = rows(conn, query, *params)
+        try:
+            found = rows(conn, query, *params)
+        except psycopg.DataError:  # a cursor whose values are no keys of this list
+            if cursor is None:
+                raise
+            raise BadCursorError("cursor is not one this server made") from None
         if len(found) <= limit:
             return found, None
         found = found[:limit]
