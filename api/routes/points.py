@@ -48,6 +48,7 @@ from api.schemas.points import (
 from api.visibility import Filter, Viewer, ViewerDep
 from domain.application import Governance
 from domain.commands.base import Meta
+from domain.jurisdiction import Kind
 from projections.runner import max_position
 from projections.tracking import wait_for
 
@@ -170,6 +171,7 @@ def expire(body: ExpiryIn, caller: CallerDep, pool: PoolDep) -> ExpiryAnswer:
     """Expire, in one transaction, the unconsumed points of every account of the
     community earned before `before` (清零). Running it again expires nothing more."""
     caller.allow("expire_points", place=body.community)
+    caller.governance.require_kind(body.community, Kind.COMMUNITY)  # else 404 or 409
     with pool.connection() as conn:
         if not wait_for(conn, ["points"], max_position(conn), CATCH_UP_SECONDS):
             raise NotCaughtUpError("the points accounts are not caught up; try again")
