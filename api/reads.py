@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel
 
 from api.auth import PrincipalDep
-from api.deps import PoolDep
+from api.deps import PoolDep, live_connection
 from api.problems import POSITION_HEADER, BadCursorError, NotCaughtUpError
 from domain.errors import NotFoundError
 from projections.tracking import wait_for
@@ -59,7 +59,7 @@ def reads(*names: str) -> Callable[..., Iterator[Connection]]:
     def dependency(
         _: PrincipalDep, pool: PoolDep, fresh: FreshnessDep, request: Request, response: Response
     ) -> Iterator[Connection]:
-        with pool.connection() as conn:
+        with live_connection(pool) as conn:
             caught_up = fresh.min_position is None or wait_for(
                 conn, names, fresh.min_position, fresh.wait_ms / 1000
             )

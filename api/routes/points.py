@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Response
 from psycopg import sql
 
 from api.actions import act, add_action
-from api.deps import CallerDep, PoolDep
+from api.deps import CallerDep, PoolDep, live_connection
 from api.problems import COMMAND, QUERY, NotCaughtUpError
 from api.reads import (
     Connection,
@@ -172,7 +172,7 @@ def expire(body: ExpiryIn, caller: CallerDep, pool: PoolDep) -> ExpiryAnswer:
     community earned before `before` (清零). Running it again expires nothing more."""
     caller.allow("expire_points", place=body.community)
     caller.governance.require_kind(body.community, Kind.COMMUNITY)  # else 404 or 409
-    with pool.connection() as conn:
+    with live_connection(pool) as conn:
         if not wait_for(conn, ["points"], max_position(conn), CATCH_UP_SECONDS):
             raise NotCaughtUpError("the points accounts are not caught up; try again")
         members = [
