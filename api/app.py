@@ -56,9 +56,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             url,
             min_size=1,
             max_size=settings.read_pool_size,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "connect_timeout": settings.database_timeout},
             open=True,
-            timeout=10,
+            timeout=settings.database_timeout,
         )
         workers = (
             Workers(url, governance, settings.watch_interval) if settings.runs_workers() else None

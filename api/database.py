@@ -36,12 +36,19 @@ def resolve_url(database_url: str | None, data_dir: Path) -> str:
 
 
 def library_env(
-    url: str, *, create_table: bool = False, pool_size: int = 5, max_overflow: int = 10
+    url: str,
+    *,
+    create_table: bool = False,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    timeout: int = 30,
 ) -> dict[str, str]:
-    """The eventsourcing library's environment for the event store at `url`."""
+    """The eventsourcing library's environment for the event store at `url`: `timeout`
+    is how long (s) a command waits for a connection before the library raises its
+    OperationalError (projections.store retries it no more)."""
     params = conninfo_to_dict(url)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "projections.store:GovernanceFactory",
         "POSTGRES_DBNAME": str(params.get("dbname") or "postgres"),
         "POSTGRES_HOST": str(params.get("host") or "127.0.0.1"),
         "POSTGRES_PORT": str(params.get("port") or "5432"),
@@ -50,6 +57,7 @@ def library_env(
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(max_overflow),
         "POSTGRES_LOCK_TIMEOUT": "5",
+        "POSTGRES_CONNECT_TIMEOUT": str(timeout),
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
         "APPLICATION_RECORDER_TOPIC": "projections.store:GovernanceRecorder",
         "CREATE_TABLE": "y" if create_table else "n",

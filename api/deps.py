@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import Depends, Header, Request
 from psycopg_pool import ConnectionPool
 
@@ -13,6 +16,29 @@ from api.permissions import Place, authorize
 from domain.application import Governance
 from domain.commands.base import CommandResult, Meta
 from domain.errors import NotFoundError
+
+
+@contextmanager
+def live_connection(pool: ConnectionPool[Any]) -> Iterator[psycopg.Connection[Any]]:
+    """A connection of `pool` that answers. One the server dropped (a restart, an
+    administrator's pg_terminate_backend) fails its empty query at once and goes back
+    broken, so the pool discards it, and the next is tried. (The pool's own `check`
+    would back off 1, 2, 4 ... s between such connections.) With the server down, the
+    pool's timeout (PoolTimeout: a 503) bounds the wait."""
+    for _ in range(pool.max_size):
+        conn = pool.getconn()
+        try:
+            conn.execute("")
+        except psycopg.OperationalError:
+            pool.putconn(conn)
+            continue
+        try:
+            yield conn
+        finally:
+            pool.putconn(conn)
+        return
+    with pool.connection() as conn:
+        yield conn
 
 
 def get_governance(request: Request) -> Governance:
@@ -81,7 +107,7 @@ class Caller:
         """The jurisdiction `code`: from the jurisdictions query table, or, for a node
         the projection has not reached yet, from the event store; None if there is no
         such jurisdiction (the command itself then refuses)."""
-        with self.pool.connection() as conn:
+        with live_connection(self.pool) as conn:
             row = conn.execute(
                 "SELECT kind, path FROM jurisdictions WHERE code = %s", (code,)
             ).fetchone()

@@ -6,7 +6,7 @@ target's jurisdiction path contains the scope code), or the community the scope 
 in (a grid worker scoped to a grid acts on its community's activities, pledges and
 points); and a role marked "own" for a command
 only on itself: the member the command is about must be the token's `sub`.
-`auditor` and `evaluator` run no command; every role reads.
+`auditor` and `evaluator` run no command. What each role reads: `api.visibility`.
 """
 
 from __future__ import annotations

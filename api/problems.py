@@ -11,6 +11,7 @@ the database's own refusal of a value (a `DataError`) is a 422 as a last guard.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -24,7 +25,7 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from api.auth import AuthenticationError
+from api.auth import AuthenticationError, read_token
 from domain.errors import (
     ConcurrencyConflictError,
     DomainError,
@@ -36,6 +37,7 @@ from domain.errors import (
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
+POSITION_HEADER = "X-Projection-Position"
 RETRY_AFTER_SECONDS = "1"
 
 
@@ -129,8 +131,28 @@ def _domain_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
-def _validation_error(_: Request, error: Exception) -> JSONResponse:
+def _unauthenticated_because(request: Request) -> str | None:
+    """Why a request to a route that needs a token is not authenticated (None: it is,
+    or the route needs none)."""
+    if not request.url.path.startswith("/v1/"):
+        return None
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return "a bearer token is required"
+    try:
+        read_token(request.app.state.secret, token.strip())
+    except AuthenticationError as failure:
+        return str(failure)
+    return None
+
+
+def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    # FastAPI parses a JSON body before it authenticates: without a valid token the
+    # answer is 401, whatever the body, and says nothing about what it should hold.
+    unauthenticated = _unauthenticated_because(request)
+    if unauthenticated is not None:
+        return _unauthenticated(request, AuthenticationError(unauthenticated))
     items = _validation_items(error)
     detail = "; ".join(f"{'.'.join(map(str, i['loc']))}: {i['msg']}" for i in items[:5])
     return _problem_response(422, "validation", "Invalid request", detail, errors=items)
@@ -188,22 +210,45 @@ def _undefined_table(_: Request, error: Exception) -> JSONResponse:
     return _unavailable("the query tables are not set up yet (run the projections)")
 
 
+Handler = Callable[[Request, Exception], JSONResponse]
+
+
+def _with_position(handler: Handler) -> Handler:
+    """`handler`, whose answer to a query that had read its position (a 404 of a query)
+    carries `X-Projection-Position` like every other query answer."""
+
+    def answer(request: Request, error: Exception) -> JSONResponse:
+        response = handler(request, error)
+        position = getattr(request.state, "projection_position", None)
+        if position is not None:
+            response.headers[POSITION_HEADER] = position
+        return response
+
+    return answer
+
+
+HANDLERS: list[tuple[type[Exception], Handler]] = [
+    (DomainError, _domain_error),
+    (RequestValidationError, _validation_error),
+    (HTTPException, _http_error),
+    (AuthenticationError, _unauthenticated),
+    (ForbiddenError, _forbidden),
+    (NotCaughtUpError, _not_caught_up),
+    (BadCursorError, _bad_cursor),
+    (psycopg.errors.UndefinedTable, _undefined_table),
+    (psycopg.DataError, _database_value),
+    (psycopg.OperationalError, _database_down),
+    (PoolTimeout, _database_down),
+    (StoreDataError, _database_value),
+    (StoreOperationalError, _database_down),
+    (StoreInterfaceError, _database_down),
+]
+
+
 def install(app: FastAPI) -> None:
     """Answer every error of `app` as problem+json."""
-    app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(AuthenticationError, _unauthenticated)
-    app.add_exception_handler(ForbiddenError, _forbidden)
-    app.add_exception_handler(NotCaughtUpError, _not_caught_up)
-    app.add_exception_handler(BadCursorError, _bad_cursor)
-    app.add_exception_handler(psycopg.errors.UndefinedTable, _undefined_table)
-    app.add_exception_handler(psycopg.DataError, _database_value)
-    app.add_exception_handler(psycopg.OperationalError, _database_down)
-    app.add_exception_handler(PoolTimeout, _database_down)
-    app.add_exception_handler(StoreDataError, _database_value)
-    app.add_exception_handler(StoreOperationalError, _database_down)
-    app.add_exception_handler(StoreInterfaceError, _database_down)
+    for error, handler in HANDLERS:
+        app.add_exception_handler(error, _with_position(handler))
 
 
 def _documented(status: int, description: str) -> dict[str, Any]:

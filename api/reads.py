@@ -15,20 +15,21 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Any, LiteralString
 
 import psycopg
-from fastapi import Depends, Query, Response
+from fastapi import Depends, Query, Request, Response
 from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel
 
 from api.auth import PrincipalDep
-from api.deps import PoolDep
-from api.problems import BadCursorError, NotCaughtUpError
+from api.deps import PoolDep, live_connection
+from api.problems import POSITION_HEADER, BadCursorError, NotCaughtUpError
 from domain.errors import NotFoundError
 from projections.tracking import wait_for
 
-POSITION_HEADER = "X-Projection-Position"
 MAX_POSITION = 2**62
 Row = dict[str, Any]
+Filters = tuple["LiteralString | sql.Composable", Any]
+"""A WHERE condition and its value (None: the filter does not apply; a tuple: several)."""
 
 
 class Freshness(BaseModel):
@@ -56,17 +57,20 @@ def reads(*names: str) -> Callable[..., Iterator[Connection]]:
     """A dependency answering a read connection once `names` reflect `min_position`."""
 
     def dependency(
-        _: PrincipalDep, pool: PoolDep, fresh: FreshnessDep, response: Response
+        _: PrincipalDep, pool: PoolDep, fresh: FreshnessDep, request: Request, response: Response
     ) -> Iterator[Connection]:
-        with pool.connection() as conn:
-            if fresh.min_position is not None and not wait_for(
+        with live_connection(pool) as conn:
+            caught_up = fresh.min_position is None or wait_for(
                 conn, names, fresh.min_position, fresh.wait_ms / 1000
-            ):
+            )
+            position = str(reached(conn, names))
+            response.headers[POSITION_HEADER] = position
+            request.state.projection_position = position  # for an error answer (404, 503)
+            if not caught_up:
                 raise NotCaughtUpError(
                     f"the projections {', '.join(names)} have not reached position "
                     f"{fresh.min_position} within {fresh.wait_ms} ms; try again"
                 )
-            response.headers[POSITION_HEADER] = str(reached(conn, names))
             yield conn
 
     return dependency
@@ -122,7 +126,7 @@ def decode_cursor(cursor: str, size: int) -> list[str]:
     return values
 
 
-def conditions(*filters: tuple[LiteralString, Any]) -> tuple[list[sql.Composable], list[Any]]:
+def conditions(*filters: Filters) -> tuple[list[sql.Composable], list[Any]]:
     """The WHERE clauses, and their parameters, of the filters whose value is not None;
     a clause with several placeholders takes a tuple of values."""
     clauses: list[sql.Composable] = []
@@ -130,9 +134,25 @@ def conditions(*filters: tuple[LiteralString, Any]) -> tuple[list[sql.Composable
     for clause, value in filters:
         if value is None:
             continue
-        clauses.append(sql.SQL(clause))
+        clauses.append(clause if isinstance(clause, sql.Composable) else sql.SQL(clause))
         params.extend(value if isinstance(value, tuple) else (value,))
     return clauses, params
+
+
+def matching(
+    conn: Connection, select: LiteralString, *filters: Filters, order: LiteralString = ""
+) -> list[Row]:
+    """The rows of `select` (a SELECT ... FROM without WHERE) matching every filter (see
+    `conditions`; at least one must apply), in the `order` given (an ORDER BY clause)."""
+    clauses, params = conditions(*filters)
+    where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses)
+    return rows(conn, sql.SQL(select) + where + sql.SQL(order), *params)
+
+
+def first(conn: Connection, select: LiteralString, *filters: Filters) -> Row | None:
+    """The first row `matching` the filters, if any."""
+    found = matching(conn, select, *filters, order=" LIMIT 1")
+    return found[0] if found else None
 
 
 class Page:
@@ -170,7 +190,12 @@ class Page:
             order,
             sql.Literal(limit + 1),
         )
-        found = rows(conn, query, *params)
+        try:
+            found = rows(conn, query, *params)
+        except psycopg.DataError:  # a cursor whose values are no keys of this list
+            if cursor is None:
+                raise
+            raise BadCursorError("cursor is not one this server made") from None
         if len(found) <= limit:
             return found, None
         found = found[:limit]

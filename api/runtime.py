@@ -28,5 +28,10 @@ def ticket_policy(settings: Settings) -> TicketPolicy:
 
 
 def build_governance(settings: Settings, url: str, *, clock: Clock = system_clock) -> Governance:
-    env = library_env(url, pool_size=settings.pool_size, max_overflow=settings.pool_max_overflow)
+    env = library_env(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_max_overflow,
+        timeout=settings.database_timeout,
+    )
     return Governance(env=env, clock=clock, ticket_policy=ticket_policy(settings))

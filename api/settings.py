@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, ge=1)
     pool_max_overflow: int = Field(default=10, ge=0)
     read_pool_size: int = Field(default=10, ge=1, description="Query-table connections.")
+    database_timeout: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="Seconds a request waits for a database connection (the server down, "
+        "or every connection busy) before it answers 503.",
+    )
     jwt_secret: SecretStr | None = Field(
         default=None,
         description="HS256 key for tokens (at least 32 bytes). Unset in development: one is "

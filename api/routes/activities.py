@@ -12,7 +12,7 @@ from psycopg import sql
 from api.actions import add_action
 from api.deps import CallerDep
 from api.problems import COMMAND, QUERY
-from api.reads import Connection, Cursor, Limit, Page, conditions, found, one, reader, rows
+from api.reads import Connection, Cursor, Limit, Page, conditions, found, matching, one, reader
 from api.schemas.activities import (
     ActivityIn,
     ActivityOut,
@@ -22,13 +22,13 @@ from api.schemas.activities import (
     CloseAnswer,
 )
 from api.schemas.common import Answer, Code, Instant, PageOf, created
+from api.visibility import Viewer, ViewerDep
 from domain.activity import ActivityStatus
 from domain.application import Governance
 
 router = APIRouter(prefix="/v1", tags=["activities"])
 
-Activities = reader("activities")
-ActivityList = reader("activities", "jurisdictions")
+Activities = reader("activities", "jurisdictions")
 
 
 @router.post("/activities", status_code=201, responses=COMMAND)
@@ -81,25 +81,30 @@ add_action(
 )
 
 
-def _with_attendance(conn: Connection, activity: dict[str, object]) -> ActivityOut:
-    attendance = rows(
+def _with_attendance(conn: Connection, activity: dict[str, object], viewer: Viewer) -> ActivityOut:
+    attendance = matching(
         conn,
-        "SELECT * FROM activity_attendance WHERE activity_id = %s ORDER BY checked_in_position",
-        activity["id"],
+        "SELECT * FROM activity_attendance",
+        ("activity_id = %s", activity["id"]),
+        viewer.community_things(
+            "(SELECT a.jurisdiction FROM activities a WHERE a.id = activity_id)", "member_id"
+        ),
+        order=" ORDER BY checked_in_position",
     )
     return ActivityOut(**activity, attendance=attendance)
 
 
 @router.get("/activities/{activity_id}", responses=QUERY)
-def get_activity(activity_id: UUID, conn: Activities) -> ActivityOut:
-    """An activity with its status and attendance (who, in, out, hours)."""
+def get_activity(activity_id: UUID, conn: Activities, viewer: ViewerDep) -> ActivityOut:
+    """An activity (a public notice) with its status and the attendance the caller may
+    read (who, in, out, hours): all of it within the caller's scope, a resident's own."""
     row = one(conn, "SELECT * FROM activities WHERE id = %s", activity_id)
-    return _with_attendance(conn, found(row, "Activity", activity_id))
+    return _with_attendance(conn, found(row, "Activity", activity_id), viewer)
 
 
 @router.get("/activities", responses=QUERY)
 def list_activities(
-    conn: ActivityList,
+    conn: Activities,
     jurisdiction: Annotated[Code | None, Query(description="Within this subtree.")] = None,
     status: ActivityStatus | None = None,
     starts_from: Annotated[Instant | None, Query(alias="from")] = None,

@@ -9,9 +9,10 @@ from psycopg import sql
 
 from api.deps import CallerDep
 from api.problems import COMMAND, QUERY
-from api.reads import Connection, Cursor, Limit, Page, found, one, reader
+from api.reads import Connection, Cursor, Limit, Page, conditions, found, one, reader
 from api.schemas.common import Answer, Code, PageOf, created
 from api.schemas.jurisdictions import JurisdictionIn, JurisdictionOut, RosterEntry
+from api.visibility import ViewerDep
 
 router = APIRouter(prefix="/v1", tags=["jurisdictions"])
 
@@ -23,11 +24,11 @@ COLUMNS = sql.SQL("SELECT code, kind, name, parent, path, depth, version FROM ju
 ROSTER = sql.SQL(
     "SELECT * FROM ("
     " SELECT 'member' AS kind, r.member_id AS id, m.name, r.community, r.grid,"
-    " r.organisation_id, r.reported_at, r.position"
+    " r.organisation_id, r.reported_at, r.position, r.path"
     " FROM roster_members r LEFT JOIN members m ON m.id = r.member_id WHERE r.path @> ARRAY[%s]"
     " UNION ALL"
     " SELECT 'organisation', r.organisation_id, o.name, r.community, NULL, NULL,"
-    " r.reported_at, r.position FROM roster_organisations r"
+    " r.reported_at, r.position, r.path FROM roster_organisations r"
     " LEFT JOIN organisations o ON o.id = r.organisation_id WHERE r.path @> ARRAY[%s]"
     ") AS roster"
 )
@@ -69,15 +70,16 @@ def get_children(
 def get_roster(
     code: CodePath,
     conn: Roster,
+    viewer: ViewerDep,
     kind: Annotated[Literal["member", "organisation"] | None, Query()] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> PageOf[RosterEntry]:
     """Members and organisations reported in to the subtree of `code`, in the order
-    they reported in."""
+    they reported in: those the caller may read (within its scope; a resident, itself)."""
     _node(conn, code)
-    where = [sql.SQL("kind = %s")] if kind else []
+    where, params = conditions(viewer.roster(), ("kind = %s", kind))
     items, next_cursor = Page(["position"]).fetch(
-        conn, ROSTER, where, [code, code, *([kind] if kind else [])], limit, cursor
+        conn, ROSTER, where, [code, code, *params], limit, cursor
     )
     return PageOf[RosterEntry](items=[RosterEntry(**r) for r in items], next_cursor=next_cursor)

@@ -11,15 +11,15 @@ from psycopg import sql
 
 from api.deps import CallerDep
 from api.problems import COMMAND, QUERY
-from api.reads import Cursor, Limit, Page, conditions, found, one, reader
+from api.reads import Cursor, Limit, Page, conditions, first, found, reader
 from api.schemas.common import Answer, Code, PageOf, created
 from api.schemas.members import MemberIn, MemberOut, MemberReportIn, RoleClaimIn, RoleReleaseIn
+from api.visibility import ViewerDep
 from domain.member import MemberKind, Role
 
 router = APIRouter(prefix="/v1", tags=["members"])
 
-Members = reader("members")
-MemberList = reader("members", "rosters", "jurisdictions")
+Members = reader("members", "rosters", "jurisdictions")
 IN_SUBTREE = (
     "(EXISTS (SELECT 1 FROM roster_members r WHERE r.member_id = m.id AND r.path @> ARRAY[%s])"
     " OR m.home_grid IN (SELECT code FROM jurisdictions WHERE path @> ARRAY[%s]))"
@@ -62,15 +62,17 @@ def release_role(member_id: UUID, body: RoleReleaseIn, caller: CallerDep) -> Ans
 
 
 @router.get("/members/{member_id}", responses=QUERY)
-def get_member(member_id: UUID, conn: Members) -> MemberOut:
-    """A member with report-ins, held roles, volunteer hours and points balance."""
-    row = one(conn, "SELECT * FROM members WHERE id = %s", member_id)
+def get_member(member_id: UUID, conn: Members, viewer: ViewerDep) -> MemberOut:
+    """A member with report-ins, held roles, volunteer hours and points balance (404 for
+    a member outside what the caller may read)."""
+    row = first(conn, "SELECT * FROM members AS m", ("m.id = %s", member_id), viewer.members())
     return MemberOut(**found(row, "Member", member_id))
 
 
 @router.get("/members", responses=QUERY)
 def list_members(
-    conn: MemberList,
+    conn: Members,
+    viewer: ViewerDep,
     jurisdiction: Annotated[
         Code | None, Query(description="Reported in to, or living in, this subtree.")
     ] = None,
@@ -79,8 +81,9 @@ def list_members(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> PageOf[MemberOut]:
-    """Members, by id, filtered by subtree, kind and held role."""
+    """Members the caller may read, by id, filtered by subtree, kind and held role."""
     where, params = conditions(
+        viewer.members(),
         (IN_SUBTREE, jurisdiction and (jurisdiction, jurisdiction)),
         ("m.kind = %s", kind),
         ("m.roles @> %s::jsonb", role and json.dumps([{"role": role.value}])),

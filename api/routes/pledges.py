@@ -11,7 +11,7 @@ from psycopg import sql
 from api.actions import act, add_action
 from api.deps import CallerDep
 from api.problems import COMMAND, QUERY
-from api.reads import Cursor, Limit, Page, conditions, found, one, reader, rows
+from api.reads import Cursor, Limit, Page, conditions, first, found, reader, rows
 from api.schemas.common import Answer, Code, PageOf, created
 from api.schemas.pledges import (
     PledgeIn,
@@ -22,12 +22,13 @@ from api.schemas.pledges import (
     StatusAnswer,
     WithdrawIn,
 )
+from api.visibility import Filter, Viewer, ViewerDep
 from domain.application import Governance
 from domain.pledge_rules import PledgeStatus
 
 router = APIRouter(prefix="/v1", tags=["pledges"])
 
-Pledges = reader("pledges")
+Pledges = reader("pledges", "jurisdictions")
 
 
 @router.post("/pledges", status_code=201, responses=COMMAND)
@@ -80,10 +81,15 @@ def verify_session(
     return StatusAnswer.of(act(caller, _pledge, "verify_session", id, session_no))
 
 
+def _visible(viewer: Viewer) -> Filter:
+    return viewer.community_things("community", member="member_id")
+
+
 @router.get("/pledges/{pledge_id}", responses=QUERY)
-def get_pledge(pledge_id: UUID, conn: Pledges) -> PledgeOut:
+def get_pledge(pledge_id: UUID, conn: Pledges, viewer: ViewerDep) -> PledgeOut:
     """A pledge with its hours, sessions and review."""
-    row = found(one(conn, "SELECT * FROM pledges WHERE id = %s", pledge_id), "Pledge", pledge_id)
+    row = first(conn, "SELECT * FROM pledges", ("id = %s", pledge_id), _visible(viewer))
+    row = found(row, "Pledge", pledge_id)
     sessions = rows(
         conn, "SELECT * FROM pledge_sessions WHERE pledge_id = %s ORDER BY session_no", pledge_id
     )
@@ -93,15 +99,20 @@ def get_pledge(pledge_id: UUID, conn: Pledges) -> PledgeOut:
 @router.get("/pledges", responses=QUERY)
 def list_pledges(
     conn: Pledges,
+    viewer: ViewerDep,
     member_id: UUID | None = None,
     community: Code | None = None,
     status: PledgeStatus | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> PageOf[PledgeOut]:
-    """Pledges by when they were made (without sessions: read one for those)."""
+    """Pledges the caller may read, by when they were made (without sessions: read one
+    for those)."""
     where, params = conditions(
-        ("member_id = %s", member_id), ("community = %s", community), ("status = %s", status)
+        _visible(viewer),
+        ("member_id = %s", member_id),
+        ("community = %s", community),
+        ("status = %s", status),
     )
     items, next_cursor = Page(["pledged_at", "id"]).fetch(
         conn, sql.SQL("SELECT * FROM pledges"), where, params, limit, cursor

@@ -3,16 +3,28 @@ redemptions, reversals, expiries; accounts, ledgers and the leaderboard."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, LiteralString
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response
 from psycopg import sql
 
 from api.actions import act, add_action
-from api.deps import CallerDep, PoolDep
+from api.deps import CallerDep, PoolDep, live_connection
 from api.problems import COMMAND, QUERY, NotCaughtUpError
-from api.reads import Cursor, Limit, Page, conditions, found, one, reader, rows
+from api.reads import (
+    Connection,
+    Cursor,
+    Limit,
+    Page,
+    conditions,
+    first,
+    found,
+    matching,
+    one,
+    reader,
+    rows,
+)
 from api.schemas.common import Code, Instant, PageOf, created
 from api.schemas.points import (
     AccountOut,
@@ -33,15 +45,17 @@ from api.schemas.points import (
     RuleIn,
     RuleOut,
 )
+from api.visibility import Filter, Viewer, ViewerDep
 from domain.application import Governance
 from domain.commands.base import Meta
+from domain.jurisdiction import Kind
 from projections.runner import max_position
 from projections.tracking import wait_for
 
 router = APIRouter(prefix="/v1", tags=["points"])
 
 Rules = reader("points_rules", "jurisdictions")
-Accounts = reader("points", "members")
+Accounts = reader("points", "members", "rosters", "jurisdictions")
 Board = reader("points", "members", "jurisdictions")
 TOTALS = ("balance", "earned", "deducted", "redeemed", "expired", "pending")
 IN_SUBTREE = "community IN (SELECT code FROM jurisdictions WHERE path @> ARRAY[%s])"
@@ -157,7 +171,8 @@ def expire(body: ExpiryIn, caller: CallerDep, pool: PoolDep) -> ExpiryAnswer:
     """Expire, in one transaction, the unconsumed points of every account of the
     community earned before `before` (清零). Running it again expires nothing more."""
     caller.allow("expire_points", place=body.community)
-    with pool.connection() as conn:
+    caller.governance.require_kind(body.community, Kind.COMMUNITY)  # else 404 or 409
+    with live_connection(pool) as conn:
         if not wait_for(conn, ["points"], max_position(conn), CATCH_UP_SECONDS):
             raise NotCaughtUpError("the points accounts are not caught up; try again")
         members = [
@@ -186,27 +201,42 @@ def expire(body: ExpiryIn, caller: CallerDep, pool: PoolDep) -> ExpiryAnswer:
     )
 
 
+def _visible(viewer: Viewer, member: LiteralString = "member_id") -> Filter:
+    """The points rows (of a community) the caller may read."""
+    return viewer.community_things("community", member)
+
+
 @router.get("/points/entries/{entry_id}", responses=QUERY)
-def get_entry(entry_id: UUID, conn: Accounts) -> EntryOut:
+def get_entry(entry_id: UUID, conn: Accounts, viewer: ViewerDep) -> EntryOut:
     """One points entry and its current status."""
-    row = one(conn, "SELECT * FROM points_entries WHERE entry_id = %s", entry_id)
+    row = first(conn, "SELECT * FROM points_entries", ("entry_id = %s", entry_id), _visible(viewer))
     return EntryOut(**found(row, "PointsEntry", entry_id))
 
 
-def _member(conn: Any, member_id: UUID) -> None:
-    found(one(conn, "SELECT id FROM members WHERE id = %s", member_id), "Member", member_id)
+def _accounts(conn: Connection, member_id: UUID, viewer: Viewer) -> list[dict[str, Any]]:
+    """The member's accounts the caller may read (of the communities in its view); 404 if
+    there are none and the caller may not read the member either."""
+    accounts = matching(
+        conn,
+        "SELECT community, balance, earned, deducted, redeemed, expired, pending"
+        " FROM points_balances",
+        ("member_id = %s", member_id),
+        _visible(viewer),
+        order=" ORDER BY community",
+    )
+    if not accounts:
+        member = first(
+            conn, "SELECT m.id FROM members AS m", ("m.id = %s", member_id), viewer.members()
+        )
+        found(member, "Member", member_id)
+    return accounts
 
 
 @router.get("/points/accounts/{member_id}", responses=QUERY)
-def get_account(member_id: UUID, conn: Accounts) -> AccountOut:
-    """A member's points in every community together, and per community."""
-    _member(conn, member_id)
-    accounts = rows(
-        conn,
-        "SELECT community, balance, earned, deducted, redeemed, expired, pending"
-        " FROM points_balances WHERE member_id = %s ORDER BY community",
-        member_id,
-    )
+def get_account(member_id: UUID, conn: Accounts, viewer: ViewerDep) -> AccountOut:
+    """A member's points in every community the caller may read, together and per
+    community."""
+    accounts = _accounts(conn, member_id, viewer)
     totals = {name: sum(a[name] for a in accounts) for name in TOTALS}
     return AccountOut(member_id=member_id, communities=accounts, **totals)
 
@@ -215,13 +245,17 @@ def get_account(member_id: UUID, conn: Accounts) -> AccountOut:
 def get_ledger(
     member_id: UUID,
     conn: Accounts,
+    viewer: ViewerDep,
     community: Code | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> PageOf[LedgerEntry]:
-    """Every entry of the member's accounts in order, with its running balance."""
-    _member(conn, member_id)
-    where, params = conditions(("member_id = %s", member_id), ("community = %s", community))
+    """Every entry of the member's accounts the caller may read, in order, with its
+    running balance."""
+    _accounts(conn, member_id, viewer)
+    where, params = conditions(
+        _visible(viewer), ("member_id = %s", member_id), ("community = %s", community)
+    )
     items, next_cursor = Page(["position"]).fetch(
         conn, sql.SQL("SELECT * FROM points_ledger"), where, params, limit, cursor
     )
@@ -231,14 +265,17 @@ def get_ledger(
 @router.get("/points/leaderboard", responses=QUERY)
 def leaderboard(
     conn: Board,
+    viewer: ViewerDep,
     jurisdiction: Annotated[Code | None, Query(description="Communities in this subtree.")] = None,
     earned_from: Annotated[Instant | None, Query(alias="from")] = None,
     earned_to: Annotated[Instant | None, Query(alias="to")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> PageOf[LeaderboardRow]:
-    """Members by points: their balance, or with `from`/`to` the net points entered then."""
+    """Members by points: their balance, or with `from`/`to` the net points entered then;
+    counting only the accounts the caller may read (a resident: their own)."""
     where, params = conditions(
+        _visible(viewer, "b.member_id"),
         (IN_SUBTREE, jurisdiction),
         ("recorded_at >= %s", earned_from),
         ("recorded_at < %s", earned_to),

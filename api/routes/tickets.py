@@ -11,7 +11,7 @@ from psycopg import sql
 from api.actions import add_action
 from api.deps import CallerDep
 from api.problems import COMMAND, QUERY
-from api.reads import Cursor, Limit, Page, conditions, found, one, reader
+from api.reads import Cursor, Limit, Page, conditions, first, found, reader
 from api.schemas.common import Answer, Code, Instant, PageOf, created
 from api.schemas.tickets import (
     DispatchIn,
@@ -25,6 +25,7 @@ from api.schemas.tickets import (
     TicketOut,
     TimelineEntry,
 )
+from api.visibility import ViewerDep
 from domain.application import Governance
 from domain.ticket_policy import Level, Status
 
@@ -69,15 +70,16 @@ for _action, _command, _body, _doc in (
 
 
 @router.get("/tickets/{ticket_id}", responses=QUERY)
-def get_ticket(ticket_id: UUID, conn: Tickets) -> TicketOut:
+def get_ticket(ticket_id: UUID, conn: Tickets, viewer: ViewerDep) -> TicketOut:
     """A ticket's current state, deadlines and overdue flags."""
-    row = one(conn, "SELECT * FROM tickets WHERE id = %s", ticket_id)
+    row = first(conn, "SELECT * FROM tickets", ("id = %s", ticket_id), viewer.tickets())
     return TicketOut(**found(row, "Ticket", ticket_id))
 
 
 @router.get("/tickets", responses=QUERY)
 def list_tickets(
     conn: Tickets,
+    viewer: ViewerDep,
     grid: Annotated[
         Code | None, Query(description="A grid, or any code above it: its whole subtree.")
     ] = None,
@@ -89,8 +91,10 @@ def list_tickets(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> PageOf[TicketOut]:
-    """Ticket queues, newest first: by subtree, status, level, overdue and report time."""
+    """Ticket queues, newest first: by subtree, status, level, overdue and report time
+    (only the tickets the caller may read)."""
     where, params = conditions(
+        viewer.tickets(),
         ("grid_path @> ARRAY[%s]::text[]", grid),
         ("status = %s", status),
         ("level = %s", level),
@@ -106,10 +110,11 @@ def list_tickets(
 
 @router.get("/tickets/{ticket_id}/timeline", responses=QUERY)
 def get_timeline(
-    ticket_id: UUID, conn: Timeline, limit: Limit = 50, cursor: Cursor = None
+    ticket_id: UUID, conn: Timeline, viewer: ViewerDep, limit: Limit = 50, cursor: Cursor = None
 ) -> PageOf[TimelineEntry]:
     """Every event of the ticket, in order, with who did it and when."""
-    found(one(conn, "SELECT id FROM tickets WHERE id = %s", ticket_id), "Ticket", ticket_id)
+    ticket = first(conn, "SELECT id FROM tickets", ("id = %s", ticket_id), viewer.tickets())
+    found(ticket, "Ticket", ticket_id)
     items, next_cursor = Page(["version"]).fetch(
         conn,
         sql.SQL("SELECT * FROM ticket_timeline"),

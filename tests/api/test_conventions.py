@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -125,6 +127,7 @@ def test_a_position_not_reached_in_time_is_a_503_with_retry_after(api: Api, tree
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["x-projection-position"]) < 10**12  # what it did reach
 
 
 def test_lists_page_with_an_opaque_cursor_until_the_last_page(api: Api, tree) -> None:
@@ -170,3 +173,37 @@ def test_readyz_is_503_naming_a_failed_projection(api: Api) -> None:
                 "UPDATE projection_state SET status = 'active' WHERE name = 'ticket_timeline'"
                 " AND status = 'failed'"
             )
+
+
+def test_a_query_answering_404_still_says_what_it_reflects(api: Api) -> None:
+    created = api.ok("POST", "/v1/organisations", {"name": unique("单位")})
+    response = api.get(
+        "/v1/tickets/00000000-0000-0000-0000-000000000000", after=created["position"]
+    )
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["x-projection-position"]) >= created["position"]
+
+
+def test_no_token_is_a_401_even_with_a_body_that_is_no_json(api: Api) -> None:
+    response = api.client.post(
+        "/v1/members", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 401
+    assert response.json()["type"] == "/problems/unauthenticated"
+    expired = api.client.post(
+        "/v1/members",
+        content=b"{not json",
+        headers={"content-type": "application/json", "Authorization": "Bearer x.y.z"},
+    )
+    assert expired.status_code == 401
+    assert api.post("/v1/members", "{not json").status_code == 422
+
+
+def test_a_cursor_tampered_into_values_of_the_wrong_type_is_a_422_on_the_cursor(
+    api: Api, tree
+) -> None:
+    forged = base64.urlsafe_b64encode(json.dumps(["not a time", "not an id"]).encode()).decode()
+    response = api.get("/v1/tickets", params={"cursor": forged})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["query", "cursor"]

@@ -181,3 +181,11 @@ def test_closing_an_activity_awards_its_attendance_rule_to_each_attendee(api: Ap
     closed = api.ok("POST", f"/v1/activities/{activity}/close", None, **STAFF)
     assert closed["awarded"] == 1
     assert api.read(f"/v1/points/accounts/{member}", closed["position"])["balance"] == 3
+
+
+def test_expiring_an_unknown_code_is_a_404_and_a_grid_a_409(api: Api, tree) -> None:
+    unknown = api.post("/v1/points/expiries", {"community": "NOWHERE", "before": "2020-01-01"})
+    assert unknown.status_code == 404
+    grid = api.post("/v1/points/expiries", {"community": tree["grid"], "before": "2020-01-01"})
+    assert grid.status_code == 409
+    assert grid.json()["rule"] == "jurisdiction.kind"
