@@ -93,12 +93,16 @@ class Runner:
                 if target.generation is None:
                     tracking.ensure(self.conn, target.projection)
 
-    def run_until_caught_up(self, progress: Callable[[int], None] | None = None) -> int:
-        """Apply pages until the log is drained; answer the number of events read."""
+    def run_until_caught_up(
+        self, progress: Callable[[int], None] | None = None, until: int | None = None
+    ) -> int:
+        """Apply pages until the log is drained (or, given `until`, until every
+        projection stands at that position and no further); answer the number of
+        events read."""
         self.prepare()
         total = 0
         while not self.stopping.is_set():
-            report = self.run_page()
+            report = self.run_page(until)
             total += report.events
             if progress is not None and report.last_position:
                 progress(report.last_position)
@@ -120,7 +124,9 @@ class Runner:
     def stop(self) -> None:
         self.stopping.set()
 
-    def run_page(self) -> PageReport:
+    def run_page(self, until: int | None = None) -> PageReport:
+        """Apply one page; with `until`, read no position beyond it (the log's head
+        counts as `until` if the log reaches further)."""
         conn = self.conn
         with conn.transaction():
             plan = self._lock_targets(conn)
@@ -128,6 +134,8 @@ class Runner:
                 return PageReport()
             start = min(position for _, _, position in plan)
             head = max_position(conn)
+            if until is not None:
+                head = min(head, until)
             if head <= start:
                 return PageReport()
             last = min(start + self.batch_size, head)
