@@ -142,8 +142,7 @@ class Runner:
             page = self._read(conn, start, last, self._topics(plan))
             report = PageReport(events=len(page), last_position=last, caught_up=last == head)
             for target, generation, position in plan:
-                failure = self._apply(conn, target.projection, generation, position, page, last)
-                if failure is not None:
+                if self._apply(conn, target.projection, generation, position, page, last):
                     report.failed.append(target.projection.name)
         return report
 
@@ -203,7 +202,8 @@ class Runner:
         position: int,
         page: list[Recorded],
         last: int,
-    ) -> Recorded | None:
+    ) -> bool:
+        """Apply the page's events to one projection; answer whether it failed."""
         handled = self._handled.setdefault(projection.name, {})
         events = []
         for r in page:
@@ -214,15 +214,18 @@ class Runner:
                 if wanted:
                     events.append(r)
         if last <= position:
-            return None
+            return False
         try:
             with conn.transaction(), conn.cursor() as cur:
                 if events or not projection.reads_events:
                     projection.apply(Batch(cur, projection, generation, events, position, last))
-        except Exception:
-            return self._isolate(conn, projection, generation, position, events, last)
+        except Exception as error:
+            if not projection.reads_events:  # no events to isolate: stop at the range
+                self._fail_range(conn, projection.name, generation, position, last, error)
+                return True
+            return self._isolate(conn, projection, generation, position, events, last) is not None
         self._advance(conn, projection.name, generation, last)
-        return None
+        return False
 
     def _isolate(
         self,
@@ -258,6 +261,23 @@ class Runner:
             "UPDATE projection_state SET position = %s, updated_at = now()"
             " WHERE name = %s AND generation = %s",
             (position, name, generation),
+        )
+
+    @staticmethod
+    def _fail_range(
+        conn: psycopg.Connection[Any],
+        name: str,
+        generation: int,
+        after: int,
+        last: int,
+        error: Exception,
+    ) -> None:
+        message = f"{type(error).__name__}: {error} (positions {after + 1} to {last})"
+        log.error("projection %s stopped after position %s: %s", name, after, message)
+        conn.execute(
+            "UPDATE projection_state SET status = 'failed', error = %s, error_position = %s,"
+            " updated_at = now() WHERE name = %s AND generation = %s",
+            (message, after + 1, name, generation),
         )
 
     @staticmethod
