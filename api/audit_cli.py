@@ -115,3 +115,33 @@ def checkpoint() -> None:
     with psycopg.connect(database_url(settings), autocommit=True) as conn:
         made = checkpoints.make(conn, signing_key(settings))
     typer.echo(json.dumps(made.to_json()))
+
+
+def verify_rebuild(
+    url: str,
+    mapper: object,
+    projections: list[object],
+    label: str,
+    batch_size: int,
+    workers: int,
+) -> None:
+    """`rebuild --verify`: rebuild into shadow tables and compare with the live ones."""
+    import psycopg
+
+    from projections.runner import max_position
+    from projections.shadow import verify_rebuild as compare
+
+    with psycopg.connect(url) as conn:
+        head = max_position(conn)
+    with Progress(console=console) as bar:
+        task = bar.add_task(f"rebuilding {label} to compare", total=max(head, 1))
+        differences = compare(
+            url,
+            mapper,  # type: ignore[arg-type]
+            projections,  # type: ignore[arg-type]
+            batch_size=batch_size,
+            workers=workers,
+            progress=lambda position: bar.update(task, completed=position),
+        )
+    names = ", ".join(p.name for p in projections)  # type: ignore[attr-defined]
+    _finish([str(d) for d in differences], f"a rebuild of {names} matches the live tables")

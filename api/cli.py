@@ -181,6 +181,14 @@ def rebuild(
         int,
         typer.Option(help="Worker processes sharing the projections out (default: CPUs, ≤ 4)."),
     ] = 0,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Rebuild into shadow tables, compare them with the live ones, drop them;"
+            " switch nothing over. Exits 1 if any table differs.",
+        ),
+    ] = False,
 ) -> None:
     """Rebuild projections from zero into new tables, then switch readers over."""
     import os
@@ -198,6 +206,10 @@ def rebuild(
     with psycopg.connect(url) as conn:
         head = max_position(conn)
     label = ", ".join(p.name for p in projections) if names else "every projection"
+    if verify:
+        workers = workers or min(os.cpu_count() or 1, 4)
+        audit_cli.verify_rebuild(url, governance.mapper, projections, label, batch_size, workers)
+        return
     with Progress(console=console) as bar:
         task = bar.add_task(f"rebuilding {label}", total=max(head, 1))
         generations = rebuild_all(

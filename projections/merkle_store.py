@@ -1,7 +1,8 @@
 """Roots and proofs of the stored Merkle log (the `merkle` projection's tables).
 
-Each answer fetches the few subtree hashes it needs in one query (`merkle_tree.needed`)
-and computes the rest in memory. Reads the active generation through its views.
+Each answer fetches the few subtree hashes it needs in one query (`merkle_tree.needed`),
+with the leaves of any subtree too small to be stored, and computes the rest in memory.
+Reads the active generation through its views.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import psycopg
 from psycopg import sql
 
 from projections import merkle_tree
+from projections.families.merkle import STORED_FROM
 from projections.merkle_tree import Hash, Nodes
 
 T = TypeVar("T")
@@ -85,16 +87,24 @@ class StoredTree:
         return compute(_Found(found))
 
     def _fetch(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Hash]:
+        """The hashes of the complete subtrees `keys`, in one query: stored ones are
+        read, smaller ones (below `STORED_FROM`) recomputed from their leaves."""
         keys = list(keys)
-        leaves = [i for level, i in keys if level == 0]
-        inner = [(level, i) for level, i in keys if level > 0]
+        small = [(level, i) for level, i in keys if level < STORED_FROM]
+        inner = [(level, i) for level, i in keys if level >= STORED_FROM]
+        leaves = sorted({j for level, i in small for j in range(i << level, (i + 1) << level)})
         rows = self.conn.execute(
             "SELECT 0, leaf_index, hash FROM merkle_leaves WHERE leaf_index = ANY(%s)"
             " UNION ALL SELECT level, index, hash FROM merkle_nodes"
             " WHERE (level, index) IN (SELECT * FROM unnest(%s::int[], %s::bigint[]))",
             (leaves, [k[0] for k in inner], [k[1] for k in inner]),
         ).fetchall()
-        return {(int(level), int(index)): bytes(h) for level, index, h in rows}
+        found = {(int(level), int(index)): bytes(h) for level, index, h in rows}
+        for level, i in small:
+            if level > 0:
+                span = range(i << level, (i + 1) << level)
+                found[(level, i)] = merkle_tree.root(found[(0, j)] for j in span)
+        return found
 
 
 class _Found:

@@ -81,20 +81,39 @@ def rebuild_all(
     that Python's work and the database's overlap on several cores; the workers decode
     with `event_mapper()`, and the projections must be importable (they are pickled).
     If a worker fails, nothing is activated and the error is raised."""
-    generations = {}
-    with psycopg.connect(url) as conn, conn.transaction():
-        for projection in projections:
-            generations[projection.name] = tracking.create_generation(conn, projection, "building")
-        groups = _share_out(conn, projections, workers)
-    targets = [[Target(p, generations[p.name]) for p in group] for group in groups]
-    if len(targets) == 1:
-        _build(url, mapper, targets[0], batch_size, progress)
-    else:
-        _build_in_processes(url, targets, batch_size, progress)
+    generations = create_generations(url, projections)
+    build_into(url, mapper, projections, generations, batch_size, progress, workers, None)
     with psycopg.connect(url) as conn, conn.transaction():
         for projection in projections:
             tracking.activate(conn, projection, generations[projection.name])
     return generations
+
+
+def create_generations(url: str, projections: Sequence[Projection]) -> dict[str, int]:
+    """A new, empty `building` generation of each projection, by name."""
+    with psycopg.connect(url) as conn, conn.transaction():
+        return {p.name: tracking.create_generation(conn, p, "building") for p in projections}
+
+
+def build_into(
+    url: str,
+    mapper: Mapper[Any],
+    projections: Sequence[Projection],
+    generations: dict[str, int],
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+    workers: int,
+    until: int | None,
+) -> None:
+    """Build the given `building` generations from zero, up to the log's head or to
+    position `until` (see `rebuild_all` for `workers`)."""
+    with psycopg.connect(url) as conn:
+        groups = _share_out(conn, projections, workers)
+    targets = [[Target(p, generations[p.name]) for p in group] for group in groups]
+    if len(targets) == 1:
+        _build(url, mapper, targets[0], batch_size, progress, until)
+    else:
+        _build_in_processes(url, targets, batch_size, progress, until)
 
 
 def event_mapper() -> Mapper[Any]:
@@ -110,10 +129,11 @@ def _build(
     targets: list[Target],
     batch_size: int,
     progress: Callable[[int], None] | None,
+    until: int | None = None,
 ) -> None:
     runner = Runner(url, mapper, targets, batch_size=batch_size)
     try:
-        runner.run_until_caught_up(progress)
+        runner.run_until_caught_up(progress, until)
     finally:
         runner.close()
 
@@ -151,11 +171,14 @@ def _build_in_processes(
     groups: list[list[Target]],
     batch_size: int,
     progress: Callable[[int], None] | None,
+    until: int | None = None,
 ) -> None:
     context = multiprocessing.get_context("spawn")
     reports: multiprocessing.Queue[tuple[int, int]] = context.Queue()
     processes = [
-        context.Process(target=_worker, args=(url, group, batch_size, i, reports), daemon=True)
+        context.Process(
+            target=_worker, args=(url, group, batch_size, i, reports, until), daemon=True
+        )
         for i, group in enumerate(groups)
     ]
     for process in processes:
@@ -183,5 +206,6 @@ def _worker(
     batch_size: int,
     index: int,
     reports: multiprocessing.Queue[tuple[int, int]],
+    until: int | None = None,
 ) -> None:
-    _build(url, event_mapper(), targets, batch_size, lambda p: reports.put((index, p)))
+    _build(url, event_mapper(), targets, batch_size, lambda p: reports.put((index, p)), until)

@@ -93,12 +93,16 @@ class Runner:
                 if target.generation is None:
                     tracking.ensure(self.conn, target.projection)
 
-    def run_until_caught_up(self, progress: Callable[[int], None] | None = None) -> int:
-        """Apply pages until the log is drained; answer the number of events read."""
+    def run_until_caught_up(
+        self, progress: Callable[[int], None] | None = None, until: int | None = None
+    ) -> int:
+        """Apply pages until the log is drained (or, given `until`, until every
+        projection stands at that position and no further); answer the number of
+        events read."""
         self.prepare()
         total = 0
         while not self.stopping.is_set():
-            report = self.run_page()
+            report = self.run_page(until)
             total += report.events
             if progress is not None and report.last_position:
                 progress(report.last_position)
@@ -120,7 +124,9 @@ class Runner:
     def stop(self) -> None:
         self.stopping.set()
 
-    def run_page(self) -> PageReport:
+    def run_page(self, until: int | None = None) -> PageReport:
+        """Apply one page; with `until`, read no position beyond it (the log's head
+        counts as `until` if the log reaches further)."""
         conn = self.conn
         with conn.transaction():
             plan = self._lock_targets(conn)
@@ -128,14 +134,15 @@ class Runner:
                 return PageReport()
             start = min(position for _, _, position in plan)
             head = max_position(conn)
+            if until is not None:
+                head = min(head, until)
             if head <= start:
                 return PageReport()
             last = min(start + self.batch_size, head)
             page = self._read(conn, start, last, self._topics(plan))
             report = PageReport(events=len(page), last_position=last, caught_up=last == head)
             for target, generation, position in plan:
-                failure = self._apply(conn, target.projection, generation, position, page, last)
-                if failure is not None:
+                if self._apply(conn, target.projection, generation, position, page, last):
                     report.failed.append(target.projection.name)
         return report
 
@@ -195,7 +202,8 @@ class Runner:
         position: int,
         page: list[Recorded],
         last: int,
-    ) -> Recorded | None:
+    ) -> bool:
+        """Apply the page's events to one projection; answer whether it failed."""
         handled = self._handled.setdefault(projection.name, {})
         events = []
         for r in page:
@@ -206,15 +214,18 @@ class Runner:
                 if wanted:
                     events.append(r)
         if last <= position:
-            return None
+            return False
         try:
             with conn.transaction(), conn.cursor() as cur:
                 if events or not projection.reads_events:
                     projection.apply(Batch(cur, projection, generation, events, position, last))
-        except Exception:
-            return self._isolate(conn, projection, generation, position, events, last)
+        except Exception as error:
+            if not projection.reads_events:  # no events to isolate: stop at the range
+                self._fail_range(conn, projection.name, generation, position, last, error)
+                return True
+            return self._isolate(conn, projection, generation, position, events, last) is not None
         self._advance(conn, projection.name, generation, last)
-        return None
+        return False
 
     def _isolate(
         self,
@@ -250,6 +261,23 @@ class Runner:
             "UPDATE projection_state SET position = %s, updated_at = now()"
             " WHERE name = %s AND generation = %s",
             (position, name, generation),
+        )
+
+    @staticmethod
+    def _fail_range(
+        conn: psycopg.Connection[Any],
+        name: str,
+        generation: int,
+        after: int,
+        last: int,
+        error: Exception,
+    ) -> None:
+        message = f"{type(error).__name__}: {error} (positions {after + 1} to {last})"
+        log.error("projection %s stopped after position %s: %s", name, after, message)
+        conn.execute(
+            "UPDATE projection_state SET status = 'failed', error = %s, error_position = %s,"
+            " updated_at = now() WHERE name = %s AND generation = %s",
+            (message, after + 1, name, generation),
         )
 
     @staticmethod

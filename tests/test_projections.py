@@ -55,3 +55,14 @@ class SlowNames(MemberNames):
     def apply(self, batch: Batch) -> None:
         super().apply(batch)
         time.sleep(float(os.environ.get("SLOW_BATCH_SECONDS", "0.05")))
+
+
+class BrokenInDatabase(Projection):
+    """Reads no events (works inside the database) and always fails."""
+
+    name = "test_broken_sql"
+    reads_events = False
+    tables = _names_table("test_broken_sql")
+
+    def apply(self, batch: Batch) -> None:
+        batch.cur.execute("SELECT 1 / 0")

@@ -1,22 +1,35 @@
-"""The Merkle log: a leaf per event, in global order, and every complete subtree.
+"""The Merkle log: a leaf per event, in global order, and the larger complete subtrees.
 
 Leaf `i` is the i-th event of the log (positions may skip numbers, leaf indexes do
 not); its hash commits to the event's canonical record (`projections.leaf_record`).
 `merkle_nodes` holds the hash of every complete, aligned subtree of 2**level leaves
-(level >= 1), so a root or a proof of any tree size is a few look-ups
-(`projections.merkle_store`). Each batch starts from the tree's peaks, appends its
-leaves and COPYs the leaves and the subtrees they complete.
+with level >= `STORED_FROM`; a smaller subtree (at most 2**STORED_FROM - 1 leaves'
+worth) is recomputed from its leaves when a root or proof needs it
+(`projections.merkle_store`), so a proof is still a single query of a few dozen rows.
+
+Each batch computes its leaf hashes inside PostgreSQL (INSERT ... SELECT over the
+batch's position range of the events table, like the audit journal), so the runner
+fetches no events for it; the hashes come back to Python, which grows the tree from
+its peaks and COPYs the subtrees they complete (one row per 2**STORED_FROM leaves).
 """
 
 from __future__ import annotations
 
+from psycopg import sql
+
 from projections.engine import Batch, Projection
-from projections.leaf_record import event_leaf
+from projections.leaf_record import LEAF_SQL
 from projections.merkle_tree import Frontier, Hash, peaks
+from projections.runner import EVENTS_TABLE
+
+STORED_FROM = 4
+"""The smallest level of subtree stored in `merkle_nodes`."""
 
 
 class MerkleLog(Projection):
     name = "merkle"
+    reads_events = False
+    rebuild_weight = 0.3
     tables = {
         "merkle_leaves": (
             "CREATE TABLE IF NOT EXISTS {merkle_leaves} ("
@@ -36,36 +49,47 @@ class MerkleLog(Projection):
 
     def apply(self, batch: Batch) -> None:
         tree = self._frontier(batch)
-        leaves: list[tuple[int, int, Hash]] = []
+        batch.cur.execute(
+            batch.sql(
+                "INSERT INTO {merkle_leaves} (leaf_index, position, hash)"
+                " SELECT %s + row_number() OVER (ORDER BY notification_id) - 1,"
+                " notification_id, {leaf} FROM {events}"
+                " WHERE notification_id > %s AND notification_id <= %s"
+                " RETURNING leaf_index, hash",
+                leaf=sql.SQL(LEAF_SQL),
+                events=sql.Identifier(EVENTS_TABLE),
+            ),
+            (tree.size, batch.after, batch.last),
+        )
         nodes: list[tuple[int, int, Hash]] = []
-        for recorded in batch.events:
-            n = recorded.notification
-            leaf = event_leaf(n.id, n.originator_id, n.originator_version, n.topic, n.state)
-            index = tree.size
-            made = tree.append(leaf)
-            leaves.append((index, n.id, leaf))
-            nodes.extend(made[1:])
-        batch.copy("merkle_leaves", ["leaf_index", "position", "hash"], leaves)
+        for _, leaf in sorted(batch.cur.fetchall()):
+            made = tree.append(bytes(leaf))
+            nodes.extend(node for node in made if node[0] >= STORED_FROM)
         batch.copy("merkle_nodes", ["level", "index", "hash"], nodes)
 
     @staticmethod
     def _frontier(batch: Batch) -> Frontier:
-        """The tree so far, as its peaks."""
+        """The tree so far: its stored peaks, then the leaves after them."""
         batch.cur.execute(batch.sql("SELECT coalesce(max(leaf_index) + 1, 0) FROM {merkle_leaves}"))
         row = batch.cur.fetchone()
         size = int(row[0]) if row else 0
-        wanted = peaks(size)
+        stored = [(level, index) for level, index in peaks(size) if level >= STORED_FROM]
+        tail = size >> STORED_FROM << STORED_FROM
         batch.cur.execute(
             batch.sql(
-                "SELECT 0, leaf_index, hash FROM {merkle_leaves} WHERE leaf_index = %s"
-                " UNION ALL SELECT level, index, hash FROM {merkle_nodes}"
+                "SELECT level, index, hash FROM {merkle_nodes}"
                 " WHERE (level, index) IN (SELECT * FROM unnest(%s::int[], %s::bigint[]))"
             ),
-            (
-                size - 1 if size & 1 else -1,
-                [level for level, _ in wanted if level > 0],
-                [index for level, index in wanted if level > 0],
-            ),
+            ([level for level, _ in stored], [index for _, index in stored]),
         )
         found = {(int(level), int(index)): bytes(h) for level, index, h in batch.cur}
-        return Frontier([(level, found[(level, index)]) for level, index in wanted])
+        tree = Frontier([(level, found[(level, index)]) for level, index in stored])
+        batch.cur.execute(
+            batch.sql(
+                "SELECT hash FROM {merkle_leaves} WHERE leaf_index >= %s ORDER BY leaf_index"
+            ),
+            (tail,),
+        )
+        for (leaf,) in batch.cur.fetchall():
+            tree.append(bytes(leaf))
+        return tree

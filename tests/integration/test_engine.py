@@ -19,7 +19,7 @@ from projections import tracking
 from projections.families.audit import AuditJournal
 from projections.rebuild import checksums, rebuild
 from projections.runner import Runner, Target
-from tests.test_projections import MemberNames, PoisonedNames, SlowNames
+from tests.test_projections import BrokenInDatabase, MemberNames, PoisonedNames, SlowNames
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -139,6 +139,18 @@ def test_a_poison_event_stops_only_its_projection_and_names_the_event(
     assert positions(db, "test_names") == [1, 2, 3]
     project(PoisonedNames())
     assert positions(db, "test_poisoned") == [1]
+
+
+def test_a_failing_in_database_projection_stops_instead_of_skipping_the_range(
+    governance: Governance, admin: Meta, project, db: psycopg.Connection
+) -> None:
+    register(governance, admin, "one")
+    register(governance, admin, "two")
+    project(BrokenInDatabase(), MemberNames())
+    (failed,) = tracking.states(db, ["test_broken_sql"])
+    assert (failed.status, failed.position, failed.error_position) == ("failed", 0, 1)
+    assert "DivisionByZero" in (failed.error or "")
+    assert positions(db, "test_names") == [1, 2]
 
 
 def test_a_rebuild_gives_identical_tables_and_switches_readers_over(
