@@ -162,10 +162,33 @@ ENDPOINTS: dict[str, tuple[str, dict[str, set[str]], Check]] = {
 }  # fmt: skip
 
 
-def test_every_get_endpoint_has_a_row_in_this_table(api: Api) -> None:
+AUDIT = "/v1/audit/"
+"""The audit endpoints answer auditors and admins only, whatever the place (below)."""
+
+
+def _gets(api: Api) -> set[str]:
     paths = api.client.get("/openapi.json").json()["paths"]
-    gets = {path for path, operations in paths.items() if "get" in operations and "/v1" in path}
+    return {path for path, operations in paths.items() if "get" in operations and "/v1" in path}
+
+
+def test_every_get_endpoint_has_a_row_in_this_table(api: Api) -> None:
+    gets = {path for path in _gets(api) if not path.startswith(AUDIT)}
     assert gets == {path for path, _, _ in ENDPOINTS.values()}
+
+
+def test_every_audit_endpoint_refuses_every_role_but_auditors_and_admins(
+    api: Api, things: Things
+) -> None:
+    audit = sorted(path for path in _gets(api) if path.startswith(AUDIT))
+    assert len(audit) >= 7
+    for path in audit:
+        concrete = path.replace("{aggregate_id}", things["grid"]["ticket"])
+        for role in ROLES:
+            status = api.get(concrete, **_who(role, things)).status_code
+            if role in ("admin", "auditor"):
+                assert status != 403, (path, role)
+            else:
+                assert status == 403, (path, role, status)
 
 
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
