@@ -176,7 +176,7 @@ def rebuild(
     names: Annotated[
         list[str] | None, typer.Argument(help="Projections to rebuild (default: all).")
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Events per transaction at most.")] = 10_000,
+    batch_size: Annotated[int, typer.Option(help="Events per transaction at most.")] = 25_000,
     workers: Annotated[
         int,
         typer.Option(help="Worker processes sharing the projections out (default: CPUs, ≤ 4)."),

@@ -31,7 +31,7 @@ from _db import ROOT, fresh_database, server_url
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from api.database import library_env
+from api.database import library_env, migrate
 from api.simulate import SimClock, simulate
 from domain.application import Governance
 from domain.commands.base import Meta
@@ -196,6 +196,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"gridledger bench/audit.py at {datetime.now(UTC):%Y-%m-%d %H:%M}Z ({ROOT})")
     url = dataset(args.events)
+    migrate(url)  # a dataset made by an older version may lack newer tables
     bench_merkle(url)
     bench_verify(url, Ed25519PrivateKey.generate())
     bench_proofs(url, args.proofs)

@@ -1,7 +1,7 @@
 """Projection throughput and freshness, measured in one run on one dataset.
 
     .venv/bin/python bench/projections.py [--events 1000000] [--library-seconds 60]
-        [--live-seconds 30] [--workers 2] [--batch-size 10000]
+        [--live-seconds 30] [--workers 2] [--batch-size 25000] [--projections NAME...]
 
 1. Builds (or reuses) a simulated dataset of at least --events events through
    `Governance` (`gridledger simulate`'s generator): one district over consecutive
@@ -53,7 +53,7 @@ class OneRowPerEvent(PostgresTrackingRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.create_table_statements.append(
+        self.sql_create_statements.append(
             psycopg.sql.SQL(
                 "CREATE TABLE IF NOT EXISTS library_rows (position bigint PRIMARY KEY,"
                 " aggregate_id uuid, event_type text)"
@@ -114,9 +114,9 @@ def dataset(events: int) -> str:
     return url
 
 
-def bench_rebuild(url: str, workers: int, batch_size: int) -> float:
+def bench_rebuild(url: str, workers: int, batch_size: int, names: list[str] | None) -> float:
     governance = Governance(env=library_env(url))
-    projections = list(all_projections().values())
+    projections = [p for n, p in all_projections().items() if not names or n in names]
     with psycopg.connect(url) as conn:
         head = max_position(conn)
     started = time.perf_counter()
@@ -235,11 +235,12 @@ def main() -> None:
     parser.add_argument("--library-seconds", type=float, default=60)
     parser.add_argument("--live-seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=2, help="rebuild worker processes")
-    parser.add_argument("--batch-size", type=int, default=10_000, help="rebuild page size")
+    parser.add_argument("--batch-size", type=int, default=25_000, help="rebuild page size")
+    parser.add_argument("--projections", nargs="*", help="rebuild only these (default: all)")
     args = parser.parse_args()
     print(f"gridledger bench/projections.py at {datetime.now(UTC):%Y-%m-%d %H:%M}Z ({ROOT})")
     url = dataset(args.events)
-    ours = bench_rebuild(url, args.workers, args.batch_size)
+    ours = bench_rebuild(url, args.workers, args.batch_size, args.projections)
     library = bench_library_runner(url, args.library_seconds)
     print(f"=> rebuild is {ours / library:.1f}x the library runner's rate")
     bench_live(url, 200, args.live_seconds)
