@@ -1,7 +1,7 @@
 """Commands and reads over HTTP against `gridledger serve`, beside `Governance` called
 directly, in one run on one fresh database.
 
-    .venv/bin/python bench/http.py [--ops 2000] [--clients 1,16,64] [--gets 2000]
+    .venv/bin/python bench/http.py [--ops 2000] [--clients 1,16,64] [--gets 2000] [--separate]
 
 1. Starts `gridledger serve` (one process, projections and watcher inside it, as
    `make run` does) on a fresh database (bench/_db.py) and defines a small tree.
@@ -97,31 +97,32 @@ class Client:
         return answer
 
 
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, separate: bool) -> list[subprocess.Popen[bytes]]:
+    """`gridledger serve`, with the projections and watcher inside it (as `make run`)
+    or, `separate`, in a `gridledger project` process of their own (as in production)."""
     env = {
         **os.environ,
         "GRIDLEDGER_DATABASE_URL": url,
         "GRIDLEDGER_JWT_SECRET": SECRET,
-        "GRIDLEDGER_WORKERS_IN_PROCESS": "true",
+        "GRIDLEDGER_WORKERS_IN_PROCESS": "false" if separate else "true",
         "GRIDLEDGER_READ_POOL_SIZE": "10",
     }
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gridledger"), "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    gridledger = str(ROOT / ".venv" / "bin" / "gridledger")
+    quiet = {"env": env, "cwd": ROOT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    processes = [subprocess.Popen([gridledger, "project"], **quiet)] if separate else []  # type: ignore[call-overload]
+    server = subprocess.Popen([gridledger, "serve", "--port", str(port)], **quiet)  # type: ignore[call-overload]
+    processes.append(server)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
             if conn.getresponse().status == 200:
-                return server
+                return processes
         except OSError:
             time.sleep(0.2)
-    server.terminate()
+    for process in processes:
+        process.terminate()
     raise RuntimeError("gridledger serve did not start")
 
 
@@ -225,12 +226,17 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=2000, help="commands per run")
     parser.add_argument("--clients", default="1,16,64", help="concurrent clients per run")
     parser.add_argument("--gets", type=int, default=2000, help="GET by id per run")
+    parser.add_argument(
+        "--separate",
+        action="store_true",
+        help="projections in a `gridledger project` process, not in the API's",
+    )
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
 
     url = fresh_database("gridledger_bench_http")
     port = free_port()
-    server = start_server(url, port)
+    servers = start_server(url, port, args.separate)
     lines = [
         "| what | clients | requests | per second | p50 ms | p99 ms |",
         "|---|---|---|---|---|---|",
@@ -277,8 +283,9 @@ def main() -> None:
                 )
             )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in servers:
+            process.terminate()
+            process.wait(timeout=30)
     print("\n".join(lines))
 
 
