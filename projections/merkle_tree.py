@@ -80,6 +80,17 @@ class Frontier:
         self.size += 1
         return made
 
+    def append_subtree(self, level: int, value: Hash) -> None:
+        """Add 2**level leaves at once, given their subtree's hash (the tree's size must
+        be a multiple of 2**level, so no peak is smaller)."""
+        if self.size % (1 << level):
+            raise ValueError(f"a subtree of level {level} cannot start at leaf {self.size}")
+        self.size += 1 << level
+        while self.peaks and self.peaks[-1][0] == level:
+            _, left = self.peaks.pop()
+            level, value = level + 1, node_hash(left, value)
+        self.peaks.append((level, value))
+
     def root(self) -> Hash:
         if not self.peaks:
             return EMPTY_ROOT
@@ -87,6 +98,14 @@ class Frontier:
         for _, left in reversed(self.peaks[:-1]):
             value = node_hash(left, value)
         return value
+
+
+def perfect_root(leaves: Sequence[Hash]) -> Hash:
+    """The root of a power-of-two number of leaf hashes."""
+    level = list(leaves)
+    while len(level) > 1:
+        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
 
 
 def subtree(nodes: Nodes, lo: int, hi: int) -> Hash:

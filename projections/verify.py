@@ -2,9 +2,11 @@
 tree and the latest signed checkpoint against it.
 
 Leaves are recomputed in SQL (`leaf_record.LEAF_SQL`: a second implementation of the
-encoding, beside the projection's Python one) and streamed through a server-side
-cursor with the stored leaf of the same index, so Python only compares 32-byte
-hashes and grows the tree. The first disagreement is named by position and event.
+encoding, beside the projection's Python one) and compared there with the stored leaf
+of the same index; a server-side cursor streams each recomputed leaf with the verdict
+(binary, two columns), and Python grows the tree from the recomputed leaves, 2**14 at
+a time where it can. The first disagreement is read again in full and named by
+position and event.
 """
 
 from __future__ import annotations
@@ -21,9 +23,25 @@ from projections import checkpoints
 from projections.checkpoints import Checkpoint
 from projections.leaf_record import LEAF_SQL
 from projections.merkle_store import StoredTree
-from projections.merkle_tree import Frontier
+from projections.merkle_tree import Frontier, perfect_root
 
 CHUNK = 20_000
+BLOCK_LEVEL = 14
+BLOCK = 1 << BLOCK_LEVEL
+
+_JOINED = sql.SQL(
+    "SELECT {columns}"
+    " FROM (SELECT row_number() OVER (ORDER BY notification_id) - 1 AS leaf_index,"
+    " notification_id AS position, originator_id, originator_version, topic,"
+    " {leaf} AS leaf FROM governance_events) AS e"
+    " FULL JOIN merkle_leaves AS l ON l.leaf_index = e.leaf_index {where}"
+    " ORDER BY coalesce(e.leaf_index, l.leaf_index)"
+)
+_VERDICT = (
+    "coalesce(e.leaf_index, l.leaf_index), l.leaf_index IS NOT NULL,"
+    " coalesce(e.position = l.position AND e.leaf = l.hash, false), e.leaf"
+)
+_FULL = "e.position, e.originator_id, e.originator_version, e.topic, l.leaf_index, l.position"
 
 
 @dataclass
@@ -58,45 +76,38 @@ def verify_store(
         )
         checkpoint = None
     tree = Frontier()
-    query = sql.SQL(
-        "SELECT e.position, e.originator_id, e.originator_version, e.topic, e.leaf,"
-        " l.leaf_index, l.position, l.hash"
-        " FROM (SELECT row_number() OVER (ORDER BY notification_id) - 1 AS leaf_index,"
-        " notification_id AS position, originator_id, originator_version, topic,"
-        " {leaf} AS leaf FROM governance_events) AS e"
-        " FULL JOIN merkle_leaves AS l ON l.leaf_index = e.leaf_index"
-        " ORDER BY coalesce(e.leaf_index, l.leaf_index)"
-    ).format(leaf=sql.SQL(LEAF_SQL))  # type: ignore[arg-type]
-    with conn.transaction(), conn.cursor(name="gridledger_verify") as cur:
-        cur.itersize = CHUNK
-        cur.execute(query)
-        for row in cur:
-            position, aggregate_id, version, topic, leaf, index, stored_position, stored = row
-            if index is None:  # the projection has not reached it yet
-                break
-            if position is None:
-                report.problems.append(
-                    f"position {stored_position} is missing from the event store"
-                    f" (leaf {index} was recorded for it)"
-                )
-                break
-            event = _describe(position, aggregate_id, version, topic)
-            if position != stored_position:
-                what = "missing" if position > stored_position else "not the event recorded"
-                report.problems.append(
-                    f"position {stored_position} is {what}: the event store has {event}"
-                    f" as leaf {index}"
-                )
-                break
-            if bytes(leaf) != bytes(stored):
-                report.problems.append(f"{event} differs from the event recorded as leaf {index}")
-                break
-            tree.append(bytes(leaf))
-            report.events += 1
-            if checkpoint is not None and tree.size == checkpoint.tree_size:
+    buffered: list[bytes] = []
+    mark = checkpoint.tree_size if checkpoint is not None else None
+
+    def flush() -> None:
+        if len(buffered) == BLOCK and tree.size % BLOCK == 0 and not _within(tree, mark):
+            tree.append_subtree(BLOCK_LEVEL, perfect_root(buffered))
+            if checkpoint is not None and tree.size == mark:
                 _against(report, checkpoint, tree)
-            if progress is not None and report.events % CHUNK == 0:
-                progress(report.events)
+        else:
+            for leaf in buffered:
+                tree.append(leaf)
+                if checkpoint is not None and tree.size == mark:
+                    _against(report, checkpoint, tree)
+        buffered.clear()
+
+    with conn.transaction(), conn.cursor(name="gridledger_verify", binary=True) as cur:
+        cur.itersize = CHUNK
+        cur.execute(_query(_VERDICT, ""))
+        for index, stored, ok, leaf in cur:
+            if not stored:  # the projection has not reached it yet
+                break
+            if not ok:
+                _name_mismatch(conn, report, index)
+                break
+            buffered.append(leaf)
+            if len(buffered) == BLOCK:
+                flush()
+                if progress is not None:
+                    progress(tree.size)
+    if buffered:
+        flush()
+    report.events = tree.size
     if report.ok and report.events < report.tree_size:
         report.problems.append(f"the stored tree has {report.tree_size} leaves")
     if report.ok and checkpoint is not None and checkpoint.tree_size > report.events:
@@ -108,6 +119,42 @@ def verify_store(
     if progress is not None:
         progress(report.events)
     return report
+
+
+def _query(columns: str, where: str) -> sql.Composed:
+    return _JOINED.format(
+        columns=sql.SQL(columns),  # type: ignore[arg-type]
+        leaf=sql.SQL(LEAF_SQL),  # type: ignore[arg-type]
+        where=sql.SQL(where),  # type: ignore[arg-type]
+    )
+
+
+def _within(tree: Frontier, mark: int | None) -> bool:
+    """Whether a checkpoint's size falls strictly inside the next block of leaves."""
+    return mark is not None and tree.size < mark < tree.size + BLOCK
+
+
+def _name_mismatch(conn: psycopg.Connection[Any], report: Report, index: int) -> None:
+    """Read the first disagreeing row again, in full, and say what is wrong with it."""
+    row = conn.execute(
+        _query(_FULL, "WHERE coalesce(e.leaf_index, l.leaf_index) = %s"), (index,)
+    ).fetchone()
+    assert row is not None
+    position, aggregate_id, version, topic, index, stored_position = row
+    if position is None:
+        report.problems.append(
+            f"position {stored_position} is missing from the event store"
+            f" (leaf {index} was recorded for it)"
+        )
+        return
+    event = _describe(position, aggregate_id, version, topic)
+    if position != stored_position:
+        what = "missing" if position > stored_position else "not the event recorded"
+        report.problems.append(
+            f"position {stored_position} is {what}: the event store has {event} as leaf {index}"
+        )
+        return
+    report.problems.append(f"{event} differs from the event recorded as leaf {index}")
 
 
 def _against(report: Report, checkpoint: Checkpoint, tree: Frontier) -> None:

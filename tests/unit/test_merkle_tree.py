@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -138,3 +139,30 @@ def test_the_look_ups_a_proof_needs_are_known_in_advance() -> None:
 
     assert inclusion_proof(Only(), 617, 1000) == inclusion_proof(nodes, 617, 1000)
     assert len(asked) < 40
+
+
+@pytest.mark.parametrize("blocks, tail", [(1, 0), (3, 5), (4, 0), (5, 3)])
+def test_appending_whole_subtrees_gives_the_root_of_appending_their_leaves(
+    blocks: int, tail: int
+) -> None:
+    from projections.merkle_tree import Frontier, perfect_root
+
+    leaves = [leaf_hash(bytes([i % 256, i // 256])) for i in range(blocks * 8 + tail)]
+    one_by_one, in_blocks = Frontier(), Frontier()
+    for leaf in leaves:
+        one_by_one.append(leaf)
+    for b in range(blocks):
+        in_blocks.append_subtree(3, perfect_root(leaves[b * 8 : (b + 1) * 8]))
+    for leaf in leaves[blocks * 8 :]:
+        in_blocks.append(leaf)
+    assert in_blocks.size == one_by_one.size == len(leaves)
+    assert in_blocks.root() == one_by_one.root()
+
+
+def test_a_subtree_must_start_where_its_size_is_aligned() -> None:
+    from projections.merkle_tree import Frontier
+
+    tree = Frontier()
+    tree.append(leaf_hash(b"x"))
+    with pytest.raises(ValueError, match="cannot start"):
+        tree.append_subtree(3, leaf_hash(b"y"))
