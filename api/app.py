@@ -61,7 +61,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             timeout=settings.database_timeout,
         )
         workers = (
-            Workers(url, governance, settings.watch_interval) if settings.runs_workers() else None
+            Workers(
+                url,
+                governance,
+                settings.watch_interval,
+                checkpoints=(signing_key(settings), settings.checkpoint_every),
+            )
+            if settings.runs_workers()
+            else None
         )
         if workers is not None:
             workers.start()

@@ -163,6 +163,18 @@ def project(
     console.print(
         f"projecting {', '.join(t.projection.name for t in runner.targets)}; Ctrl-C stops"
     )
+    if any(t.projection.name == "merkle" for t in runner.targets):
+        import threading
+
+        from api.signing import signing_key
+        from api.workers import sign_checkpoints
+
+        threading.Thread(
+            target=sign_checkpoints,
+            args=(url, signing_key(settings), settings.checkpoint_every, runner.stopping),
+            name="gridledger-checkpoints",
+            daemon=True,
+        ).start()
     try:
         runner.run_forever()
     except KeyboardInterrupt:

@@ -8,9 +8,11 @@ import logging
 import threading
 
 import psycopg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import PersistenceError
 
 from domain.application import Governance
+from projections.checkpoints import make_if_due
 from projections.deadlines import DeadlineIndex
 from projections.registry import all_projections
 from projections.runner import Runner, Target
@@ -19,12 +21,23 @@ from projections.watcher import DeadlineWatcher
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
+CHECKPOINT_SECONDS = 1.0
 
 
 class Workers:
     """Starts and stops the projection runner and the deadline watcher threads."""
 
-    def __init__(self, url: str, governance: Governance, watch_interval: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        governance: Governance,
+        watch_interval: float,
+        checkpoints: tuple[Ed25519PrivateKey, int] | None = None,
+    ) -> None:
+        """`checkpoints`: the signing key and the number of events after which to sign
+        the next checkpoint (None: sign none)."""
+        self.url = url
+        self.checkpoints = checkpoints
         self.runner = Runner(
             url, governance.mapper, [Target(p) for p in all_projections().values()]
         )
@@ -44,8 +57,16 @@ class Workers:
                 daemon=True,
             ),
         ]
+        if self.checkpoints is not None:
+            self._threads.append(
+                threading.Thread(target=self._sign, name="gridledger-checkpoints", daemon=True)
+            )
         for thread in self._threads:
             thread.start()
+
+    def _sign(self) -> None:
+        assert self.checkpoints is not None
+        sign_checkpoints(self.url, *self.checkpoints, self.runner.stopping)
 
     def _project(self) -> None:
         while not self.runner.stopping.is_set():
@@ -62,3 +83,18 @@ class Workers:
         for thread in self._threads:
             thread.join(timeout=10)
         self.runner.close()
+
+
+def sign_checkpoints(
+    url: str, key: Ed25519PrivateKey, every: int, stopping: threading.Event
+) -> None:
+    """Until `stopping`, sign a checkpoint whenever the Merkle log has grown by `every`
+    leaves since the latest one (checked each second)."""
+    while not stopping.wait(CHECKPOINT_SECONDS):
+        try:
+            with psycopg.connect(url) as conn, conn.transaction():
+                made = make_if_due(conn, key, every)
+            if made is not None:
+                log.info("signed checkpoint at tree size %s", made.tree_size)
+        except psycopg.Error as error:
+            log.warning("checkpoint not signed, retrying: %s", error)

@@ -134,6 +134,18 @@ def make(
     return checkpoint
 
 
+def make_if_due(
+    conn: psycopg.Connection[Any], key: Ed25519PrivateKey, every: int
+) -> Checkpoint | None:
+    """Sign the stored tree's head if it has grown by at least `every` leaves since the
+    latest checkpoint (or there is none and the tree is not empty); else None."""
+    size = StoredTree(conn).size()
+    last = latest(conn)
+    if size == 0 or size - (last.tree_size if last is not None else 0) < every:
+        return None
+    return make(conn, key, size)
+
+
 def latest(conn: psycopg.Connection[Any]) -> Checkpoint | None:
     row = conn.execute(
         "SELECT tree_size, root_hash, timestamp, key_id, signature FROM audit_checkpoints"
