@@ -18,7 +18,7 @@ from eventsourcing.persistence import Mapper
 from psycopg import sql
 
 from projections import tracking
-from projections.engine import Projection, handled_topics, physical
+from projections.engine import Projection, physical
 from projections.runner import EVENTS_TABLE, Runner, Target
 
 
@@ -31,18 +31,12 @@ def rebuild(
     progress: Callable[[int], None] | None = None,
     activate: bool = True,
 ) -> int:
-    """Rebuild `projection` from zero into a new generation; answer its number."""
-    with psycopg.connect(url) as conn, conn.transaction():
-        generation = tracking.create_generation(conn, projection, "building")
-    runner = Runner(url, mapper, [Target(projection, generation)], batch_size=batch_size)
-    try:
-        runner.run_until_caught_up(progress)
-    finally:
-        runner.close()
-    if activate:
-        with psycopg.connect(url) as conn, conn.transaction():
-            tracking.activate(conn, projection, generation)
-    return generation
+    """Rebuild `projection` from zero into a new generation, in this process; answer its
+    number (`activate=False` leaves it `building`, beside the active one)."""
+    generations = rebuild_all(
+        url, mapper, [projection], batch_size=batch_size, progress=progress, activate=activate
+    )
+    return generations[projection.name]
 
 
 def table_checksum(conn: psycopg.Connection[Any], table: str) -> tuple[int, str]:
@@ -71,9 +65,10 @@ def rebuild_all(
     batch_size: int = 2000,
     progress: Callable[[int], None] | None = None,
     workers: int = 1,
+    activate: bool = True,
 ) -> dict[str, int]:
-    """Rebuild several projections from zero, then make every new generation active;
-    answer the generations.
+    """Rebuild several projections from zero, then make every new generation active
+    (`activate=False`: leave them `building`); answer the generations.
 
     With one worker, one pass over the log in this process (each event read and
     decoded once). With more, the projections are shared out among that many worker
@@ -83,6 +78,8 @@ def rebuild_all(
     If a worker fails, nothing is activated and the error is raised."""
     generations = create_generations(url, projections)
     build_into(url, mapper, projections, generations, batch_size, progress, workers, None)
+    if not activate:
+        return generations
     with psycopg.connect(url) as conn, conn.transaction():
         for projection in projections:
             tracking.activate(conn, projection, generations[projection.name])
@@ -153,10 +150,7 @@ def _share_out(
             )
         ).fetchall()
     )
-    load = {
-        p.name: p.rebuild_weight * sum(counts[t] for t in handled_topics(p, counts))
-        for p in projections
-    }
+    load = {p.name: p.rebuild_weight * _handled_count(p, counts) for p in projections}
     groups: list[list[Projection]] = [[] for _ in range(min(workers, len(projections)))]
     totals = [0.0] * len(groups)
     for projection in sorted(projections, key=lambda p: -load[p.name]):
@@ -164,6 +158,11 @@ def _share_out(
         groups[i].append(projection)
         totals[i] += load[projection.name]
     return groups
+
+
+def _handled_count(projection: Projection, counts: dict[str, int]) -> int:
+    handled = projection.handled()
+    return sum(n for topic, n in counts.items() if handled is None or topic in handled)
 
 
 def _build_in_processes(

@@ -73,7 +73,6 @@ class Runner:
         self.targets = list(targets)
         self.batch_size = batch_size
         self.stopping = threading.Event()
-        self._handled: dict[str, dict[str, bool]] = {}
         self._conn: psycopg.Connection[Any] | None = None
 
     @property
@@ -147,23 +146,34 @@ class Runner:
         return report
 
     def _lock_targets(self, conn: psycopg.Connection[Any]) -> list[tuple[Target, int, int]]:
+        """Lock the state row of each target's generation (one query, in a fixed order);
+        answer (target, generation, position) for those that may go on."""
+        follow = [t.projection.name for t in self.targets if t.generation is None]
+        pinned = [t for t in self.targets if t.generation is not None]
+        rows = conn.execute(
+            "SELECT name, generation, status, position FROM projection_state"
+            " WHERE (status = 'active' AND name = ANY(%s))"
+            " OR (status IN ('active', 'building') AND (name, generation) IN"
+            " (SELECT * FROM unnest(%s::text[], %s::int[])))"
+            " ORDER BY name, generation FOR UPDATE",
+            (
+                follow,
+                [t.projection.name for t in pinned],
+                [t.generation for t in pinned],
+            ),
+        ).fetchall()
+        active = {name: (generation, position) for name, generation, status, position in rows
+                  if status == "active"}  # fmt: skip
+        positions = {(name, generation): position for name, generation, _, position in rows}
         plan = []
         for target in self.targets:
             name = target.projection.name
             if target.generation is None:
-                row = conn.execute(
-                    "SELECT generation, position FROM projection_state"
-                    " WHERE name = %s AND status = 'active' FOR UPDATE",
-                    (name,),
-                ).fetchone()
-            else:
-                row = conn.execute(
-                    "SELECT generation, position FROM projection_state WHERE name = %s"
-                    " AND generation = %s AND status IN ('active', 'building') FOR UPDATE",
-                    (name, target.generation),
-                ).fetchone()
-            if row is not None:
-                plan.append((target, int(row[0]), int(row[1])))
+                if name in active:
+                    plan.append((target, *active[name]))
+            elif (name, target.generation) in positions:
+                position = positions[(name, target.generation)]
+                plan.append((target, target.generation, position))
         return plan
 
     def _topics(self, plan: list[tuple[Target, int, int]]) -> list[str] | None:
@@ -204,24 +214,20 @@ class Runner:
         last: int,
     ) -> bool:
         """Apply the page's events to one projection; answer whether it failed."""
-        handled = self._handled.setdefault(projection.name, {})
-        events = []
-        for r in page:
-            if r.position > position:
-                wanted = handled.get(r.topic)
-                if wanted is None:
-                    wanted = handled[r.topic] = projection.handles(r.topic)
-                if wanted:
-                    events.append(r)
         if last <= position:
             return False
+        handled = projection.handled()
+        events = [
+            r for r in page if r.position > position and (handled is None or r.topic in handled)
+        ]
         try:
             with conn.transaction(), conn.cursor() as cur:
                 if events or not projection.reads_events:
                     projection.apply(Batch(cur, projection, generation, events, position, last))
         except Exception as error:
             if not projection.reads_events:  # no events to isolate: stop at the range
-                self._fail_range(conn, projection.name, generation, position, last, error)
+                message = f"{type(error).__name__}: {error} (positions {position + 1} to {last})"
+                self._fail(conn, projection.name, generation, position + 1, message)
                 return True
             return self._isolate(conn, projection, generation, position, events, last) is not None
         self._advance(conn, projection.name, generation, last)
@@ -250,7 +256,12 @@ class Runner:
                     projection.apply(batch)
             except Exception as error:  # a poison event: record it and stop this projection
                 self._advance(conn, projection.name, generation, recorded.position - 1)
-                self._fail(conn, projection.name, generation, recorded, error)
+                event = recorded.event
+                message = (
+                    f"{type(error).__name__}: {error} (event {type(event).__qualname__}"
+                    f" of {event.originator_id} v{event.originator_version})"
+                )
+                self._fail(conn, projection.name, generation, recorded.position, message)
                 return recorded
         self._advance(conn, projection.name, generation, last)
         return None
@@ -264,40 +275,15 @@ class Runner:
         )
 
     @staticmethod
-    def _fail_range(
-        conn: psycopg.Connection[Any],
-        name: str,
-        generation: int,
-        after: int,
-        last: int,
-        error: Exception,
-    ) -> None:
-        message = f"{type(error).__name__}: {error} (positions {after + 1} to {last})"
-        log.error("projection %s stopped after position %s: %s", name, after, message)
-        conn.execute(
-            "UPDATE projection_state SET status = 'failed', error = %s, error_position = %s,"
-            " updated_at = now() WHERE name = %s AND generation = %s",
-            (message, after + 1, name, generation),
-        )
-
-    @staticmethod
     def _fail(
-        conn: psycopg.Connection[Any],
-        name: str,
-        generation: int,
-        recorded: Recorded,
-        error: Exception,
+        conn: psycopg.Connection[Any], name: str, generation: int, position: int, message: str
     ) -> None:
-        event = recorded.event
-        message = (
-            f"{type(error).__name__}: {error} (event {type(event).__qualname__}"
-            f" of {event.originator_id} v{event.originator_version})"
-        )
-        log.error("projection %s stopped at position %s: %s", name, recorded.position, message)
+        """Stop the generation at `position` (the event it could not apply), saying why."""
+        log.error("projection %s stopped at position %s: %s", name, position, message)
         conn.execute(
             "UPDATE projection_state SET status = 'failed', error = %s, error_position = %s,"
             " updated_at = now() WHERE name = %s AND generation = %s",
-            (message, recorded.position, name, generation),
+            (message, position, name, generation),
         )
 
 

@@ -146,12 +146,7 @@ def _drop(url: str, projections: Sequence[Projection], shadows: dict[str, int]) 
     with psycopg.connect(url) as conn, conn.transaction():
         for projection in projections:
             generation = shadows[projection.name]
-            for base in projection.tables:
-                conn.execute(
-                    sql.SQL("DROP TABLE IF EXISTS {}").format(
-                        sql.Identifier(physical(base, generation))
-                    )
-                )
+            tracking.drop_tables(conn, projection, generation)
             conn.execute(
                 "DELETE FROM projection_state WHERE name = %s AND generation = %s"
                 " AND status <> 'active'",

@@ -123,10 +123,15 @@ def activate(conn: psycopg.Connection[Any], projection: Projection, generation: 
     )
     point_views(conn, projection, generation)
     for (retired,) in old:
-        for base in projection.tables:
-            conn.execute(
-                sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(physical(base, retired)))
-            )
+        drop_tables(conn, projection, retired)
+
+
+def drop_tables(conn: psycopg.Connection[Any], projection: Projection, generation: int) -> None:
+    """Drop a generation's tables (a retired or a shadow one; never the active one)."""
+    for base in projection.tables:
+        conn.execute(
+            sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(physical(base, generation)))
+        )
 
 
 def ensure(conn: psycopg.Connection[Any], projection: Projection) -> State:
