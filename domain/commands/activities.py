@@ -87,22 +87,19 @@ class ActivityCommands(CommandBase):
             activity.close()
             awards: list[Aggregate] = []
             awarded = 0
+            completed = activity.completed_members()
             if activity.points_rule is not None:
-                for member_id in activity.completed_members():
-                    earned = self._automatic_awards(
-                        trigger=ATTENDANCE,
-                        community=activity.community,
-                        member_id=member_id,
-                        source_kind="activity",
-                        source_id=str(activity.id),
-                        rule_code=activity.points_rule,
+                rules = self._automatic_rules(ATTENDANCE, activity.community, activity.points_rule)
+                for member_id in completed:
+                    earned = self._award_automatically(
+                        rules, activity.community, member_id, "activity", str(activity.id)
                     )
                     awarded += bool(earned)
                     awards.extend(earned)
             extra = {
                 "status": activity.status,
                 "attendees": len(activity.attendance),
-                "completed": len(activity.completed_members()),
+                "completed": len(completed),
                 "awarded": awarded,
             }
             return Outcome(activity, others=awards, extra=extra)

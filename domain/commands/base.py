@@ -381,31 +381,35 @@ class CommandBase(Application):
                     f"{command}: idempotency keys are not accepted inside a batch"
                 )
             return work.run(meta, self.clock, handler)
-        record_id: UUID | None = None
-        fingerprint = ""
-        if meta.idempotency_key is not None:
-            record_id = IdempotencyRecord.id_for(meta.actor.id, meta.idempotency_key)
-            fingerprint = _fingerprint(command, args)
-            earlier = self._answer_again(record_id, fingerprint, meta.idempotency_key)
-            if earlier is not None:
-                return earlier
+        key = meta.idempotency_key
+        fingerprint = "" if key is None else _fingerprint(command, args)
+        record_id = None if key is None else IdempotencyRecord.id_for(meta.actor.id, key)
+
+        def answered_before() -> CommandResult | None:
+            """The first answer to this key, if a request with it has been saved."""
+            if record_id is None or key is None:
+                return None
+            return self._answer_again(record_id, fingerprint, key)
+
+        earlier = answered_before()
+        if earlier is not None:
+            return earlier
         for _attempt in range(MAX_ATTEMPTS):
             with acting(meta.actor, now=self.clock(), occurred_at=meta.occurred_at):
                 try:
                     outcome = handler()
                 except DomainError:
                     # A concurrent request with the same key may have won meanwhile.
-                    if record_id is not None and meta.idempotency_key is not None:
-                        earlier = self._answer_again(record_id, fingerprint, meta.idempotency_key)
-                        if earlier is not None:
-                            return earlier
+                    earlier = answered_before()
+                    if earlier is not None:
+                        return earlier
                     raise
                 to_save = list(outcome.aggregates)
-                if record_id is not None and meta.idempotency_key is not None:
+                if key is not None:
                     to_save.append(
                         IdempotencyRecord(
                             actor_id=meta.actor.id,
-                            key=meta.idempotency_key,
+                            key=key,
                             fingerprint=fingerprint,
                             result_id=outcome.primary.id,
                             result_version=outcome.primary.version,
@@ -415,10 +419,9 @@ class CommandBase(Application):
             try:
                 recordings = self.save(*to_save)
             except IntegrityError:
-                if record_id is not None and meta.idempotency_key is not None:
-                    earlier = self._answer_again(record_id, fingerprint, meta.idempotency_key)
-                    if earlier is not None:
-                        return earlier
+                earlier = answered_before()
+                if earlier is not None:
+                    return earlier
                 continue
             position = max((r.notification.id for r in recordings), default=0)
             if not recordings:

@@ -245,33 +245,50 @@ class PointsCommands(CommandBase):
         """Award the community's rules with `trigger` (or only `rule_code`) to the member
         for this source, exactly once; return the aggregates to save together with the
         triggering command (empty when nothing applies or the source already earned).
+        For several members of one source, find the rules once (`_automatic_rules`) and
+        call `_award_automatically` per member."""
+        rules = self._automatic_rules(trigger, community, rule_code)
+        return self._award_automatically(rules, community, member_id, source_kind, source_id)
 
-        Rules no longer in force, or no longer with this trigger, are skipped; caps clip
-        an award to what they leave, and a rule whose caps are used up is skipped. Call it
-        once per member within one command: each call loads the account afresh."""
+    def _automatic_rules(self, trigger: str, community: str, rule_code: str | None) -> list[Rule]:
+        """The community's award rules in force with `trigger` (or only `rule_code`)."""
         book = self._find(Rulebook, Rulebook.id_for(community))
         if book is None:
             return []
-        rules = [
+        return [
             r
             for r in book.rules_in_force()
             if r.trigger == trigger
             and r.kind == RuleKind.AWARD
             and (rule_code is None or r.code == rule_code)
         ]
+
+    def _award_automatically(
+        self, rules: list[Rule], community: str, member_id: UUID, source_kind: str, source_id: str
+    ) -> list[Aggregate]:
+        """Apply `rules` to the member for this source, each at most once (see
+        `_automatic_awards`). Rules whose caps are used up are skipped; caps clip an award
+        to what they leave. Call it once per member within one command: each call loads
+        the account afresh."""
         member = _uuid(member_id)
         source = {"kind": source_kind, "id": source_id}
         account: PointsAccount | None = None
         keys: list[Aggregate] = []
         for rule in rules:
-            entry_id = EntryKey.for_source(community, member, source_kind, source_id, rule.code)
-            if self._find(EntryKey, entry_id) is not None:
+            if self._source_used(community, member, source_kind, source_id, rule.code):
                 continue
             account = account or self._account(member, community)
             key = account.award_automatically(rule, source=source)
             if key is not None:
                 keys.append(key)
         return [account, *keys] if account is not None and keys else []
+
+    def _source_used(
+        self, community: str, member: UUID, source_kind: str, source_id: str, rule_code: str
+    ) -> bool:
+        """Whether this source has already earned this rule for this member."""
+        entry_id = EntryKey.for_source(community, member, source_kind, source_id, rule_code)
+        return self._find(EntryKey, entry_id) is not None
 
     def _account(self, member_id: UUID | str, community: str) -> PointsAccount:
         member = _uuid(member_id)
@@ -300,10 +317,9 @@ class PointsCommands(CommandBase):
     def _require_unused_source(
         self, account: PointsAccount, source_kind: str, source_id: str, rule: Rule
     ) -> None:
-        entry_id = EntryKey.for_source(
+        if self._source_used(
             account.community, account.member_id, source_kind, source_id, rule.code
-        )
-        if self._find(EntryKey, entry_id) is not None:
+        ):
             raise SourceAlreadyUsedError(
                 f"{source_kind} {source_id} has already been entered under rule {rule.code}"
                 " for this member"

@@ -35,13 +35,13 @@ class TicketCommands(CommandBase):
         """Report a matter in a grid (随手拍 by a grid worker, a resident, the hotline)."""
 
         def handle() -> Outcome:
-            self.require_kind(grid, Kind.GRID)
+            node = self.require_kind(grid, Kind.GRID)
             reporter = None if reporter_member_id is None else self.member(reporter_member_id).id
             ticket = Ticket.report(
                 category=category,
                 description=description,
                 grid=grid,
-                community=self.community_of(grid),
+                community=node.community(),
                 source=source,
                 priority=priority,
                 location=location,
