@@ -1,8 +1,9 @@
 """Action routes: `POST /v1/<resources>/{id}/<action>` on an existing aggregate.
 
-Each loads the aggregate's place (its jurisdiction) and owner (the member it is about)
-from the event store, so it can be authorised right after it was created, before its
-query row exists; then runs the command as the caller.
+Each finds the aggregate's place (its jurisdiction) and owner (the member it is about)
+in the event store, so it can be authorised right after it was created, before its
+query row exists (once per aggregate: neither ever changes); then runs the command as
+the caller.
 
 No `from __future__ import annotations` here: FastAPI must see the body types of the
 endpoints this factory makes as classes.
@@ -24,7 +25,7 @@ Locate = Callable[[Governance, UUID], tuple[str, object]]
 
 def act(caller: CallerDep, locate: Locate, command: str, *args: object, **fields: object) -> object:
     """Authorise `command` on the aggregate `args[0]` where `locate` puts it, and run it."""
-    place, owner = locate(caller.governance, args[0])  # type: ignore[arg-type]
+    place, owner = caller.located(args[0], locate)
     return caller.run(command, *args, place=place, owner=owner, **fields)
 
 

@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 
 from api import problems
 from api.auth import resolve_secret
+from api.deps import Facts
 from api.metrics import Metrics
 from api.routes import (
     activities,
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 url,
                 governance,
                 settings.watch_interval,
-                checkpoints=(signing_key(settings), settings.checkpoint_every),
+                checkpoints=(app.state.signing_key, settings.checkpoint_every),
             )
             if settings.runs_workers()
             else None
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.settings = settings
     app.state.secret = secret
     app.state.signing_key = signing_key(settings)
+    app.state.facts = Facts()
     app.state.metrics = Metrics()
     app.middleware("http")(app.state.metrics.middleware)
     problems.install(app)

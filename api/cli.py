@@ -167,10 +167,10 @@ def project(
         import threading
 
         from api.signing import signing_key
-        from api.workers import sign_checkpoints
+        from projections.checkpoints import sign_while
 
         threading.Thread(
-            target=sign_checkpoints,
+            target=sign_while,
             args=(url, signing_key(settings), settings.checkpoint_every, runner.stopping),
             name="gridledger-checkpoints",
             daemon=True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -67,6 +67,39 @@ IdempotencyKey = Annotated[
 ]
 
 
+class Facts:
+    """What never changes once recorded, kept for the life of the app so that commands
+    need not look it up again: a jurisdiction's kind and path (codes never move) and an
+    aggregate's place and owner (fixed when it is made). Only what was found is kept;
+    past `max_size` entries of a kind, that kind starts afresh."""
+
+    def __init__(self, max_size: int = 100_000) -> None:
+        self.max_size = max_size
+        self._places: dict[str, Place] = {}
+        self._located: dict[Any, tuple[str, object]] = {}
+
+    def place(self, code: str, find: Callable[[str], Place | None]) -> Place | None:
+        return _remembered(self._places, code, find, self.max_size)
+
+    def located(
+        self, aggregate_id: Any, locate: Callable[[Any], tuple[str, object]]
+    ) -> tuple[str, object]:
+        found = _remembered(self._located, aggregate_id, locate, self.max_size)
+        assert found is not None
+        return found
+
+
+def _remembered(kept: dict[Any, Any], key: Any, find: Callable[[Any], Any], max_size: int) -> Any:
+    value = kept.get(key)
+    if value is None:
+        value = find(key)
+        if value is not None:
+            if len(kept) >= max_size:
+                kept.clear()
+            kept[key] = value
+    return value
+
+
 @dataclass(frozen=True)
 class Caller:
     """The authenticated caller of a command, and what it needs to be authorised."""
@@ -75,6 +108,7 @@ class Caller:
     governance: Governance
     pool: ConnectionPool[Any]
     idempotency_key: str | None
+    facts: Facts
 
     @property
     def meta(self) -> Meta:
@@ -103,7 +137,18 @@ class Caller:
         result: CommandResult = method(self.meta, *args, **kw)
         return result
 
+    def located(
+        self, aggregate_id: Any, locate: Callable[[Governance, Any], tuple[str, object]]
+    ) -> tuple[str, object]:
+        """(the jurisdiction code it lies in, the member it is about) of an existing
+        aggregate, as `locate` reads it from the event store (once per aggregate)."""
+        return self.facts.located(aggregate_id, lambda i: locate(self.governance, i))
+
     def place(self, code: str) -> Place | None:
+        """The jurisdiction `code` (see `_find_place`), looked up once per app."""
+        return self.facts.place(code, self._find_place)
+
+    def _find_place(self, code: str) -> Place | None:
         """The jurisdiction `code`: from the jurisdictions query table, or, for a node
         the projection has not reached yet, from the event store; None if there is no
         such jurisdiction (the command itself then refuses)."""
@@ -121,12 +166,13 @@ class Caller:
 
 
 def get_caller(
+    request: Request,
     principal: PrincipalDep,
     governance: GovernanceDep,
     pool: PoolDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Caller:
-    return Caller(principal, governance, pool, idempotency_key)
+    return Caller(principal, governance, pool, idempotency_key, request.app.state.facts)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -24,7 +24,7 @@ from api.auth import PrincipalDep
 from api.deps import PoolDep, live_connection
 from api.problems import POSITION_HEADER, BadCursorError, NotCaughtUpError
 from domain.errors import NotFoundError
-from projections.tracking import wait_for
+from projections.tracking import reached, wait_for
 
 MAX_POSITION = 2**62
 Row = dict[str, Any]
@@ -60,10 +60,13 @@ def reads(*names: str) -> Callable[..., Iterator[Connection]]:
         _: PrincipalDep, pool: PoolDep, fresh: FreshnessDep, request: Request, response: Response
     ) -> Iterator[Connection]:
         with live_connection(pool) as conn:
-            caught_up = fresh.min_position is None or wait_for(
-                conn, names, fresh.min_position, fresh.wait_ms / 1000
-            )
-            position = str(reached(conn, names))
+            at = reached(conn, names)
+            wanted = fresh.min_position
+            caught_up = wanted is None or (at is not None and at >= wanted)
+            if not caught_up and wanted is not None:
+                caught_up = wait_for(conn, names, wanted, fresh.wait_ms / 1000)
+                at = reached(conn, names)
+            position = str(at or 0)
             response.headers[POSITION_HEADER] = position
             request.state.projection_position = position  # for an error answer (404, 503)
             if not caught_up:
@@ -74,17 +77,6 @@ def reads(*names: str) -> Callable[..., Iterator[Connection]]:
             yield conn
 
     return dependency
-
-
-def reached(conn: Connection, names: Sequence[str]) -> int:
-    """The least position of the active generations of `names` (0 if one has none)."""
-    row = conn.execute(
-        "SELECT count(*), coalesce(min(position), 0) FROM projection_state"
-        " WHERE name = ANY(%s) AND status = 'active'",
-        (list(names),),
-    ).fetchone()
-    assert row is not None
-    return int(row[1]) if row[0] == len(set(names)) else 0
 
 
 def one(conn: Connection, query: sql.Composable | LiteralString, *params: Any) -> Row | None:

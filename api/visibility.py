@@ -31,8 +31,23 @@ from api.auth import Principal, PrincipalDep
 from api.permissions import HANDLERS, OWN
 
 READS_EVERYTHING = ("admin", "auditor", "evaluator")
+READS_AUDIT = ("admin", "auditor")
+"""The raw log, states, proofs and exports: admins and auditors only."""
 READS_SCOPE = HANDLERS
 SUBTREE = "SELECT code FROM jurisdictions WHERE path @> ARRAY[%s]::text[]"
+MEMBER_IN_SUBTREE = (
+    "(EXISTS (SELECT 1 FROM roster_members r WHERE r.member_id = m.id"  # noqa: S608
+    f" AND r.path @> ARRAY[%s]::text[]) OR m.home_grid IN ({SUBTREE}))"
+)
+"""A member (the table aliased `m`) whose report-in or home grid lies in the subtree of
+the code given twice."""
+
+
+def in_subtree(column: str) -> str:
+    """`column` names a jurisdiction in the subtree of the code given."""
+    return f"{column} IN ({SUBTREE})"
+
+
 SCOPE_AND_ITS_COMMUNITY = f"{SUBTREE} UNION SELECT unnest(path) FROM jurisdictions WHERE code = %s"  # noqa: S608
 """The codes of the scope's subtree, and of the nodes above the scope (among which the
 community it lies in): a community-level column matches one of those exactly when
@@ -83,9 +98,7 @@ class Viewer:
     def members(self) -> Filter:
         """Members (the table aliased `m`): in the subtree by home grid or report-in."""
         return self._by_role(
-            scoped="(EXISTS (SELECT 1 FROM roster_members r WHERE r.member_id = m.id"
-            " AND r.path @> ARRAY[%s]::text[])"
-            " OR m.home_grid IN (SELECT code FROM jurisdictions WHERE path @> ARRAY[%s]::text[]))",
+            scoped=MEMBER_IN_SUBTREE,
             scoped_params=2,
             own="m.id = %s",
         )

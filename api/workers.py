@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import PersistenceError
 
 from domain.application import Governance
-from projections.checkpoints import make_if_due
+from projections.checkpoints import sign_while
 from projections.deadlines import DeadlineIndex
 from projections.registry import all_projections
 from projections.runner import Runner, Target
@@ -21,7 +21,6 @@ from projections.watcher import DeadlineWatcher
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
-CHECKPOINT_SECONDS = 1.0
 
 
 class Workers:
@@ -66,7 +65,7 @@ class Workers:
 
     def _sign(self) -> None:
         assert self.checkpoints is not None
-        sign_checkpoints(self.url, *self.checkpoints, self.runner.stopping)
+        sign_while(self.url, *self.checkpoints, self.runner.stopping)
 
     def _project(self) -> None:
         while not self.runner.stopping.is_set():
@@ -83,18 +82,3 @@ class Workers:
         for thread in self._threads:
             thread.join(timeout=10)
         self.runner.close()
-
-
-def sign_checkpoints(
-    url: str, key: Ed25519PrivateKey, every: int, stopping: threading.Event
-) -> None:
-    """Until `stopping`, sign a checkpoint whenever the Merkle log has grown by `every`
-    leaves since the latest one (checked each second)."""
-    while not stopping.wait(CHECKPOINT_SECONDS):
-        try:
-            with psycopg.connect(url) as conn, conn.transaction():
-                made = make_if_due(conn, key, every)
-            if made is not None:
-                log.info("signed checkpoint at tree size %s", made.tree_size)
-        except psycopg.Error as error:
-            log.warning("checkpoint not signed, retrying: %s", error)

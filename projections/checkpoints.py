@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +29,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from projections.merkle_store import StoredTree
 from projections.schema import register
+
+log = logging.getLogger(__name__)
 
 register(
     "checkpoints",
@@ -144,6 +148,31 @@ def make_if_due(
     if size == 0 or size - (last.tree_size if last is not None else 0) < every:
         return None
     return make(conn, key, size)
+
+
+def sign_while(
+    url: str, key: Ed25519PrivateKey, every: int, stopping: threading.Event, poll: float = 1.0
+) -> None:
+    """Until `stopping`, sign a checkpoint whenever the Merkle log has grown by `every`
+    leaves since the latest one (checked every `poll` seconds, on one connection, made
+    again after an error)."""
+    conn: psycopg.Connection[Any] | None = None
+    try:
+        while not stopping.wait(poll):
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(url)
+                with conn.transaction():
+                    made = make_if_due(conn, key, every)
+                if made is not None:
+                    log.info("signed checkpoint at tree size %s", made.tree_size)
+            except psycopg.Error as error:
+                log.warning("checkpoint not signed, retrying: %s", error)
+                if conn is not None:
+                    conn.close()
+    finally:
+        if conn is not None:
+            conn.close()
 
 
 def latest(conn: psycopg.Connection[Any]) -> Checkpoint | None:

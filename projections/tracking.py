@@ -144,6 +144,17 @@ def ensure(conn: psycopg.Connection[Any], projection: Projection) -> State:
     return state
 
 
+def reached(conn: psycopg.Connection[Any], names: Sequence[str]) -> int | None:
+    """The least position of the active generations of `names` (None: one has none)."""
+    row = conn.execute(
+        "SELECT count(*), min(position) FROM projection_state"
+        " WHERE name = ANY(%s) AND status = 'active'",
+        (list(names),),
+    ).fetchone()
+    assert row is not None
+    return int(row[1]) if row[0] == len(set(names)) else None
+
+
 def wait_for(
     url_or_conn: str | psycopg.Connection[Any],
     names: Sequence[str],
@@ -160,13 +171,8 @@ def wait_for(
     )
     try:
         while True:
-            row = conn.execute(
-                "SELECT count(*) FILTER (WHERE position >= %s), count(*) FROM projection_state"
-                " WHERE name = ANY(%s) AND status = 'active'",
-                (position, list(names)),
-            ).fetchone()
-            assert row is not None
-            if row[1] == len(set(names)) and row[0] == row[1]:
+            at = reached(conn, names)
+            if at is not None and at >= position:
                 return True
             if time.monotonic() >= deadline:
                 return False

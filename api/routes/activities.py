@@ -22,7 +22,7 @@ from api.schemas.activities import (
     CloseAnswer,
 )
 from api.schemas.common import Answer, Code, Instant, PageOf, created
-from api.visibility import Viewer, ViewerDep
+from api.visibility import Viewer, ViewerDep, in_subtree
 from domain.activity import ActivityStatus
 from domain.application import Governance
 
@@ -43,7 +43,7 @@ def _activity(governance: Governance, activity_id: UUID) -> tuple[str, object]:
 
 
 def _attendance(command: str, caller: CallerDep, activity_id: UUID, body: AttendanceIn) -> object:
-    place, _ = _activity(caller.governance, activity_id)
+    place, _ = caller.located(activity_id, _activity)
     fields = body.model_dump()
     return caller.run(command, activity_id, place=place, owner=body.member_id, **fields)
 
@@ -114,7 +114,7 @@ def list_activities(
 ) -> PageOf[ActivityOut]:
     """Activities by start time (without attendance: read one for that)."""
     where, params = conditions(
-        ("jurisdiction IN (SELECT code FROM jurisdictions WHERE path @> ARRAY[%s])", jurisdiction),
+        (in_subtree("jurisdiction"), jurisdiction),
         ("status = %s", status),
         ("starts_at >= %s", starts_from),
         ("starts_at < %s", starts_to),

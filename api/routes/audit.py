@@ -27,16 +27,16 @@ from api.schemas.audit import (
     Stream,
 )
 from api.schemas.common import Instant
+from api.visibility import READS_AUDIT
 from domain.errors import InvalidValueError, NotFoundError
 from projections import bundle, checkpoints
 from projections.merkle_store import StoredTree, UnknownLeafError
 
-AUDITORS = ("auditor", "admin")
 T = TypeVar("T")
 
 
 def auditor(principal: PrincipalDep) -> None:
-    if principal.role not in AUDITORS:
+    if principal.role not in READS_AUDIT:
         raise ForbiddenError(f"a {principal.role} may not read the audit trail")
 
 

@@ -14,16 +14,12 @@ from api.problems import COMMAND, QUERY
 from api.reads import Cursor, Limit, Page, conditions, first, found, reader
 from api.schemas.common import Answer, Code, PageOf, created
 from api.schemas.members import MemberIn, MemberOut, MemberReportIn, RoleClaimIn, RoleReleaseIn
-from api.visibility import ViewerDep
+from api.visibility import MEMBER_IN_SUBTREE, ViewerDep
 from domain.member import MemberKind, Role
 
 router = APIRouter(prefix="/v1", tags=["members"])
 
 Members = reader("members", "rosters", "jurisdictions")
-IN_SUBTREE = (
-    "(EXISTS (SELECT 1 FROM roster_members r WHERE r.member_id = m.id AND r.path @> ARRAY[%s])"
-    " OR m.home_grid IN (SELECT code FROM jurisdictions WHERE path @> ARRAY[%s]))"
-)
 
 
 @router.post("/members", status_code=201, responses=COMMAND)
@@ -84,7 +80,7 @@ def list_members(
     """Members the caller may read, by id, filtered by subtree, kind and held role."""
     where, params = conditions(
         viewer.members(),
-        (IN_SUBTREE, jurisdiction and (jurisdiction, jurisdiction)),
+        (MEMBER_IN_SUBTREE, jurisdiction and (jurisdiction, jurisdiction)),
         ("m.kind = %s", kind),
         ("m.roles @> %s::jsonb", role and json.dumps([{"role": role.value}])),
     )

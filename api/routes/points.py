@@ -45,7 +45,7 @@ from api.schemas.points import (
     RuleIn,
     RuleOut,
 )
-from api.visibility import Filter, Viewer, ViewerDep
+from api.visibility import Filter, Viewer, ViewerDep, in_subtree
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.jurisdiction import Kind
@@ -58,7 +58,6 @@ Rules = reader("points_rules", "jurisdictions")
 Accounts = reader("points", "members", "rosters", "jurisdictions")
 Board = reader("points", "members", "jurisdictions")
 TOTALS = ("balance", "earned", "deducted", "redeemed", "expired", "pending")
-IN_SUBTREE = "community IN (SELECT code FROM jurisdictions WHERE path @> ARRAY[%s])"
 CATCH_UP_SECONDS = 5.0
 
 
@@ -276,7 +275,7 @@ def leaderboard(
     counting only the accounts the caller may read (a resident: their own)."""
     where, params = conditions(
         _visible(viewer, "b.member_id"),
-        (IN_SUBTREE, jurisdiction),
+        (in_subtree("community"), jurisdiction),
         ("recorded_at >= %s", earned_from),
         ("recorded_at < %s", earned_to),
     )
