@@ -7,9 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from domain.activity import Activity
 from domain.application import Governance
@@ -18,7 +16,6 @@ from domain.errors import (
     ActivityHasAttendanceError,
     ActivityNotStartedError,
     CheckOutWithoutCheckInError,
-    DomainError,
     DoubleCheckInError,
     InvalidTransitionError,
     NotFoundError,
@@ -26,20 +23,9 @@ from domain.errors import (
     WrongJurisdictionKindError,
 )
 from tests.fakes import FakeClock
+from tests.writeside import assert_records_nothing, max_position, transactions_after
 
 RULE = "ACT-ATTEND"
-
-
-def max_position(gov: Governance) -> int:
-    return gov.recorder.max_notification_id() or 0
-
-
-def transactions_after(gov: Governance, database_url: str, position: int) -> set[str]:
-    """The PostgreSQL transactions that wrote the events after `position`."""
-    table = sql.Identifier(gov.recorder.events_table_name)
-    query = sql.SQL("SELECT DISTINCT xmin::text FROM {} WHERE notification_id > %s").format(table)
-    with psycopg.connect(database_url) as conn:
-        return {row[0] for row in conn.execute(query, (position,))}
 
 
 def register(gov: Governance, admin: Meta, name: str, grid: str) -> UUID:
@@ -74,13 +60,6 @@ def schedule(
         **overrides,
     }
     return gov.schedule_activity(admin, **fields).id  # type: ignore[arg-type]
-
-
-def assert_records_nothing(gov: Governance, error: type[DomainError], command: object) -> None:
-    before = max_position(gov)
-    with pytest.raises(error):
-        command()  # type: ignore[operator]
-    assert max_position(gov) == before
 
 
 @pytest.fixture

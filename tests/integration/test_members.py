@@ -24,10 +24,7 @@ from domain.errors import (
 )
 from domain.member import Member
 from domain.organisation import Organisation
-
-
-def max_position(gov: Governance) -> int:
-    return gov.recorder.max_notification_id() or 0
+from tests.writeside import max_position
 
 
 def register(gov: Governance, meta: Meta, home_grid: str | None, **overrides: object) -> UUID:

@@ -10,10 +10,7 @@ import pytest
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.errors import IdempotencyKeyReusedError, JurisdictionCodeTakenError
-
-
-def max_position(gov: Governance) -> int:
-    return gov.recorder.max_notification_id() or 0
+from tests.writeside import max_position
 
 
 def test_a_repeated_idempotency_key_returns_the_first_answer_and_records_nothing(
@@ -69,6 +66,7 @@ def test_concurrent_definitions_of_one_code_record_it_once(
         t.start()
     for t in threads:
         t.join()
+    assert len(outcomes) == 6
     assert sum(not isinstance(o, Exception) for o in outcomes) == 1
     assert len(list(governance.events.get(governance.jurisdiction("HG").id))) == 1
 

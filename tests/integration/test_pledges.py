@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import SYSTEM, Actor
 from domain.errors import (
-    DomainError,
     InvalidTransitionError,
     InvalidValueError,
     NotFoundError,
@@ -32,33 +28,13 @@ from domain.errors import (
 )
 from domain.pledge import Pledge
 from tests.fakes import FakeClock
+from tests.writeside import assert_records_nothing, max_position, transactions_after
 
 STAFF = Meta(actor=Actor("staff-1", "community_staff"))
 WORKER = Meta(actor=Actor("gw-1", "grid_worker"))
 WATCHER = Meta(actor=SYSTEM)
 DUE = date(2026, 3, 31)
 AFTER_DUE = datetime(2026, 3, 31, 16, 0, tzinfo=UTC)  # midnight 1 April in Shanghai
-
-
-def max_position(gov: Governance) -> int:
-    return gov.recorder.max_notification_id() or 0
-
-
-def transactions_after(gov: Governance, database_url: str, position: int) -> set[str]:
-    """The PostgreSQL transactions that wrote the events after `position`."""
-    table = sql.Identifier(gov.recorder.events_table_name)
-    query = sql.SQL("SELECT DISTINCT xmin::text FROM {} WHERE notification_id > %s").format(table)
-    with psycopg.connect(database_url) as conn:
-        return {row[0] for row in conn.execute(query, (position,))}
-
-
-def assert_records_nothing(
-    gov: Governance, error: type[DomainError], command: Callable[[], object]
-) -> None:
-    before = max_position(gov)
-    with pytest.raises(error):
-        command()
-    assert max_position(gov) == before
 
 
 @pytest.fixture
@@ -175,6 +151,7 @@ def test_a_pledge_as_it_was_at_each_version(
 
 def test_verifying_the_last_hours_fulfils_the_pledge_in_the_same_transaction(
     governance: Governance,
+    clock: FakeClock,
     database_url: str,
     as_member: Meta,
     accepted: UUID,
@@ -194,7 +171,7 @@ def test_verifying_the_last_hours_fulfils_the_pledge_in_the_same_transaction(
     assert len(transactions_after(governance, database_url, before)) == 1
     pledge = governance.pledge(accepted)
     assert (pledge.status, pledge.verified_hours) == ("fulfilled", Decimal("4.00"))
-    assert pledge.fulfilled_at is not None
+    assert pledge.fulfilled_at == clock.now
 
 
 def test_fulfilment_earns_the_pledge_fulfilled_points_once_with_the_verification(

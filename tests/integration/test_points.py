@@ -28,13 +28,10 @@ from domain.points import PointsAccount
 from domain.points_entry import EntryKey
 from domain.rulebook import Rulebook
 from tests.fakes import FakeClock
+from tests.writeside import assert_records_nothing, max_position
 
 STAFF = Meta(actor=Actor("staff-1", "community_staff"))
 CHECKER = Meta(actor=Actor("staff-2", "community_staff"))
-
-
-def max_position(gov: Governance) -> int:
-    return gov.recorder.max_notification_id() or 0
 
 
 def put(gov: Governance, community: str, code: str, **terms: Any) -> Any:
@@ -80,13 +77,6 @@ def award(gov: Governance, member: UUID, community: str, code: str, source: str,
     )
 
 
-def refused_records_nothing(gov: Governance, error: type[DomainError], command: Any) -> None:
-    before = max_position(gov)
-    with pytest.raises(error):
-        command()
-    assert max_position(gov) == before
-
-
 def test_a_rule_is_saved_versioned_and_read_as_of_a_past_moment(
     governance: Governance, community: str, clock: FakeClock
 ) -> None:
@@ -120,10 +110,10 @@ def test_an_identical_put_records_nothing_and_answers_the_version_in_force(
 
 
 def test_rules_belong_to_communities_only(governance: Governance, tree: dict[str, str]) -> None:
-    refused_records_nothing(
+    assert_records_nothing(
         governance, WrongJurisdictionKindError, lambda: put(governance, tree["grid"], "VOL")
     )
-    refused_records_nothing(governance, NotFoundError, lambda: put(governance, "NOPE", "VOL"))
+    assert_records_nothing(governance, NotFoundError, lambda: put(governance, "NOPE", "VOL"))
 
 
 def test_a_retired_rule_can_no_longer_be_awarded(
@@ -132,7 +122,7 @@ def test_a_retired_rule_can_no_longer_be_awarded(
     put(governance, community, "VOL")
     governance.retire_rule(STAFF, community, "VOL")
     assert governance.rulebook(community).rule("VOL") is None
-    refused_records_nothing(
+    assert_records_nothing(
         governance, RuleNotInForceError, lambda: award(governance, member, community, "VOL", "p1")
     )
 
@@ -193,7 +183,7 @@ def test_a_pending_award_is_approved_by_a_second_person(
     entry_id = result.extra["entry_id"]
     assert result.extra["status"] == "pending"
     assert governance.points_account(member, community).balance == 0
-    refused_records_nothing(
+    assert_records_nothing(
         governance, ApproverIsAwarderError, lambda: governance.approve_award(STAFF, entry_id)
     )
     approved = governance.approve_award(CHECKER, entry_id)
@@ -220,7 +210,7 @@ def test_the_same_source_never_earns_the_same_rule_twice(
     put(governance, community, "VOL")
     put(governance, community, "CLEAN")
     award(governance, member, community, "VOL", "p1")
-    refused_records_nothing(
+    assert_records_nothing(
         governance,
         SourceAlreadyUsedError,
         lambda: award(governance, member, community, "VOL", "p1"),
@@ -278,7 +268,7 @@ def test_refused_commands_record_nothing(
         (NotFoundError, lambda: governance.approve_award(CHECKER, UUID(int=9))),
     ]
     for error, command in cases:
-        refused_records_nothing(governance, error, command)
+        assert_records_nothing(governance, error, command)
     with pytest.raises(NotFoundError):
         governance.points_account(member, community)
 

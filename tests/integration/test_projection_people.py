@@ -68,7 +68,7 @@ def test_the_tree_has_paths_depths_and_renames(
         "name": "北环一网格", "parent": "HG-WH-BH",
         "path": ["HG", "HG-WH", "HG-WH-BH", "HG-WH-BH-01"], "depth": 3,
         "defined_at": defined_at, "renamed_at": None, "version": 1,
-        "last_position": grid["last_position"],
+        "last_position": governance.recorder.position_of(node.id_for("HG-WH-BH-01"), 1),
     }  # fmt: skip
     renamed = one(db, "SELECT * FROM jurisdictions WHERE code = %s", tree["other_community"])
     assert (renamed["name"], renamed["renamed_at"], renamed["version"]) == (
@@ -277,7 +277,7 @@ def check_organisations(
             {"community": tree["other_community"], "needs": ["志愿者"], "resources": [],
              "projects": ["义诊"], "reported_at": reported[1]["reported_at"].isoformat()},
         ],
-        "version": 3, "last_position": org["last_position"],
+        "version": 3, "last_position": gov.recorder.position_of(ids["org"], 3),
     }  # fmt: skip
     assert org["registered_at"] == gov.organisation(ids["org"]).created_on
 

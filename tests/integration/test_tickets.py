@@ -29,14 +29,11 @@ from domain.jurisdiction import Jurisdiction
 from domain.ticket import Ticket
 from domain.ticket_policy import TicketPolicy
 from tests.fakes import FakeClock
+from tests.writeside import max_position
 
 WORKER = Meta(actor=Actor("worker-1", "grid_worker"))
 STAFF = Meta(actor=Actor("staff-1", "community_staff"))
 WATCHER = Meta(actor=SYSTEM)
-
-
-def max_position(gov: Governance) -> int:
-    return gov.recorder.max_notification_id() or 0
 
 
 def report(gov: Governance, grid: str, **fields: Any) -> UUID:

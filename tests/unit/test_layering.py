@@ -29,7 +29,9 @@ def test_importing_the_domain_loads_no_web_or_database_module() -> None:
 
 def test_no_domain_module_names_a_web_or_database_package() -> None:
     offenders = []
-    for path in DOMAIN.rglob("*.py"):
+    paths = list(DOMAIN.rglob("*.py"))
+    assert paths
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             names: list[str] = []
             if isinstance(node, ast.Import):
