@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/projections.py [--events 1000000] [--library-seconds 60]
         [--live-seconds 30] [--workers 2] [--batch-size 25000] [--projections NAME...]
+        [--rebuild-only]
 
 1. Builds (or reuses) a simulated dataset of at least --events events through
    `Governance` (`gridledger simulate`'s generator): one district over consecutive
@@ -41,7 +42,7 @@ from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
 from projections import tracking
-from projections.rebuild import rebuild_all
+from projections.rebuild import handled_count, rebuild_all, topic_counts
 from projections.registry import all_projections
 from projections.runner import Runner, Target, max_position
 
@@ -119,15 +120,23 @@ def bench_rebuild(url: str, workers: int, batch_size: int, names: list[str] | No
     projections = [p for n, p in all_projections().items() if not names or n in names]
     with psycopg.connect(url) as conn:
         head = max_position(conn)
+        counts = topic_counts(conn)
     started = time.perf_counter()
     rebuild_all(url, governance.mapper, projections, batch_size=batch_size, workers=workers)
     seconds = time.perf_counter() - started
     rate = head / seconds
+    which = "all" if not names else "the"
     print(
-        f"rebuild of all {len(projections)} projections ({', '.join(p.name for p in projections)})"
-        f" over {head:,} events, {workers} worker(s), pages of {batch_size:,}:"
-        f" {seconds:.1f}s = {rate:,.0f} events/s"
+        f"rebuild of {which} {len(projections)} projections"
+        f" ({', '.join(p.name for p in projections)}) over {head:,} events,"
+        f" {workers} worker(s), pages of {batch_size:,}: {seconds:.1f}s = {rate:,.0f} events/s"
     )
+    if len(projections) == 1:  # the figure behind its rebuild_weight
+        handled = handled_count(projections[0], counts)
+        print(
+            f"  {projections[0].name} handles {handled:,} of them:"
+            f" {seconds * 1e6 / max(handled, 1):,.1f} µs per handled event"
+        )
     governance.close()
     return rate
 
@@ -237,10 +246,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="rebuild worker processes")
     parser.add_argument("--batch-size", type=int, default=25_000, help="rebuild page size")
     parser.add_argument("--projections", nargs="*", help="rebuild only these (default: all)")
+    parser.add_argument(
+        "--rebuild-only", action="store_true", help="skip the library runner and live lag"
+    )
     args = parser.parse_args()
     print(f"gridledger bench/projections.py at {datetime.now(UTC):%Y-%m-%d %H:%M}Z ({ROOT})")
     url = dataset(args.events)
     ours = bench_rebuild(url, args.workers, args.batch_size, args.projections)
+    if args.rebuild_only:
+        return
     library = bench_library_runner(url, args.library_seconds)
     print(f"=> rebuild is {ours / library:.1f}x the library runner's rate")
     bench_live(url, 200, args.live_seconds)

@@ -143,14 +143,8 @@ def _share_out(
     the group with the least work so far."""
     if workers <= 1 or len(projections) <= 1:
         return [list(projections)]
-    counts = dict(
-        conn.execute(
-            sql.SQL("SELECT topic, count(*) FROM {} GROUP BY topic").format(
-                sql.Identifier(EVENTS_TABLE)
-            )
-        ).fetchall()
-    )
-    load = {p.name: p.rebuild_weight * _handled_count(p, counts) for p in projections}
+    counts = topic_counts(conn)
+    load = {p.name: p.rebuild_weight * handled_count(p, counts) for p in projections}
     groups: list[list[Projection]] = [[] for _ in range(min(workers, len(projections)))]
     totals = [0.0] * len(groups)
     for projection in sorted(projections, key=lambda p: -load[p.name]):
@@ -160,7 +154,14 @@ def _share_out(
     return groups
 
 
-def _handled_count(projection: Projection, counts: dict[str, int]) -> int:
+def topic_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """How many events of each topic the log holds."""
+    query = sql.SQL("SELECT topic, count(*) FROM {} GROUP BY topic")
+    return dict(conn.execute(query.format(sql.Identifier(EVENTS_TABLE))).fetchall())
+
+
+def handled_count(projection: Projection, counts: dict[str, int]) -> int:
+    """How many of the events counted by topic in `counts` `projection` handles."""
     handled = projection.handled()
     return sum(n for topic, n in counts.items() if handled is None or topic in handled)
 

@@ -77,6 +77,7 @@ class Members(Projection):
         "CREATE INDEX IF NOT EXISTS members_g{g}_kind ON {members} (kind)",
     ]
     event_types = (Member.Event, CHECKED_OUT, PLEDGED, LOGGED, VERIFIED, PointsAccount.Event)
+    rebuild_weight = 1.1  # 43.8 µs an event
 
     def apply(self, batch: Batch) -> None:
         pledges, accounts, member_ids = self._links(batch)
