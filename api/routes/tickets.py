@@ -24,6 +24,7 @@ from api.schemas.tickets import (
     TicketIn,
     TicketOut,
     TimelineEntry,
+    TimelinePage,
 )
 from api.visibility import ViewerDep
 from domain.application import Governance
@@ -110,9 +111,16 @@ def list_tickets(
 
 @router.get("/tickets/{ticket_id}/timeline", responses=QUERY)
 def get_timeline(
-    ticket_id: UUID, conn: Timeline, viewer: ViewerDep, limit: Limit = 50, cursor: Cursor = None
-) -> PageOf[TimelineEntry]:
-    """Every event of the ticket, in order, with who did it and when."""
+    ticket_id: UUID,
+    conn: Timeline,
+    viewer: ViewerDep,
+    response: Response,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> TimelinePage:
+    """Every event of the ticket, in order, with who did it and when. `audit_stream`
+    (and the `Link` header, rel `audit-stream`) names the same events in the audit log;
+    each entry's `audit_state` names the ticket's state right after it."""
     ticket = first(conn, "SELECT id FROM tickets", ("id = %s", ticket_id), viewer.tickets())
     found(ticket, "Ticket", ticket_id)
     items, next_cursor = Page(["version"]).fetch(
@@ -123,4 +131,12 @@ def get_timeline(
         limit,
         cursor,
     )
-    return PageOf[TimelineEntry](items=[TimelineEntry(**r) for r in items], next_cursor=next_cursor)
+    stream = f"/v1/audit/streams/{ticket_id}"
+    response.headers["Link"] = f'<{stream}>; rel="audit-stream"'
+    return TimelinePage(
+        items=[
+            TimelineEntry(**r, audit_state=f"{stream}/state?version={r['version']}") for r in items
+        ],
+        next_cursor=next_cursor,
+        audit_stream=stream,
+    )

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import Body, Code, Name, Note, text
+from api.schemas.common import Body, Code, Name, Note, PageOf, text
 from domain.ticket_policy import Level, Priority, RejectionReason, Satisfaction, Source
 
 
@@ -101,3 +101,17 @@ class TimelineEntry(BaseModel):
     recorded_at: datetime
     occurred_at: datetime | None
     details: dict[str, Any]
+    audit_state: str = Field(
+        description="The ticket's state right after this event, from the audit log",
+        examples=["/v1/audit/streams/0b7c5d9e-3f51-4a8e-9d5c-2f1a4e6b7c80/state?version=3"],
+    )
+
+
+class TimelinePage(PageOf[TimelineEntry]):
+    """One page of a ticket's timeline, linked to the audit log's record of the same
+    events (auditors and admins may follow the links; others get 403 there)."""
+
+    audit_stream: str = Field(
+        description="Every event of this ticket as stored, with its payload",
+        examples=["/v1/audit/streams/0b7c5d9e-3f51-4a8e-9d5c-2f1a4e6b7c80"],
+    )

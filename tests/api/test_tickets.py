@@ -68,6 +68,29 @@ def test_a_resident_reports_a_ticket_handled_to_the_end_and_rates_it(api: Api, t
     assert timeline["items"][0]["actor_role"] == "resident"
 
 
+def test_a_timeline_links_to_the_audit_log_of_the_same_events(api: Api, tree) -> None:
+    ticket_id = report(api, tree["grid"])["id"]
+    position = handle(api, ticket_id, ("accept", None))
+    answer = api.get(f"/v1/tickets/{ticket_id}/timeline", after=position, **STAFF)
+    assert answer.status_code == 200
+    timeline = answer.json()
+    stream_path = f"/v1/audit/streams/{ticket_id}"
+    assert timeline["audit_stream"] == stream_path
+    assert answer.headers["Link"] == f'<{stream_path}>; rel="audit-stream"'
+    stream = api.read(timeline["audit_stream"], position, role="auditor")
+    assert [(e["position"], e["version"]) for e in stream["items"]] == [
+        (e["position"], e["version"]) for e in timeline["items"]
+    ]
+    accepted = timeline["items"][-1]
+    assert accepted["audit_state"] == f"{stream_path}/state?version={accepted['version']}"
+    state_path, query = accepted["audit_state"].split("?")
+    version = int(query.removeprefix("version="))
+    state = api.read(state_path, position, params={"version": version}, role="auditor")
+    assert state["version"] == accepted["version"]
+    assert state["state"]["status"] == "accepted"
+    assert api.get(timeline["audit_stream"], **STAFF).status_code == 403
+
+
 def test_an_action_the_status_forbids_is_a_409_and_records_nothing(api: Api, tree) -> None:
     ticket_id = report(api, tree["grid"])["id"]
     before = api.events()
