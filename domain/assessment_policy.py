@@ -161,5 +161,6 @@ def _stars(stars: object) -> list[dict[str, Any]]:
         if kind == "rate":
             checked.append({"figure": figure, "threshold": _share(threshold, f"star {n}")})
         else:
-            checked.append({"figure": figure, "threshold": _min_cases(threshold)})
+            whole = int(threshold) if _number(threshold) and threshold == int(threshold) else None
+            checked.append({"figure": figure, "threshold": _min_cases(whole or threshold)})
     return checked

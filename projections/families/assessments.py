@@ -9,7 +9,8 @@ scan:
   time) and opens a new one (`valid_from` = the same). The row valid at T satisfies
   `valid_from <= T AND (valid_to IS NULL OR valid_to > T)`; the current row has
   `valid_to IS NULL` (partial indexes). Events of one command share a timestamp and
-  fold into one row; a row whose `valid_from = valid_to` is never selected.
+  fold into one row (keyed by ticket and `valid_from`), also when a page of the log
+  ends among them, so the rows do not depend on how the log was paged.
   `handlers` holds the assignee and every actor who responded or resolved, so a
   worker's tickets are `handlers @> ARRAY[member_id]`.
 - `assessment_pledges`: one row per pledge; a pledge's outcome (fulfilled, lapsed,
@@ -124,7 +125,7 @@ TABLES = {
         " dispatched boolean NOT NULL, first_responded_at timestamptz, level text,"
         " esc_levels text[] NOT NULL, resolved_at timestamptz, ever_resolved boolean NOT NULL,"
         " late_resolutions int NOT NULL, reopen_count int NOT NULL, satisfaction text,"
-        " handlers text[] NOT NULL, PRIMARY KEY (ticket_id, version))"
+        " handlers text[] NOT NULL, PRIMARY KEY (ticket_id, valid_from))"
     ),
     "assessment_pledges": (
         "CREATE TABLE IF NOT EXISTS {assessment_pledges} ("
@@ -250,6 +251,7 @@ class Assessments(Projection):
         latest: dict[UUID, Row] = dict(current)
         new_rows: list[Row] = []
         closed: dict[UUID, Row] = {}
+        replaced: list[Row] = []
         for event in events:
             ticket_id, at = event.originator_id, event.timestamp
             if type(event) is Ticket.Reported:
@@ -258,20 +260,27 @@ class Assessments(Projection):
                 latest[ticket_id] = row
                 continue
             row = latest[ticket_id]
-            if row["valid_from"] != at or row is current.get(ticket_id):
+            stored = row is current.get(ticket_id)
+            if row["valid_from"] != at:
                 row["valid_to"] = at
-                if row is current.get(ticket_id):
-                    closed[ticket_id] = {
-                        "ticket_id": ticket_id,
-                        "version": row["version"],
-                        "valid_to": at,
-                    }
+                if stored and not any(r is row for r in replaced):
+                    closed[ticket_id] = {"ticket_id": ticket_id, "valid_from": row["valid_from"]}
+                    closed[ticket_id]["valid_to"] = at
                 row = {**row, "valid_from": at, "valid_to": None}
                 new_rows.append(row)
                 latest[ticket_id] = row
+            elif stored and not any(r is row for r in replaced):
+                # the command's events continue the stored row (a page ended among them)
+                replaced.append(row)
+                new_rows.append(row)
             TICKET_HANDLERS[type(event)](row, event)
             row["version"] = event.originator_version
-        batch.update("assessment_tickets", ["ticket_id", "version"], list(closed.values()))
+        if replaced:
+            batch.executemany(
+                "DELETE FROM {assessment_tickets} WHERE ticket_id = %s AND valid_from = %s",
+                [(r["ticket_id"], r["valid_from"]) for r in replaced],
+            )
+        batch.update("assessment_tickets", ["ticket_id", "valid_from"], list(closed.values()))
         batch.copy(
             "assessment_tickets", TICKET_COLUMNS, ([r[c] for c in TICKET_COLUMNS] for r in new_rows)
         )
