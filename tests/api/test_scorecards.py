@@ -184,3 +184,25 @@ def test_a_resident_may_not_read_and_errors_are_problems(
     staff = {"role": "community_staff", "sub": "s", "scope": tree["community"]}
     assert api.put(f"/v1/assessment-policies/{tree['district']}", POLICY, **staff).status_code == 403
     assert api.events() == before
+
+
+def test_the_flat_table_and_the_monthly_series_match_the_scorecard(
+    api: Api, tree: dict[str, str], scenario: Scenario
+) -> None:
+    import psycopg
+
+    from projections.scorecards import Period, monthly_series, scorecard_table
+
+    card = _card(api, f"/v1/scorecards/{tree['street']}", scenario)
+    columns, rows = scorecard_table(card)
+    assert [c[0] for c in columns] == ["figure", "value", "numerator", "denominator", "note"]
+    named = {row[0]: row for row in rows}
+    handling = named["Handling rate / 办结率"]
+    assert handling[1:4] == [card["rates"]["handling_rate"][k] for k in
+                             ("value", "numerator", "denominator")]  # fmt: skip
+    assert named["Tickets received / 受理事项数"][1] == card["tickets"]["received"]
+    period = Period(scenario["start"], scenario["end"], None)
+    with psycopg.connect(api.url) as conn:
+        series = monthly_series(conn, tree["street"], 2, period, POLICY, api.clock.now)
+    assert {row["jurisdiction"] for row in series} == {tree["community"]}
+    assert sum(row["received"] for row in series) == card["tickets"]["received"]
