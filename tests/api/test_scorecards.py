@@ -182,7 +182,8 @@ def test_a_resident_may_not_read_and_errors_are_problems(
     weights = {**POLICY, "weights": {"response": 0.5, "handling": 0.5, "satisfaction": 0.5}}
     assert api.put(f"/v1/assessment-policies/{tree['district']}", weights).status_code == 422
     staff = {"role": "community_staff", "sub": "s", "scope": tree["community"]}
-    assert api.put(f"/v1/assessment-policies/{tree['district']}", POLICY, **staff).status_code == 403
+    policy_path = f"/v1/assessment-policies/{tree['district']}"
+    assert api.put(policy_path, POLICY, **staff).status_code == 403
     assert api.events() == before
 
 
