@@ -28,6 +28,7 @@ from api.routes import (
     organisations,
     pledges,
     points,
+    scorecards,
     tickets,
 )
 from api.runtime import build_governance, database_url
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         pledges,
         tickets,
         points,
+        scorecards,
         audit,
     ):
         app.include_router(module.router)

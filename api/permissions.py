@@ -25,6 +25,7 @@ OWN = "resident"
 ALLOWED: dict[str, tuple[str, ...]] = {
     "define_jurisdiction": (),
     "put_rule": (),
+    "put_assessment_policy": (),
     "register_member": ("community_staff",),
     "report_in_member": ("community_staff", OWN),
     "claim_role": ("community_staff",),

@@ -54,6 +54,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.application import Governance
+from domain.assessment_policy import DEFAULT_TERMS
 from domain.calendar import LOCAL_TZ, local_date
 from domain.commands.base import CommandResult, IdentityMap, Meta
 from domain.context import SYSTEM, Actor
@@ -530,6 +531,7 @@ class Simulation:
             abbr, district_name = DISTRICTS[d % len(DISTRICTS)]
             district = f"{abbr}{self.seed}" + (f"x{d // len(DISTRICTS)}" if d >= 4 else "")
             yield tick(), self._define, (district, "district", district_name, None)
+            yield tick(), self._assessment_policy, (district,)
             for si in range(s.streets):
                 street = self._street(district, si)
                 yield tick(), self._define, (street.code, "street", street.name, district)
@@ -568,6 +570,10 @@ class Simulation:
 
     def _define(self, code: str, kind: str, name: str, parent: str | None) -> None:
         self._do("define_jurisdiction", self.admin, code=code, kind=kind, name=name, parent=parent)
+
+    def _assessment_policy(self, district: str) -> None:
+        """The district's assessment policy (考核口径): the defaults, recorded as version 1."""
+        self._do("put_assessment_policy", self.admin, district, DEFAULT_TERMS)
 
     def _street(self, district: str, index: int) -> Street:
         names = STREET_NAMES.split()

@@ -14,6 +14,7 @@ from eventsourcing.utils import EnvType
 
 from domain.activity import Activity
 from domain.commands.activities import ActivityCommands
+from domain.commands.assessments import AssessmentCommands
 from domain.commands.jurisdictions import JurisdictionCommands
 from domain.commands.members import MemberCommands
 from domain.commands.pledges import PledgeCommands
@@ -32,6 +33,7 @@ class Governance(
     PledgeCommands,
     TicketCommands,
     PointsCommands,
+    AssessmentCommands,
 ):
     name = "Governance"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {PointsAccount: 50, Activity: 50}

@@ -434,3 +434,12 @@ class PointsEntryTransitionError(InvalidTransitionError):
     def __init__(self, action: str, status: str) -> None:
         super().__init__("points entry", action, status)
         self.rule = "points.entry_transition"
+
+
+# --- assessments ---
+
+
+class AssessmentPolicyError(InvalidValueError):
+    """Raised when an assessment policy's terms are out of range (weights, k, stars)."""
+
+    rule = "assessment.policy_terms"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from projections.engine import Projection
 from projections.families.activities import Activities
+from projections.families.assessments import Assessments
 from projections.families.audit import AuditJournal
 from projections.families.jurisdictions import Jurisdictions, Rosters
 from projections.families.members import Members, Organisations
@@ -28,5 +29,6 @@ def all_projections() -> dict[str, Projection]:
         PointsRulesProjection(),
         Tickets(),
         TicketTimeline(),
+        Assessments(),
     ]
     return {p.name: p for p in projections}

@@ -40,6 +40,8 @@ STRICT = {
 COMMUNITY = {**STRICT, "grid_worker": {"grid", "grid2"}}
 """Pledges, points: a community's; a grid worker reads its community's too. (So does the
 attendance of an activity a community holds: see the last test.)"""
+SCORECARDS = {**STRICT, "resident": set()}
+"""Scorecards of a place or a worker: staff within scope; residents none (403)."""
 PUBLIC = dict.fromkeys(ROLES, EVERYWHERE)
 """Public notices: the tree, organisations, activities, rulebooks."""
 
@@ -104,6 +106,16 @@ def _found(api: Api, path: str, who: dict[str, str], **params: Any) -> bool:
     return response.status_code == 200
 
 
+def _readable(api: Api, path: str, who: dict[str, str], **params: Any) -> bool:
+    """Whether `who` may read `path`: 200, or refused (403, or 404 for a hidden member)."""
+    response = api.get(path, after=api.last, params=params, **who)
+    assert response.status_code in (200, 403, 404), (path, who, response.text)
+    return response.status_code == 200
+
+
+YEAR = {"from": "2000-01-01", "to": "2100-01-01"}
+
+
 def _listed(api: Api, path: str, who: dict[str, str], key: str, value: str, **params: Any) -> bool:
     """Whether a list (or a field holding one) answered to `who` holds `value` as `key`."""
     answer = api.read(path, api.last, params=params, **who)
@@ -159,6 +171,12 @@ ENDPOINTS: dict[str, tuple[str, dict[str, set[str]], Check]] = {
         and _listed(api, f"/v1/points/accounts/{t['member']}/ledger", who, "entry_id", t["entry"])),
     "leaderboard": ("/v1/points/leaderboard", COMMUNITY,
         lambda api, t, who: _listed(api, "/v1/points/leaderboard", who, "member_id", t["member"], jurisdiction=t["place_community"])),
+    "scorecard": ("/v1/scorecards/{jurisdiction}", SCORECARDS,
+        lambda api, t, who: _readable(api, f"/v1/scorecards/{t['place']}", who, **YEAR)),
+    "worker scorecard": ("/v1/scorecards/workers/{member_id}", SCORECARDS,
+        lambda api, t, who: _readable(api, f"/v1/scorecards/workers/{t['member']}", who, **YEAR)),
+    "assessment policy": ("/v1/assessment-policies/{jurisdiction}", PUBLIC,
+        lambda api, t, who: _found(api, f"/v1/assessment-policies/{t['place']}", who)),
 }  # fmt: skip
 
 

@@ -55,6 +55,10 @@ REQUESTS: dict[str, Callable[[Targets], Request]] = {
         "code": unique("G-"), "kind": "grid", "name": "n", "parent": t["community"]}),
     "put_rule": lambda t: ("PUT", f"/v1/jurisdictions/{t['community']}/rulebook/rules/r2", {
         "description": "r2", "points": 1, "kind": "award"}),
+    "put_assessment_policy": lambda t: ("PUT", f"/v1/assessment-policies/{t['district']}", {
+        "weights": {"response": 0.2, "handling": 0.4, "satisfaction": 0.4},
+        "basically_satisfied_weight": 0.8, "min_cases": 3, "stars": [
+            {"figure": "tickets_handled", "threshold": 1}] * 5}),
     "register_member": lambda t: ("POST", "/v1/members", {
         "name": "n", "phone": "13800000000", "kind": "resident", "home_grid": t["grid"]}),
     "report_in_member": lambda t: ("POST", f"/v1/members/{t['member']}/report-ins", {

@@ -1,0 +1,181 @@
+"""Assessments (考核): assessment policies, and scorecards of subtrees and workers.
+
+Scorecards are read by evaluators, auditors and admins everywhere, by staff and grid
+workers within their scope; residents may not read them (403). The figures are defined
+in the README's "Evaluating" section and computed by `projections.scorecards`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Path, Query
+from psycopg import sql
+from pydantic import BaseModel, Field
+
+from api.deps import CallerDep, GovernanceDep
+from api.problems import COMMAND, QUERY, ForbiddenError
+from api.reads import one, reader, rows
+from api.schemas.common import Answer, Body, Code, Day, Instant
+from api.visibility import Viewer, ViewerDep
+from domain.assessment_policy import DEFAULT_TERMS
+from domain.errors import InvalidValueError, NotFoundError
+from projections.scorecards import (
+    Period,
+    jurisdiction_scorecard,
+    path_of,
+    policy_for,
+    worker_scorecard,
+)
+
+router = APIRouter(prefix="/v1", tags=["assessments"])
+
+Assessments = reader("assessments")
+Scorecards = reader("assessments", "points")
+WorkerCards = reader("assessments", "members")
+LOCAL = ZoneInfo("Asia/Shanghai")
+READ_BY_SCOPE_FORBIDDEN = ("resident",)
+
+
+class StarRule(Body):
+    figure: str = Field(examples=["response_in_time_rate"])
+    threshold: float = Field(examples=[0.9])
+
+
+class PolicyIn(Body):
+    weights: dict[str, float] = Field(examples=[DEFAULT_TERMS["weights"]])
+    basically_satisfied_weight: float = Field(examples=[0.8], description="k")
+    min_cases: int = Field(examples=[5], ge=1, le=1_000_000)
+    stars: list[StarRule] = Field(max_length=20)
+
+
+class PolicyAnswer(Answer):
+    policy_version: int | None = None
+
+
+class PolicyOut(BaseModel):
+    jurisdiction: str
+    as_of: datetime | None
+    version: int = Field(description="0: the built-in default (no policy recorded)")
+    effective_from: datetime | None
+    defined_at: str | None = Field(description="The jurisdiction whose policy this is.")
+    terms: dict[str, Any]
+    versions: list[dict[str, Any]] = Field(
+        description="Every version recorded for this jurisdiction, oldest first."
+    )
+
+
+PeriodBound = Annotated[
+    Instant | Day,
+    Query(description="An instant, or a date (midnight Asia/Shanghai)."),
+]
+
+
+def _instant(value: datetime | date) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.combine(value, time(), LOCAL).astimezone(UTC)
+
+
+def _period(start: datetime | date, end: datetime | date, as_of: datetime | None) -> Period:
+    period = Period(_instant(start), _instant(end), as_of)
+    if period.start >= period.end:
+        raise InvalidValueError("from must be before to", rule="scorecard.period")
+    return period
+
+
+def _require_reader(viewer: Viewer) -> None:
+    if viewer.principal.role in READ_BY_SCOPE_FORBIDDEN:
+        raise ForbiddenError("a resident may not read scorecards")
+
+
+@router.put("/assessment-policies/{jurisdiction}", responses=COMMAND)
+def put_policy(
+    jurisdiction: Annotated[Code, Path()], body: PolicyIn, caller: CallerDep
+) -> PolicyAnswer:
+    """Publish a new version of a jurisdiction's assessment policy, effective now
+    (identical to the version in force: nothing new). Admins only."""
+    terms = body.model_dump()
+    terms["min_cases"] = body.min_cases
+    result = caller.run("put_assessment_policy", jurisdiction, terms, place=jurisdiction)
+    return PolicyAnswer.of(result)
+
+
+@router.get("/assessment-policies/{jurisdiction}", responses=QUERY)
+def get_policy(
+    jurisdiction: Annotated[Code, Path()],
+    conn: Assessments,
+    as_of: Annotated[Instant | None, Query(description="The policy in force then.")] = None,
+) -> PolicyOut:
+    """The policy a scorecard of `jurisdiction` uses now (or at `as_of`): its own, the
+    nearest ancestor's, or the built-in default (version 0); with its own versions."""
+    place = path_of(conn, jurisdiction)
+    if place is None:
+        raise NotFoundError("Jurisdiction", jurisdiction)
+    policy = policy_for(conn, place[1], as_of)
+    versions = rows(
+        conn,
+        "SELECT version, effective_from, effective_until, terms FROM assessment_policies"
+        " WHERE jurisdiction = %s ORDER BY version",
+        jurisdiction,
+    )
+    return PolicyOut(
+        jurisdiction=jurisdiction,
+        as_of=as_of,
+        version=policy["version"],
+        effective_from=policy["effective_from"],
+        defined_at=policy["jurisdiction"],
+        terms=policy["terms"],
+        versions=versions,
+    )
+
+
+@router.get("/scorecards/workers/{member_id}", responses=QUERY)
+def worker_card(
+    member_id: Annotated[UUID, Path()],
+    conn: WorkerCards,
+    viewer: ViewerDep,
+    governance: GovernanceDep,
+    start: Annotated[PeriodBound, Query(alias="from")],
+    end: Annotated[PeriodBound, Query(alias="to")],
+    as_of: Annotated[Instant | None, Query(description="As the record stood then.")] = None,
+) -> dict[str, Any]:
+    """A worker's scorecard: the tickets reported in [from, to) that they were assigned,
+    responded to or resolved; their stars, each with the rule that made it visible."""
+    _require_reader(viewer)
+    period = _period(start, end, as_of)
+    condition, params = viewer.members()
+    query = sql.SQL("SELECT m.id, m.home_grid FROM members m WHERE m.id = %s AND ") + condition
+    member = one(conn, query, member_id, *params)
+    if member is None:
+        raise NotFoundError("Member", member_id)
+    home = path_of(conn, member["home_grid"]) if member["home_grid"] else None
+    return worker_scorecard(
+        conn, str(member_id), home[1] if home else None, period, governance.clock()
+    )
+
+
+@router.get("/scorecards/{jurisdiction}", responses=QUERY)
+def scorecard(
+    jurisdiction: Annotated[Code, Path()],
+    conn: Scorecards,
+    viewer: ViewerDep,
+    governance: GovernanceDep,
+    start: Annotated[PeriodBound, Query(alias="from")],
+    end: Annotated[PeriodBound, Query(alias="to")],
+    as_of: Annotated[Instant | None, Query(description="As the record stood then.")] = None,
+) -> dict[str, Any]:
+    """The scorecard of a jurisdiction's subtree for tickets reported in [from, to)."""
+    _require_reader(viewer)
+    period = _period(start, end, as_of)
+    place = path_of(conn, jurisdiction)
+    if place is None:
+        raise NotFoundError("Jurisdiction", jurisdiction)
+    kind, path = place
+    scope = viewer.scope
+    if not viewer.sees_everything and (scope is None or scope not in path):
+        raise ForbiddenError(f"{jurisdiction} lies outside this token's scope {scope}")
+    return jurisdiction_scorecard(conn, jurisdiction, kind, path, period, governance.clock())

@@ -1,0 +1,123 @@
+"""Scorecard latency (p50/p99) per subtree level and for a worker, now and as of a past
+moment; and the `assessments` projection's rebuild cost per handled event.
+
+Run from the repository root on a COPY of a dataset (never the shared one itself):
+
+    GRIDLEDGER_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+        .venv/bin/python bench/assessments.py --database my_copy [--calls 50]
+
+It first rebuilds the `assessments` projection in that database (the `points`
+projection must be active there already: the points figures read its postings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._db import server_url
+from projections.families.assessments import Assessments
+from projections.rebuild import event_mapper, handled_count, rebuild_all, topic_counts
+from projections.scorecards import (
+    Period,
+    jurisdiction_scorecard,
+    path_of,
+    worker_scorecard,
+)
+
+
+def _url(database: str) -> str:
+    params = conninfo_to_dict(server_url())
+    params["dbname"] = database
+    return make_conninfo(**params)
+
+
+def _times(call, calls: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    call()  # warm
+    spent = []
+    for _ in range(calls):
+        began = time.perf_counter()
+        call()
+        spent.append((time.perf_counter() - began) * 1000)
+    spent.sort()
+    return statistics.median(spent), spent[min(len(spent) - 1, int(len(spent) * 0.99))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database", required=True, help="a copy of the dataset")
+    parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--skip-rebuild", action="store_true")
+    args = parser.parse_args()
+    url = _url(args.database)
+    projection = Assessments()
+    if not args.skip_rebuild:
+        with psycopg.connect(url) as conn:
+            handled = handled_count(projection, topic_counts(conn))
+        began = time.perf_counter()
+        rebuild_all(url, event_mapper(), [projection], batch_size=25_000)
+        seconds = time.perf_counter() - began
+        print(
+            f"rebuild assessments: {handled:,} handled events in {seconds:.1f}s ="
+            f" {seconds * 1e6 / max(handled, 1):,.1f} µs per handled event"
+        )
+    with psycopg.connect(url) as conn:
+        conn.execute("ANALYZE")
+        first, last = conn.execute(
+            "SELECT min(reported_at), max(reported_at) FROM assessment_tickets"
+        ).fetchone()  # type: ignore[misc]
+        end = min(last, first + timedelta(days=365))
+        district = conn.execute(
+            "SELECT code FROM assessment_paths WHERE kind = 'district' ORDER BY code LIMIT 1"
+        ).fetchone()[0]  # type: ignore[index]
+        codes = {"district": district}
+        for kind in ("street", "community", "grid"):
+            codes[kind] = conn.execute(
+                "SELECT code FROM assessment_paths WHERE kind = %s AND path @> ARRAY[%s]"
+                " ORDER BY code LIMIT 1",
+                (kind, district),
+            ).fetchone()[0]  # type: ignore[index]
+        worker = conn.execute(
+            "SELECT h FROM assessment_tickets, unnest(handlers) h WHERE valid_to IS NULL"
+            " AND h ~ '^[0-9a-f-]{36}$' GROUP BY h ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()[0]  # type: ignore[index]
+        now = datetime.now(UTC)
+        past = first + (end - first) * 0.75
+        print(f"period {first:%Y-%m-%d} .. {end:%Y-%m-%d}; as_of {past:%Y-%m-%d %H:%M}")
+        for label, as_of in (("now", None), ("as_of", past)):
+            period = Period(first, end, as_of)
+            for kind, code in codes.items():
+                found = path_of(conn, code)
+                assert found is not None
+                p50, p99 = _times(
+                    lambda c=code, f=found, p=period: jurisdiction_scorecard(
+                        conn, c, f[0], f[1], p, now
+                    ),
+                    args.calls,
+                )
+                card = jurisdiction_scorecard(conn, code, found[0], found[1], period, now)
+                print(
+                    f"{label:5} {kind:9} {code:14} {card['tickets']['received']:7,} tickets:"
+                    f" p50 {p50:6.1f} ms, p99 {p99:6.1f} ms"
+                )
+            p50, p99 = _times(
+                lambda p=period: worker_scorecard(conn, worker, None, p, now), args.calls
+            )
+            card = worker_scorecard(conn, worker, None, period, now)
+            print(
+                f"{label:5} worker    {worker[:14]} {card['tickets']['received']:7,} tickets:"
+                f" p50 {p50:6.1f} ms, p99 {p99:6.1f} ms"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Commands for assessment policies (考核口径): weights, k, minimum cases, star rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.assessment_policy import AssessmentPolicy
+from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
+
+
+class AssessmentCommands(CommandBase):
+    def put_assessment_policy(
+        self, meta: Meta, jurisdiction: str, terms: dict[str, Any]
+    ) -> CommandResult:
+        """Publish a new version of a jurisdiction's assessment policy (identical: nothing
+        new); answers `policy_version`."""
+
+        def handle() -> Outcome:
+            self.jurisdiction(jurisdiction)  # type: ignore[attr-defined]
+            policy = self._find(AssessmentPolicy, AssessmentPolicy.id_for(jurisdiction))
+            policy = policy or AssessmentPolicy(jurisdiction=jurisdiction)
+            version = policy.put(terms)
+            return Outcome(policy, extra={"policy_version": version})
+
+        args = {"jurisdiction": jurisdiction, "terms": terms}
+        return self._execute(meta, "put_assessment_policy", args, handle)
