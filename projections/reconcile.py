@@ -226,7 +226,8 @@ SELECT coalesce(p.community, e.community) AS community,
   ELSE format('posts %%s to %%s (against %%s); its ledger row makes %%s to %%s (against %%s)',
               p.amount, p.account, p.counter_account, e.amount, e.account, e.counter_account)
   END AS detail
-FROM ({posted}) AS e
+FROM ({posted}) AS e (posting_id, position, leg, entry_id, kind, community, account,
+  account_type, member_id, counter_account, amount, recorded_at, on_date)
 FULL JOIN ({postings}) AS p USING (posting_id)
 WHERE p.posting_id IS NULL OR e.posting_id IS NULL
   OR (p.account, p.counter_account, p.amount, p.entry_id, p.kind)
@@ -387,8 +388,9 @@ LEFT JOIN points_rules AS v ON v.community = l.community AND v.rule_code = l.rul
 LEFT JOIN unnest(%(triggers)s::text[], %(trigger_kinds)s::text[]) AS want (trigger, kind)
   ON l.awarded_by = 'system' AND want.trigger = v.trigger
 LEFT JOIN {EVENTS_TABLE} AS first
-  ON k.kind IS NOT NULL AND (l.source ->> 'id') ~ '{UUID_PATTERN}'
-  AND first.originator_id = (l.source ->> 'id')::uuid AND first.originator_version = 1
+  ON first.originator_id = CASE WHEN k.kind IS NOT NULL AND (l.source ->> 'id') ~ '{UUID_PATTERN}'
+    THEN (l.source ->> 'id')::uuid END
+  AND first.originator_version = 1
 WHERE l.kind IN ('award', 'deduction') AND (
   want.kind <> l.source ->> 'kind'
   OR (k.kind IS NOT NULL AND (first.topic IS NULL OR first.topic NOT LIKE k.topic || '.%%')))
