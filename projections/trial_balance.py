@@ -103,6 +103,20 @@ _BY_TYPE = sql.SQL(
 )
 
 
+def communities_in(conn: psycopg.Connection[Any], code: str) -> list[str] | None:
+    """The communities in the subtree of jurisdiction `code` (None: no such jurisdiction;
+    empty: a grid, which holds no accounts)."""
+    known = conn.execute("SELECT 1 FROM jurisdictions WHERE code = %s", (code,)).fetchone()
+    if known is None:
+        return None
+    found = conn.execute(
+        "SELECT code FROM jurisdictions WHERE kind = 'community' AND path @> ARRAY[%s]::text[]"
+        " ORDER BY code",
+        (code,),
+    ).fetchall()
+    return [r[0] for r in found]
+
+
 def trial_balance(
     conn: psycopg.Connection[Any],
     communities: Sequence[str] | None = None,

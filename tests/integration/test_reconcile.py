@@ -3,22 +3,27 @@ is caught and named; each anomaly is found on a case built for it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
+from typer.testing import CliRunner
 
+from api.cli import app
 from api.database import library_env
+from api.ledger_cli import parse_as_of
 from api.simulate import SimClock, simulate
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor, acting
 from domain.points import PointsAccount, _entry_fields
 from domain.points_entry import EntryKey, EntryKind, EntryStatus
+from projections.families.jurisdictions import Jurisdictions
 from projections.families.points import PointsProjection, PointsRulesProjection
 from projections.reconcile import Options, Report, reconcile
 from projections.runner import Runner, Target
@@ -375,3 +380,55 @@ def test_bursts_of_awards_by_one_actor_are_anomalies_with_a_threshold(
     # within an hour the slow four make a second burst
     assert len(anomalies_of(db, "award_burst", burst_awards=3, burst_minutes=60)) == 2
     assert anomalies_of(db, "award_burst") == []  # the default: more than 30 in 10 minutes
+
+
+# --- the command line ---
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("GRIDLEDGER_DATABASE_URL", database_url)
+    return CliRunner()
+
+
+def test_the_command_exits_0_on_a_clean_ledger_and_1_naming_an_inconsistency(
+    cli: CliRunner, history, people, project, db
+) -> None:
+    project(Jurisdictions())
+    clean = cli.invoke(app, ["reconcile"])
+    assert clean.exit_code == 0, clean.output
+    assert "CONSISTENT" in clean.output and "invalid_source" in clean.output
+    assert "18 entries of 3 accounts, 28 postings" in clean.output
+
+    alice = people["alice"]
+    db.execute("UPDATE points_balances SET balance = 0 WHERE member_id = %s AND community = %s",
+               (alice, BH))  # fmt: skip
+    broken = cli.invoke(app, ["reconcile"])
+    assert broken.exit_code == 1
+    assert "INCONSISTENT" in broken.output and "1 failed" in broken.output
+    report = json.loads(cli.invoke(app, ["reconcile", "--json"]).output)
+    assert report["consistent"] is False and report["checks"]["balance"] == 1
+    assert report["inconsistencies"][0]["subject"] == f"member:{alice}:{BH}"
+    assert {a["kind"] for a in report["anomalies"]} == {"invalid_source"}
+
+    scoped = cli.invoke(app, ["reconcile", "--jurisdiction", NS, "--json"])
+    assert scoped.exit_code == 0 and json.loads(scoped.output)["counts"]["entries"] == 1
+    as_of = cli.invoke(app, ["reconcile", "--as-of", "2026-03-02", "--json"])
+    assert as_of.exit_code == 0, as_of.output  # the balance rows are current: not compared
+    assert json.loads(as_of.output)["counts"]["entries"] == 7  # the first local day
+
+
+def test_the_command_refuses_an_unknown_jurisdiction_and_a_bad_time(
+    cli: CliRunner, tree, project
+) -> None:
+    project(Jurisdictions())
+    unknown = cli.invoke(app, ["reconcile", "--jurisdiction", "NOWHERE"])
+    assert unknown.exit_code == 2 and "no jurisdiction NOWHERE" in unknown.output
+    bad = cli.invoke(app, ["reconcile", "--as-of", "yesterday"])
+    assert bad.exit_code == 2 and "as-of must be a date" in bad.output
+
+
+def test_as_of_reads_a_date_as_the_end_of_that_local_day_and_a_bare_time_as_local() -> None:
+    assert parse_as_of("2026-03-31") == datetime(2026, 3, 31, 15, 59, 59, 999999, tzinfo=UTC)
+    assert parse_as_of("2026-03-31T08:00") == datetime(2026, 3, 31, 0, 0, tzinfo=UTC)
+    assert parse_as_of("2026-03-31T08:00:00+00:00") == datetime(2026, 3, 31, 8, 0, tzinfo=UTC)
