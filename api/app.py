@@ -23,6 +23,7 @@ from api.routes import (
     activities,
     audit,
     jurisdictions,
+    ledger,
     members,
     operations,
     organisations,
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         pledges,
         tickets,
         points,
+        ledger,
         audit,
     ):
         app.include_router(module.router)
