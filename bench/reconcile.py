@@ -5,7 +5,7 @@
 
 1. Copies the shared dataset (`CREATE DATABASE copy TEMPLATE source`; nobody may be
    connected to the source meanwhile) and brings the projections the ledger reads
-   (points, points_rules, jurisdictions) up to date in the copy.
+   (points, points_rules, jurisdictions) from zero in the copy.
 2. Reconciles every community (every check and every anomaly, as the command does):
    seconds and events/s (events in the store over seconds), then as of the middle of
    the recorded period.
@@ -33,8 +33,9 @@ from api.database import library_env, migrate
 from domain.application import Governance
 from projections.families.jurisdictions import Jurisdictions
 from projections.families.points import PointsProjection, PointsRulesProjection
+from projections.rebuild import rebuild_all
 from projections.reconcile import Options, reconcile
-from projections.runner import Runner, Target, max_position
+from projections.runner import max_position
 from projections.trial_balance import trial_balance
 
 
@@ -62,15 +63,15 @@ def drop_database(name: str) -> None:
 
 
 def catch_up(url: str) -> float:
+    """Rebuild what the ledger reads from zero (the shared dataset may hold only events,
+    or projections some earlier run left at any position)."""
     migrate(url)
     app = Governance(env=library_env(url))
-    projections = (Jurisdictions(), PointsProjection(), PointsRulesProjection())
+    projections = [Jurisdictions(), PointsProjection(), PointsRulesProjection()]
     started = time.perf_counter()
-    runner = Runner(url, app.mapper, [Target(p) for p in projections], batch_size=25_000)
     try:
-        runner.run_until_caught_up()
+        rebuild_all(url, app.mapper, projections, batch_size=25_000, workers=2)
     finally:
-        runner.close()
         app.close()
     return time.perf_counter() - started
 
@@ -93,7 +94,7 @@ def main() -> None:
     url = copy_database(args.source, args.copy)
     try:
         print(f"copied {args.source} to {args.copy}")
-        print(f"projections points, points_rules, jurisdictions caught up in {catch_up(url):.1f}s")
+        print(f"projections points, points_rules, jurisdictions rebuilt in {catch_up(url):.1f}s")
         with psycopg.connect(url, autocommit=True) as conn:
             events = conn.execute("SELECT count(*) FROM governance_events").fetchone()[0]
             first, last = conn.execute(
