@@ -23,6 +23,7 @@ from api.routes import (
     activities,
     audit,
     jurisdictions,
+    ledger,
     members,
     operations,
     organisations,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         tickets,
         points,
         scorecards,
+        ledger,
         audit,
     ):
         app.include_router(module.router)

@@ -82,13 +82,10 @@ APPEND_LEDGER = (
 # The batch's ledger rows (`{batch_rows}` below).
 BATCH_ROWS = "SELECT * FROM {points_ledger} WHERE position > %(after)s AND position <= %(last)s"
 
-FOLD_BALANCES = (
-    "UPDATE {points_balances} AS b SET balance = a.balance, earned = b.earned + a.earned,"
-    " deducted = b.deducted + a.deducted, redeemed = b.redeemed + a.redeemed,"
-    " expired = b.expired + a.expired, pending = b.pending + a.pending,"
-    " updated_at = a.updated_at, last_position = a.last_position"
-    " FROM (SELECT account_id,"
-    " sum(CASE WHEN kind IN ('award', 'approval') AND status = 'posted' THEN points"
+# What a group of ledger rows adds to each total of an account (every total net of
+# reversals); reconcile folds the whole ledger with the same sums.
+FOLDED_TOTALS = (
+    "sum(CASE WHEN kind IN ('award', 'approval') AND status = 'posted' THEN points"
     " WHEN kind = 'reversal' AND reverses_kind = 'award' THEN -points ELSE 0 END) AS earned,"
     " sum(CASE WHEN kind = 'deduction' THEN points"
     " WHEN kind = 'reversal' AND reverses_kind = 'deduction' THEN -points ELSE 0 END)"
@@ -98,7 +95,16 @@ FOLD_BALANCES = (
     " AS redeemed,"
     " sum(CASE WHEN kind = 'expiry' THEN points ELSE 0 END) AS expired,"
     " sum(CASE WHEN kind = 'award' AND status = 'pending' THEN points"
-    " WHEN kind IN ('approval', 'rejection') THEN -points ELSE 0 END) AS pending,"
+    " WHEN kind IN ('approval', 'rejection') THEN -points ELSE 0 END) AS pending"
+)
+
+FOLD_BALANCES = (
+    "UPDATE {points_balances} AS b SET balance = a.balance,"  # noqa: S608 (constants only)
+    " earned = b.earned + a.earned,"
+    " deducted = b.deducted + a.deducted, redeemed = b.redeemed + a.redeemed,"
+    " expired = b.expired + a.expired, pending = b.pending + a.pending,"
+    " updated_at = a.updated_at, last_position = a.last_position"
+    " FROM (SELECT account_id, " + FOLDED_TOTALS + ","
     " (array_agg(balance_after ORDER BY position DESC))[1] AS balance,"
     " (array_agg(recorded_at ORDER BY position DESC))[1] AS updated_at,"
     " max(position) AS last_position"

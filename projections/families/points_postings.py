@@ -51,10 +51,8 @@ def flows_table() -> sql.Composed:
 # Two legs per posted ledger row of the batch (pending and rejected awards post
 # nothing); {flows} is `flows_table()`, {batch_rows} the batch's ledger rows. An
 # account's name comes from its type, community and member, as the module doc says.
-POST_MOVEMENTS = (
-    "INSERT INTO {points_postings} (posting_id, position, leg, entry_id, kind, community,"
-    " account, account_type, member_id, counter_account, amount, recorded_at, on_date)"
-    " SELECT m.position * 10 + g.leg, m.position, g.leg, m.entry_id, m.kind, m.community,"
+MOVEMENT_LEGS = (
+    "SELECT m.position * 10 + g.leg, m.position, g.leg, m.entry_id, m.kind, m.community,"
     " CASE WHEN g.account_type = 'member' THEN 'member:' || m.member_id || ':' || m.community"
     " ELSE 'community:' || m.community || ':' || g.account_type END,"
     " g.account_type, CASE WHEN g.account_type = 'member' THEN m.member_id END,"
@@ -68,3 +66,10 @@ POST_MOVEMENTS = (
     " CROSS JOIN LATERAL (VALUES (1, m.from_type, m.to_type, -1),"
     " (2, m.to_type, m.from_type, 1)) AS g (leg, account_type, counter_type, sign)"
 )
+POST_MOVEMENTS = (
+    "INSERT INTO {points_postings} (posting_id, position, leg, entry_id, kind, community,"
+    " account, account_type, member_id, counter_account, amount, recorded_at, on_date) "
+    + MOVEMENT_LEGS
+)
+"""Writes `MOVEMENT_LEGS`, the legs the batch's ledger rows make (reconcile recomputes
+them from the whole ledger and compares)."""

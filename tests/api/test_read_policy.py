@@ -71,7 +71,7 @@ def _make(api: Api, tree: dict[str, str], grid: str, community: str) -> Thing:
         "target_hours": "2", "due_on": (now + timedelta(days=9)).date().isoformat()})["id"]  # fmt: skip
     entry = api.ok("POST", "/v1/points/awards", {
         "member_id": member, "community": community, "rule_code": "r",
-        "source": {"kind": "k", "id": unique("read-")}})["entry_id"]  # fmt: skip
+        "source": {"kind": "ticket", "id": unique("read-")}})["entry_id"]  # fmt: skip
     organisation = api.ok("POST", "/v1/organisations", {"name": unique("单位")})["id"]
     api.ok("POST", f"/v1/organisations/{organisation}/report-ins", {"community": community})
     return {**tree, "place": grid, "place_community": community, "member": member,
@@ -133,6 +133,21 @@ def _account(api: Api, t: Thing, who: dict[str, str]) -> bool:
     return _found(api, path, who) and api.read(path, api.last, **who)["balance"] == 5
 
 
+def _reported(api: Api, path: str, who: dict[str, str], field: str, key: str, value: str,
+              **params: Any) -> bool:  # fmt: skip
+    """Whether a ledger report answered to `who` lists `value` as `key` in `field`;
+    residents are refused such reports (403)."""
+    response = api.get(path, after=api.last, params=params, **who)
+    if who["role"] == "resident":
+        assert response.status_code == 403, response.text
+        return False
+    assert response.status_code == 200, response.text
+    return value in [str(item[key]) for item in response.json()[field]]
+
+
+LEDGER = {**COMMUNITY, "resident": set()}
+"""The ledger's reports: a community's, never a resident's (403)."""
+
 ENDPOINTS: dict[str, tuple[str, dict[str, set[str]], Check]] = {
     "jurisdiction": ("/v1/jurisdictions/{code}", PUBLIC,
         lambda api, t, who: _found(api, f"/v1/jurisdictions/{t['place']}", who)),
@@ -177,6 +192,10 @@ ENDPOINTS: dict[str, tuple[str, dict[str, set[str]], Check]] = {
         lambda api, t, who: _readable(api, f"/v1/scorecards/workers/{t['member']}", who, **YEAR)),
     "assessment policy": ("/v1/assessment-policies/{jurisdiction}", PUBLIC,
         lambda api, t, who: _found(api, f"/v1/assessment-policies/{t['place']}", who)),
+    "trial-balance": ("/v1/points/trial-balance", LEDGER,
+        lambda api, t, who: _reported(api, "/v1/points/trial-balance", who, "accounts", "member_id", t["member"], jurisdiction=t["district"])),
+    "anomalies": ("/v1/points/anomalies", LEDGER,  # every place's award names no ticket
+        lambda api, t, who: _reported(api, "/v1/points/anomalies", who, "items", "subject", f"entry {t['entry']} (award)")),
 }  # fmt: skip
 
 
