@@ -127,7 +127,9 @@ class Api:
 @pytest.fixture(scope="module")
 def api(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     _truncate_all(database_url)
-    clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
+    # 02:00 UTC is 10:00 in Asia/Shanghai: the local date (by which the domain counts
+    # days) and the UTC date agree, whatever the time of day the tests run.
+    clock = FakeClock(datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0))
     data_dir: Path = tmp_path_factory.mktemp("data")
     settings = Settings(
         _env_file=None,
