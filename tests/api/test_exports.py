@@ -156,9 +156,9 @@ def test_the_leaderboard_files_match_the_json_board_and_never_run_a_formula(
         download(api, "/v1/points/leaderboard", points["after"], "csv", **params).content
     )
     assert header == ["Rank / 名次", "Member / 成员编号", "Name / 姓名", "Points / 积分"]
+    guarded = {"=SUM(1,2)": "'=SUM(1,2)"}
     assert [tuple(line) for line in body] == [
-        (str(rank), r["member_id"], r["name"] if r["name"] != "=SUM(1,2)" else "'=SUM(1,2)",
-         str(r["points"]))  # fmt: skip
+        (str(rank), r["member_id"], guarded.get(r["name"], r["name"]), str(r["points"]))
         for rank, r in enumerate(board, start=1)
     ]
     response = download(api, "/v1/points/leaderboard", points["after"], "xlsx", **params)
