@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api import audit_cli
+from api import audit_cli, report_cli
 from api.database import migrate as migrate_database
 from api.runtime import build_governance, database_url
 from api.settings import Settings
@@ -337,6 +337,7 @@ def simulate_command(
 app.command()(audit_cli.verify)
 app.command()(audit_cli.export)
 app.command()(audit_cli.checkpoint)
+app.command()(report_cli.report)
 
 
 def main() -> None:
