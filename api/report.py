@@ -36,6 +36,7 @@ from matplotlib import font_manager, rc_context
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import MaxNLocator
 
 from domain.calendar import LOCAL_TZ
@@ -286,7 +287,7 @@ def draw_overdue(ax: Axes, data: ReportData) -> None:
                        label=name)  # fmt: skip
         ax.bar_label(bars, padding=3, fontsize=8, color=MUTED)
     ax.set_yticks(y, [f"{c.name} ({c.code})" if cjk_font() else c.code for c in children])
-    ax.invert_yaxis()
+    ax.set_ylim(max(len(children), 6) - 0.5, -0.5)  # most first; bars no fatter than 1/6
     ax.set_title(title)
     ax.grid(axis="x", color=GRID)
     ax.set_axisbelow(True)
@@ -478,9 +479,10 @@ def _cover_page(data: ReportData) -> Figure:
 
 
 def _chart_page(data: ReportData, number: int, draw: Draw) -> Figure:
-    """A page holding one chart (room on the right for an outside legend)."""
+    """A page holding one chart, laid out between the page's header and footer."""
     page = _page(data, number)
-    draw(page.add_axes((0.07, 0.12, 0.74, 0.76)), data)
+    page.set_layout_engine(ConstrainedLayoutEngine(rect=(0.03, 0.06, 0.94, 0.87)))
+    draw(page.add_subplot(), data)
     return page
 
 
