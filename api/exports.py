@@ -28,6 +28,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -40,6 +41,7 @@ from fastapi.responses import StreamingResponse
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
@@ -234,6 +236,16 @@ class _Cells:
     def __init__(self, sheet: WriteOnlyWorksheet, columns: Sequence[Column]) -> None:
         self.sheet = sheet
         self.columns = columns
+        self.styles = [self._style(c.kind) for c in columns]
+
+    def _style(self, kind: Kind) -> StyleArray | None:
+        """The style of a column's cells, made once (setting number_format per cell
+        looks the format up every time)."""
+        if kind is Kind.TEXT:
+            return None
+        template = WriteOnlyCell(self.sheet)
+        template.number_format = _NUMBER_FORMATS[kind]
+        return template._style
 
     def header(self) -> list[WriteOnlyCell]:
         cells = []
@@ -247,17 +259,20 @@ class _Cells:
 
     def row(self, row: Mapping[str, Any]) -> list[Any]:
         cells: list[Any] = []
-        for column in self.columns:
+        for column, style in zip(self.columns, self.styles, strict=True):
             value = xlsx_value(column.kind, row.get(column.key))
             if value is None:
                 cells.append(None)
-                continue
-            cell = WriteOnlyCell(self.sheet, value=value)
-            if column.kind is Kind.TEXT:
-                cell.data_type = "s"  # "=..." stays text, never a formula
+            elif style is None:
+                if isinstance(value, str) and value.startswith("="):
+                    cell = WriteOnlyCell(self.sheet, value=value)
+                    cell.data_type = "s"  # text, never a formula
+                    value = cell
+                cells.append(value)
             else:
-                cell.number_format = _NUMBER_FORMATS[column.kind]
-            cells.append(cell)
+                cell = WriteOnlyCell(self.sheet, value=value)
+                cell._style = copy(style)
+                cells.append(cell)
         return cells
 
 
