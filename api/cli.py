@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api import audit_cli, ledger_cli
+from api import audit_cli, ledger_cli, report_cli
 from api.database import migrate as migrate_database
 from api.runtime import build_governance, database_url
 from api.settings import Settings
@@ -338,6 +338,7 @@ app.command()(audit_cli.verify)
 app.command()(audit_cli.export)
 app.command()(audit_cli.checkpoint)
 app.command()(ledger_cli.reconcile)
+app.command()(report_cli.report)
 
 
 def main() -> None:

@@ -89,6 +89,17 @@ def rows(conn: Connection, query: sql.Composable | LiteralString, *params: Any) 
         return cur.execute(query, params).fetchall()
 
 
+def stream(
+    conn: Connection, query: sql.Composable, params: Sequence[Any], size: int = 2000
+) -> Iterator[Row]:
+    """Every row of `query`, fetched `size` at a time by a server-side cursor (in a
+    transaction of its own): a whole list, never all of it in memory at once."""
+    with conn.transaction(), conn.cursor(name="stream", row_factory=dict_row) as cur:
+        cur.itersize = size
+        cur.execute(query, params)
+        yield from cur
+
+
 # --- pagination ---
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500).")]

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any, LiteralString
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from psycopg import sql
 
 from api.actions import act, add_action
 from api.deps import CallerDep, PoolDep, live_connection
+from api.exports import FILE_RESPONSES, Export, Format, FormatQuery, file_name, file_response
 from api.problems import COMMAND, QUERY, NotCaughtUpError
 from api.reads import (
     Connection,
@@ -24,9 +25,12 @@ from api.reads import (
     one,
     reader,
     rows,
+    stream,
 )
 from api.schemas.common import Code, Instant, PageOf, created
 from api.schemas.points import (
+    LEADERBOARD_COLUMNS,
+    LEDGER_COLUMNS,
     AccountOut,
     AwardIn,
     DeductionIn,
@@ -240,39 +244,58 @@ def get_account(member_id: UUID, conn: Accounts, viewer: ViewerDep) -> AccountOu
     return AccountOut(member_id=member_id, communities=accounts, **totals)
 
 
-@router.get("/points/accounts/{member_id}/ledger", responses=QUERY)
+@router.get(
+    "/points/accounts/{member_id}/ledger",
+    responses={**QUERY, **FILE_RESPONSES},
+    response_model=PageOf[LedgerEntry],
+)
 def get_ledger(
     member_id: UUID,
     conn: Accounts,
     viewer: ViewerDep,
+    request: Request,
     community: Code | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> PageOf[LedgerEntry]:
+    fmt: FormatQuery = Format.JSON,
+) -> Any:
     """Every entry of the member's accounts the caller may read, in order, with its
-    running balance."""
+    running balance; with `format=csv|xlsx`, all of them as a file."""
     _accounts(conn, member_id, viewer)
     where, params = conditions(
         _visible(viewer), ("member_id = %s", member_id), ("community = %s", community)
     )
-    items, next_cursor = Page(["position"]).fetch(
-        conn, sql.SQL("SELECT * FROM points_ledger"), where, params, limit, cursor
-    )
+    select = sql.SQL("SELECT * FROM points_ledger")
+    if fmt is not Format.JSON:
+        query = select + sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
+        entries = stream(conn, query + sql.SQL(" ORDER BY position"), params)
+        export = Export(
+            name=file_name("points-ledger", member_id, community),
+            title="Points ledger 积分台账",
+            columns=LEDGER_COLUMNS,
+            query=_query(request),
+            position=request.state.projection_position,
+        )
+        return file_response(export, map(_ledger_row, entries), fmt)
+    items, next_cursor = Page(["position"]).fetch(conn, select, where, params, limit, cursor)
     return PageOf[LedgerEntry](items=[LedgerEntry(**r) for r in items], next_cursor=next_cursor)
 
 
-@router.get("/points/leaderboard", responses=QUERY)
-def leaderboard(
-    conn: Board,
-    viewer: ViewerDep,
-    jurisdiction: Annotated[Code | None, Query(description="Communities in this subtree.")] = None,
-    earned_from: Annotated[Instant | None, Query(alias="from")] = None,
-    earned_to: Annotated[Instant | None, Query(alias="to")] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> PageOf[LeaderboardRow]:
-    """Members by points: their balance, or with `from`/`to` the net points entered then;
-    counting only the accounts the caller may read (a resident: their own)."""
+def _ledger_row(row: dict[str, Any]) -> dict[str, Any]:
+    source = row["source"] or {}
+    return {**row, "source_kind": source.get("kind"), "source_id": source.get("id")}
+
+
+def _query(request: Request) -> str:
+    """The request's path and query string, as the file's "About" sheet names it."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _board(
+    viewer: Viewer, jurisdiction: str | None, earned_from: Any, earned_to: Any
+) -> tuple[sql.Composable, list[Any]]:
+    """The leaderboard's query (member_id, name, points) and its parameters."""
     where, params = conditions(
         _visible(viewer, "b.member_id"),
         (in_subtree("community"), jurisdiction),
@@ -292,9 +315,55 @@ def leaderboard(
         source=source,
         where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
     )
+    return board, params
+
+
+@router.get(
+    "/points/leaderboard",
+    responses={**QUERY, **FILE_RESPONSES},
+    response_model=PageOf[LeaderboardRow],
+)
+def leaderboard(
+    conn: Board,
+    viewer: ViewerDep,
+    request: Request,
+    jurisdiction: Annotated[Code | None, Query(description="Communities in this subtree.")] = None,
+    earned_from: Annotated[Instant | None, Query(alias="from")] = None,
+    earned_to: Annotated[Instant | None, Query(alias="to")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    fmt: FormatQuery = Format.JSON,
+) -> Any:
+    """Members by points: their balance, or with `from`/`to` the net points entered then;
+    counting only the accounts the caller may read (a resident: their own). With
+    `format=csv|xlsx`, the whole board as a file, ranked."""
+    board, params = _board(viewer, jurisdiction, earned_from, earned_to)
+    if fmt is not Format.JSON:
+        ranked = stream(conn, board + sql.SQL(" ORDER BY points DESC, member_id DESC"), params)
+        export = Export(
+            name=file_name(
+                "points-leaderboard",
+                jurisdiction or "all",
+                earned_from and earned_from.date(),
+                earned_to and earned_to.date(),
+            ),
+            title="Points leaderboard 积分排行",
+            columns=LEADERBOARD_COLUMNS,
+            query=_query(request),
+            position=request.state.projection_position,
+            period=_period(earned_from, earned_to),
+        )
+        rows = ({**row, "rank": rank} for rank, row in enumerate(ranked, start=1))
+        return file_response(export, rows, fmt)
     items, next_cursor = Page(["points", "member_id"], descending=True).fetch(
         conn, board, [], params, limit, cursor
     )
     return PageOf[LeaderboardRow](
         items=[LeaderboardRow(**r) for r in items], next_cursor=next_cursor
     )
+
+
+def _period(start: Any, end: Any) -> str:
+    if start is None and end is None:
+        return "all (balances now) / 全部（当前余额）"
+    return f"[{start.isoformat() if start else '…'}, {end.isoformat() if end else '…'})"

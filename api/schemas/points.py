@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from api.exports import Column, Kind
 from api.schemas.common import Answer, Body, Code, Day, Name, Note, text
 from domain.rulebook import RuleKind, Trigger
 
@@ -169,3 +170,34 @@ class LeaderboardRow(BaseModel):
     member_id: UUID
     name: str | None
     points: int
+
+
+LEDGER_COLUMNS = (
+    Column("position", "Position", "位置", Kind.INT),
+    Column("recorded_at", "Recorded at", "记录时间", Kind.DATETIME),
+    Column("community", "Community", "社区"),
+    Column("entry_id", "Entry", "分录编号", width=38),
+    Column("kind", "Kind", "类型"),
+    Column("status", "Status", "状态"),
+    Column("points", "Points", "积分", Kind.INT),
+    Column("delta", "Change", "变动", Kind.INT),
+    Column("balance_after", "Balance after", "变动后余额", Kind.INT),
+    Column("rule_code", "Rule", "规则"),
+    Column("rule_version", "Rule version", "规则版本", Kind.INT),
+    Column("source_kind", "Source kind", "来源类型"),
+    Column("source_id", "Source", "来源"),
+    Column("awarded_by", "Awarded by", "发放人"),
+    Column("approved_by", "Approved by", "审核人"),
+    Column("note", "Note", "备注", width=30),
+    Column("item", "Item", "兑换物品"),
+    Column("reason", "Reason", "原因", width=30),
+)
+"""A member's ledger as a file: `LedgerEntry` with its source in two columns."""
+
+LEADERBOARD_COLUMNS = (
+    Column("rank", "Rank", "名次", Kind.INT),
+    Column("member_id", "Member", "成员编号", width=38),
+    Column("name", "Name", "姓名"),
+    Column("points", "Points", "积分", Kind.INT),
+)
+"""The leaderboard as a file: `LeaderboardRow` with its rank."""
