@@ -36,7 +36,7 @@ from enum import StrEnum
 from tempfile import SpooledTemporaryFile
 from typing import IO, Annotated, Any
 
-from fastapi import Query
+from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -47,6 +47,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from api.problems import POSITION_HEADER
 from domain.calendar import LOCAL_TZ
+from projections.flat_table import Column, Kind
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -56,15 +57,6 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """A CSV text cell starting so is a formula to Excel (CSV injection): it gets a `'`."""
 ABOUT_SHEET = "About · 说明"
 TIMES_NOTE = "Asia/Shanghai (UTC+08:00)"
-
-
-class Kind(StrEnum):
-    TEXT = "text"
-    INT = "int"
-    DECIMAL = "decimal"
-    RATE = "rate"
-    DATE = "date"
-    DATETIME = "datetime"
 
 
 class Format(StrEnum):
@@ -100,33 +92,9 @@ _NUMBER_FORMATS = {
     Kind.DATE: "yyyy-mm-dd",
     Kind.DATETIME: "yyyy-mm-dd hh:mm:ss",
 }
-_WIDTHS = {Kind.INT: 12, Kind.DECIMAL: 14, Kind.RATE: 10, Kind.DATE: 12, Kind.DATETIME: 20}
 _BOLD = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="E8EEF5")
 _WRAP = Alignment(wrap_text=True, vertical="top")
-
-
-@dataclass(frozen=True)
-class Column:
-    """A column of an exported table: the row key it shows and how."""
-
-    key: str
-    en: str
-    zh: str
-    kind: Kind = Kind.TEXT
-    width: int | None = None
-    """Characters, in the workbook; by default from the kind and the header."""
-
-    @property
-    def header(self) -> str:
-        return f"{self.en} / {self.zh}"
-
-    @property
-    def columns_wide(self) -> int:
-        if self.width is not None:
-            return self.width
-        header = len(self.en) + 2 * len(self.zh) + 3  # a Chinese character is two wide
-        return max(_WIDTHS.get(self.kind, 16), min(header // 2 + 2, 40))
 
 
 @dataclass(frozen=True)
@@ -151,6 +119,19 @@ def file_name(*parts: object) -> str:
     """A file name stem from `parts`: ASCII letters, digits, `-`, `_` and `.` only."""
     text = "-".join(str(p) for p in parts if p is not None and str(p) != "")
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.") or "export"
+
+
+def request_query(request: Request) -> str:
+    """The request's path and query string, as a file's "About" sheet names it."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def period_text(start: datetime | date | None, end: datetime | date | None) -> str:
+    """A period [start, end) as a file's "About" sheet names it."""
+    if start is None and end is None:
+        return "all (balances now) / 全部（当前余额）"
+    return f"[{start.isoformat() if start else '…'}, {end.isoformat() if end else '…'})"
 
 
 def file_response(export: Export, rows: Iterable[Mapping[str, Any]], fmt: Format) -> Any:

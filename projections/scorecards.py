@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from domain.assessment_policy import DEFAULT_TERMS, STAR_COUNT
+from projections.flat_table import Column, Kind
 
 Connection = psycopg.Connection[Any]
 Row = dict[str, Any]
@@ -331,16 +332,16 @@ def stars(raw: Row, rates: dict[str, Any], terms: dict[str, Any]) -> Row:
 
 # --- flat rows for exports, and monthly series for charts ---
 
-Column = tuple[str, str, str]
-"""(key, English header, Chinese header)."""
-
 TABLE_COLUMNS: tuple[Column, ...] = (
-    ("figure", "Figure", "指标"),
-    ("value", "Value", "数值"),
-    ("numerator", "Numerator", "分子"),
-    ("denominator", "Denominator", "分母"),
-    ("note", "Note", "说明"),
+    Column("figure", "Figure", "指标", width=40),
+    Column("value", "Value", "数值", Kind.DECIMAL),
+    Column("rate", "Rate", "比率", Kind.RATE),
+    Column("numerator", "Numerator", "分子", Kind.INT),
+    Column("denominator", "Denominator", "分母", Kind.INT),
+    Column("note", "Note", "说明", width=36),
 )
+"""A rate fills `rate` (with its numerator and denominator, or a `note` saying why it is
+not shown); a count, hours or a time fills `value`."""
 
 FIGURE_NAMES: dict[str, tuple[str, str]] = {
     "tickets.received": ("Tickets received", "受理事项数"),
@@ -385,23 +386,26 @@ def _lookup(card: Row, key: str) -> Any:
     return value
 
 
-def scorecard_table(card: Row) -> tuple[list[Column], list[list[Any]]]:
+def scorecard_table(card: Row) -> tuple[tuple[Column, ...], list[Row]]:
     """A scorecard as flat rows, one per figure, with bilingual headers and figure names
     ("Response-in-time rate / 及时响应率"), for csv and xlsx exports."""
-    rows: list[list[Any]] = []
+    rows: list[Row] = []
     for key, (english, chinese) in FIGURE_NAMES.items():
         found = _lookup(card, key)
         if found is None and key.split(".")[0] not in card:
             continue
-        name = f"{english} / {chinese}"
+        row: Row = {"figure": f"{english} / {chinese}"}
         if isinstance(found, dict):
-            rows.append(
-                [name, found.get("value"), found.get("numerator"), found.get("denominator"),
-                 found.get("reason")]
-            )  # fmt: skip
+            row |= {
+                "rate": found.get("value"),
+                "numerator": found.get("numerator"),
+                "denominator": found.get("denominator"),
+                "note": found.get("reason"),
+            }
         else:
-            rows.append([name, found, None, None, None])
-    return list(TABLE_COLUMNS), rows
+            row["value"] = found
+        rows.append(row)
+    return TABLE_COLUMNS, rows
 
 
 def monthly_series(

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 from uuid import UUID
 
 import psycopg
@@ -25,6 +25,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from projections.families.points_postings import DEDUCTED, EXPIRED, ISSUANCE, MEMBER, REDEEMED
+from projections.flat_table import Column, Kind
 
 ACCOUNT_TYPES = (ISSUANCE, MEMBER, REDEEMED, EXPIRED, DEDUCTED)
 """The order in which a community's accounts are listed."""
@@ -174,27 +175,15 @@ def community_totals(accounts: Sequence[AccountBalance]) -> list[CommunityTotals
     ]
 
 
-class Column(NamedTuple):
-    """A column of a flat table: its key, English and Chinese header."""
-
-    key: str
-    en: str
-    zh: str
-
-    @property
-    def header(self) -> str:
-        return f"{self.en} / {self.zh}"
-
-
 TRIAL_BALANCE_COLUMNS = (
     Column("community", "Community", "社区"),
     Column("account", "Account", "账户"),
     Column("account_type", "Account type", "账户类型"),
     Column("member_id", "Member", "成员"),
-    Column("accounts", "Accounts", "账户数"),
-    Column("debits", "Debit", "借方"),
-    Column("credits", "Credit", "贷方"),
-    Column("balance", "Balance", "余额"),
+    Column("accounts", "Accounts", "账户数", Kind.INT),
+    Column("debits", "Debit", "借方", Kind.INT),
+    Column("credits", "Credit", "贷方", Kind.INT),
+    Column("balance", "Balance", "余额", Kind.INT),
 )
 TOTAL_LABEL = "TOTAL / 合计"
 

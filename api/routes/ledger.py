@@ -11,12 +11,21 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from psycopg import sql
 
 from api.auth import PrincipalDep
+from api.exports import (
+    FILE_RESPONSES,
+    Export,
+    Format,
+    FormatQuery,
+    file_name,
+    file_response,
+    request_query,
+)
 from api.problems import QUERY, ForbiddenError
 from api.reads import Connection, conditions, found, one, reader
 from api.schemas.common import Code, Instant
@@ -37,7 +46,7 @@ from projections.reconcile import (
     Options,
     anomalies,
 )
-from projections.trial_balance import trial_balance
+from projections.trial_balance import trial_balance, trial_balance_table
 
 
 def ledger_reader(principal: PrincipalDep) -> None:
@@ -69,10 +78,11 @@ def _communities(conn: Connection, viewer: Viewer, jurisdiction: str | None) -> 
     return [r[0] for r in conn.execute(query, params).fetchall()]
 
 
-@router.get("/trial-balance", responses=QUERY)
+@router.get("/trial-balance", responses=QUERY | FILE_RESPONSES)
 def get_trial_balance(
     conn: Ledger,
     viewer: ViewerDep,
+    request: Request,
     jurisdiction: Jurisdiction = None,
     as_of: Annotated[
         Instant | None, Query(description="Count only the postings recorded by then.")
@@ -84,12 +94,25 @@ def get_trial_balance(
             " accounts on one line."
         ),
     ] = "account",
-) -> TrialBalanceOut:
+    fmt: FormatQuery = Format.JSON,
+) -> Any:
     """Every account of the communities in the subtree (issuance, members, redeemed,
     expired, deducted) with its debits, credits and balance, and the totals, whose
-    balance is zero; as of a past moment with `as_of`."""
+    balance is zero; as of a past moment with `as_of`. With `format=csv|xlsx`, the
+    same lines and a totals line as a file."""
     communities = _communities(conn, viewer, jurisdiction)
     tb = trial_balance(conn, communities, as_of, detail)
+    if fmt is not Format.JSON:
+        columns, lines = trial_balance_table(tb)
+        export = Export(
+            name=file_name("trial-balance", jurisdiction or "all", as_of and as_of.date()),
+            title="Trial balance 试算平衡表",
+            columns=columns,
+            query=request_query(request),
+            position=request.state.projection_position,
+            as_of=as_of.isoformat() if as_of else "now",
+        )
+        return file_response(export, lines, fmt)
     return TrialBalanceOut(
         jurisdiction=jurisdiction,
         as_of=as_of,

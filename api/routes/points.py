@@ -11,7 +11,16 @@ from psycopg import sql
 
 from api.actions import act, add_action
 from api.deps import CallerDep, PoolDep, live_connection
-from api.exports import FILE_RESPONSES, Export, Format, FormatQuery, file_name, file_response
+from api.exports import (
+    FILE_RESPONSES,
+    Export,
+    Format,
+    FormatQuery,
+    file_name,
+    file_response,
+    period_text,
+    request_query,
+)
 from api.problems import COMMAND, QUERY, NotCaughtUpError
 from api.reads import (
     Connection,
@@ -273,7 +282,7 @@ def get_ledger(
             name=file_name("points-ledger", member_id, community),
             title="Points ledger 积分台账",
             columns=LEDGER_COLUMNS,
-            query=_query(request),
+            query=request_query(request),
             position=request.state.projection_position,
         )
         return file_response(export, map(_ledger_row, entries), fmt)
@@ -284,12 +293,6 @@ def get_ledger(
 def _ledger_row(row: dict[str, Any]) -> dict[str, Any]:
     source = row["source"] or {}
     return {**row, "source_kind": source.get("kind"), "source_id": source.get("id")}
-
-
-def _query(request: Request) -> str:
-    """The request's path and query string, as the file's "About" sheet names it."""
-    query = request.url.query
-    return request.url.path + (f"?{query}" if query else "")
 
 
 def _board(
@@ -349,9 +352,9 @@ def leaderboard(
             ),
             title="Points leaderboard 积分排行",
             columns=LEADERBOARD_COLUMNS,
-            query=_query(request),
+            query=request_query(request),
             position=request.state.projection_position,
-            period=_period(earned_from, earned_to),
+            period=period_text(earned_from, earned_to),
         )
         rows = ({**row, "rank": rank} for rank, row in enumerate(ranked, start=1))
         return file_response(export, rows, fmt)
@@ -361,9 +364,3 @@ def leaderboard(
     return PageOf[LeaderboardRow](
         items=[LeaderboardRow(**r) for r in items], next_cursor=next_cursor
     )
-
-
-def _period(start: Any, end: Any) -> str:
-    if start is None and end is None:
-        return "all (balances now) / 全部（当前余额）"
-    return f"[{start.isoformat() if start else '…'}, {end.isoformat() if end else '…'})"

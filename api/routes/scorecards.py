@@ -12,11 +12,21 @@ from typing import Annotated, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from psycopg import sql
 from pydantic import BaseModel, Field
 
 from api.deps import CallerDep, GovernanceDep
+from api.exports import (
+    FILE_RESPONSES,
+    Export,
+    Format,
+    FormatQuery,
+    file_name,
+    file_response,
+    period_text,
+    request_query,
+)
 from api.problems import COMMAND, QUERY, ForbiddenError
 from api.reads import one, reader, rows
 from api.schemas.common import Answer, Body, Code, Day, Instant
@@ -28,6 +38,7 @@ from projections.scorecards import (
     jurisdiction_scorecard,
     path_of,
     policy_for,
+    scorecard_table,
     worker_scorecard,
 )
 
@@ -133,16 +144,18 @@ def get_policy(
     )
 
 
-@router.get("/scorecards/workers/{member_id}", responses=QUERY)
+@router.get("/scorecards/workers/{member_id}", responses=QUERY | FILE_RESPONSES)
 def worker_card(
     member_id: Annotated[UUID, Path()],
     conn: WorkerCards,
     viewer: ViewerDep,
     governance: GovernanceDep,
+    request: Request,
     start: Annotated[PeriodBound, Query(alias="from")],
     end: Annotated[PeriodBound, Query(alias="to")],
     as_of: Annotated[Instant | None, Query(description="As the record stood then.")] = None,
-) -> dict[str, Any]:
+    fmt: FormatQuery = Format.JSON,
+) -> Any:
     """A worker's scorecard: the tickets reported in [from, to) that they were assigned,
     responded to or resolved; their stars, each with the rule that made it visible."""
     _require_reader(viewer)
@@ -153,21 +166,24 @@ def worker_card(
     if member is None:
         raise NotFoundError("Member", member_id)
     home = path_of(conn, member["home_grid"]) if member["home_grid"] else None
-    return worker_scorecard(
+    card = worker_scorecard(
         conn, str(member_id), home[1] if home else None, period, governance.clock()
     )
+    return _as(card, fmt, request, "worker-scorecard", member_id, start, end)
 
 
-@router.get("/scorecards/{jurisdiction}", responses=QUERY)
+@router.get("/scorecards/{jurisdiction}", responses=QUERY | FILE_RESPONSES)
 def scorecard(
     jurisdiction: Annotated[Code, Path()],
     conn: Scorecards,
     viewer: ViewerDep,
     governance: GovernanceDep,
+    request: Request,
     start: Annotated[PeriodBound, Query(alias="from")],
     end: Annotated[PeriodBound, Query(alias="to")],
     as_of: Annotated[Instant | None, Query(description="As the record stood then.")] = None,
-) -> dict[str, Any]:
+    fmt: FormatQuery = Format.JSON,
+) -> Any:
     """The scorecard of a jurisdiction's subtree for tickets reported in [from, to)."""
     _require_reader(viewer)
     period = _period(start, end, as_of)
@@ -178,4 +194,23 @@ def scorecard(
     scope = viewer.scope
     if not viewer.sees_everything and (scope is None or scope not in path):
         raise ForbiddenError(f"{jurisdiction} lies outside this token's scope {scope}")
-    return jurisdiction_scorecard(conn, jurisdiction, kind, path, period, governance.clock())
+    card = jurisdiction_scorecard(conn, jurisdiction, kind, path, period, governance.clock())
+    return _as(card, fmt, request, "scorecard", jurisdiction, start, end)
+
+
+def _as(card: dict[str, Any], fmt: Format, request: Request, *name: Any) -> Any:
+    """The scorecard as asked: JSON, or one row per figure in a csv or xlsx file."""
+    if fmt is Format.JSON:
+        return card
+    columns, figures = scorecard_table(card)
+    as_of = card.get("as_of")
+    export = Export(
+        name=file_name(*name),
+        title="Scorecard 考核记分卡",
+        columns=columns,
+        query=request_query(request),
+        position=request.state.projection_position,
+        period=period_text(*name[-2:]),
+        as_of=str(as_of) if as_of else "now",
+    )
+    return file_response(export, figures, fmt)

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.exports import Column, Kind
 from api.schemas.common import Answer, Body, Code, Day, Name, Note, text
 from domain.rulebook import RuleKind, Trigger
+from projections.flat_table import Column, Kind
 
 Points = Annotated[int, Field(ge=1, le=1_000_000, examples=[10])]
 Cap = Annotated[int | None, Field(default=None, ge=1, le=10_000_000)]

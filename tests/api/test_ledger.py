@@ -3,10 +3,13 @@ past moment, scope, and errors (the read policy per role: test_read_policy)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from tests.api.conftest import Api, unique
 
@@ -58,6 +61,30 @@ def test_the_trial_balance_lists_every_account_and_balances_to_zero(api: Api, tr
         (f"community:{bh}:redeemed", 1)]  # fmt: skip
     grid = api.read(TB, api.last, params={"jurisdiction": tree["grid"]})
     assert grid["accounts"] == [] and grid["balance"] == 0
+
+
+def test_the_trial_balance_as_a_file_holds_the_same_lines_and_a_zero_total(
+    api: Api, tree, ledger
+) -> None:
+    tb = api.read(TB, api.last)
+    response = api.get(TB, after=api.last, params={"format": "xlsx"})
+    assert response.status_code == 200, response.text
+    assert (
+        response.headers["content-disposition"] == 'attachment; filename="trial-balance-all.xlsx"'
+    )
+    sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
+    header, *lines = list(sheet.iter_rows(values_only=True))
+    assert header[-3:] == ("Debit / 借方", "Credit / 贷方", "Balance / 余额")
+    assert [line[1] for line in lines] == [a["account"] for a in tb["accounts"]] + ["TOTAL / 合计"]
+    assert [line[-3:] for line in lines[:-1]] == [
+        (a["debits"], a["credits"], a["balance"]) for a in tb["accounts"]
+    ]
+    assert lines[-1][-3:] == (tb["debits"], tb["credits"], 0)
+    as_of = {"format": "csv", "as_of": ledger["then"].isoformat()}
+    then = api.get(TB, after=api.last, params=as_of)
+    rows = list(csv.reader(io.StringIO(then.content.decode("utf-8-sig"))))
+    assert rows[-1][1] == "TOTAL / 合计" and rows[-1][-1] == "0"
+    assert api.get(TB, params={"format": "ods"}).status_code == 422
 
 
 def test_a_trial_balance_as_of_a_moment_is_unchanged_by_what_is_recorded_later(

@@ -11,10 +11,13 @@ The scenario (fake clock, through HTTP), in the grid `tree['grid']`:
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from tests.api.conftest import Api
 
@@ -187,21 +190,36 @@ def test_a_resident_may_not_read_and_errors_are_problems(
     assert api.events() == before
 
 
-def test_the_flat_table_and_the_monthly_series_match_the_scorecard(
+def test_the_files_and_the_monthly_series_match_the_scorecard(
     api: Api, tree: dict[str, str], scenario: Scenario
 ) -> None:
     import psycopg
 
-    from projections.scorecards import Period, monthly_series, scorecard_table
+    from projections.scorecards import Period, monthly_series
 
-    card = _card(api, f"/v1/scorecards/{tree['street']}", scenario)
-    columns, rows = scorecard_table(card)
-    assert [c[0] for c in columns] == ["figure", "value", "numerator", "denominator", "note"]
+    path = f"/v1/scorecards/{tree['street']}"
+    card = _card(api, path, scenario)
+    query = {"from": scenario["start"].isoformat(), "to": scenario["end"].isoformat()}
+    xlsx = api.get(path, after=api.last, params={**query, "format": "xlsx"})
+    assert xlsx.status_code == 200, xlsx.text
+    sheet = load_workbook(io.BytesIO(xlsx.content)).worksheets[0]
+    header, *rows = list(sheet.iter_rows(values_only=True))
+    assert header == ("Figure / 指标", "Value / 数值", "Rate / 比率", "Numerator / 分子",
+                      "Denominator / 分母", "Note / 说明")  # fmt: skip
     named = {row[0]: row for row in rows}
-    handling = named["Handling rate / 办结率"]
-    assert handling[1:4] == [card["rates"]["handling_rate"][k] for k in
-                             ("value", "numerator", "denominator")]  # fmt: skip
+    handling = card["rates"]["handling_rate"]
+    assert named["Handling rate / 办结率"][2:5] == (
+        pytest.approx(handling["value"]),
+        handling["numerator"],
+        handling["denominator"],
+    )
     assert named["Tickets received / 受理事项数"][1] == card["tickets"]["received"]
+    text = api.get(path, after=api.last, params={**query, "format": "csv"}).content
+    lines = list(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
+    assert [line[0] for line in lines[1:]] == [row[0] for row in rows]
+    worker = f"/v1/scorecards/workers/{scenario['worker']}"
+    assert api.get(worker, after=api.last, params={**query, "format": "csv"}).status_code == 200
+    assert api.get(path, params={**query, "format": "pdf"}).status_code == 422
     period = Period(scenario["start"], scenario["end"], None)
     with psycopg.connect(api.url) as conn:
         series = monthly_series(conn, tree["street"], 2, period, POLICY, api.clock.now)
