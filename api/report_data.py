@@ -1,28 +1,28 @@
-"""A `ReportData` for a jurisdiction's subtree and period, from the query tables.
+"""A `ReportData` for a jurisdiction's subtree and period, from the scorecards.
 
-Provisional: the rate figures here are computed directly from the `tickets` table with
-the formulas below, until the scorecards (versioned weights, k and minimum case count)
-replace them; `assemble` is the one place to change. Counts of overdue tickets come
-from `tickets`, the points flow from the double-entry `points_postings`.
+Every ticket figure is a scorecard's (`projections.scorecards`, defined in the README's
+"Evaluating" section), under the assessment policy in force for the jurisdiction, so a
+report and `GET /v1/scorecards/{code}` for the same period and as_of agree; the points
+flow comes from the double-entry `points_postings`.
 
 - Period: local (Asia/Shanghai) dates `start`..`end` inclusive; a ticket belongs to the
   month it was reported in, a posting to the month it was recorded in.
-- response in time = responded and never overdue / (responded or overdue);
-  on-time resolution = resolved and never overdue / (resolved or ever overdue);
-  satisfaction = (satisfied + K x basically satisfied) / rated;
-  three-rates score = the WEIGHTS-weighted mean of the three (n/a if one is);
-  a rate of fewer than MIN_CASES cases is n/a.
+- Monthly trend: the scorecard's three rates and combined score of each month's cohort.
+- Overdue by child: per child jurisdiction, the dispatched tickets not responded to by
+  their response deadline, and the tickets resolved late or open past their deadline.
+- Workers: the handlers of the cohort's tickets (assignee, responder, resolver) with the
+  most tickets, each with the stars of their own scorecard.
 - Points: issued = minus the change of the communities' issuance accounts (so net of
   reversals); redeemed, deducted and expired = the change of those accounts.
-- `as_of`: tickets reported and postings recorded after it are left out. The tickets
-  table holds each ticket's current state, so a ticket reported before `as_of` counts
-  with what happened to it since; the scorecards' as-of figures will not.
+- `as_of`: the record as it stood then, exactly (tickets as their versions were then,
+  postings recorded by then), as the scorecards answer it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
@@ -31,34 +31,22 @@ from api.report import ChildOverdue, Headline, Month, PointsMonth, ReportData, W
 from domain.calendar import LOCAL_TZ
 from domain.errors import NotFoundError
 from projections.runner import max_position
+from projections.scorecards import (
+    Period,
+    jurisdiction_scorecard,
+    path_of,
+    ticket_figures,
+    ticket_rates,
+    worker_scorecard,
+)
 from projections.tracking import reached
 
-K = 0.8
-WEIGHTS = (0.3, 0.3, 0.4)
-"""Response in time, on-time resolution, satisfaction."""
-MIN_CASES = 5
-POLICY = f"provisional (k={K}, weights={'/'.join(map(str, WEIGHTS))}, min {MIN_CASES} cases)"
-READS = ("tickets", "points", "jurisdictions")
-
-TICKET_COUNTS = """
-    count(*) AS received,
-    count(*) FILTER (WHERE responded_at IS NOT NULL AND NOT response_overdue) AS responded_ok,
-    count(*) FILTER (WHERE responded_at IS NOT NULL OR response_overdue) AS response_due,
-    count(*) FILTER (WHERE resolved_at IS NOT NULL AND resolution_overdue_count = 0)
-        AS resolved_ok,
-    count(*) FILTER (WHERE resolved_at IS NOT NULL OR resolution_overdue_count > 0)
-        AS resolution_due,
-    count(*) FILTER (WHERE satisfaction = 'satisfied') AS satisfied,
-    count(*) FILTER (WHERE satisfaction = 'basically_satisfied') AS basically,
-    count(*) FILTER (WHERE satisfaction IS NOT NULL) AS rated,
-    count(*) FILTER (WHERE response_overdue) AS response_overdue,
-    count(*) FILTER (WHERE resolution_overdue_count > 0) AS resolution_overdue
-"""
-IN_PERIOD = (
-    "grid_path @> ARRAY[%(code)s]::text[] AND reported_at >= %(lo)s AND reported_at < %(hi)s"
-)
-"""The tickets of the subtree reported in the period (constant SQL, bound parameters)."""
+READS = ("assessments", "points", "jurisdictions")
+TOP_WORKERS = 20
+"""How many workers a report lists (those with the most tickets)."""
 LOCAL_MONTH = "date_trunc('month', {} AT TIME ZONE 'Asia/Shanghai')::date"
+MONTH_RATES = ("response_in_time_rate", "on_time_resolution_rate", "satisfaction_rate",
+               "three_rates_score")  # fmt: skip
 
 
 def bounds(start: date, end: date, as_of: datetime | None) -> tuple[datetime, datetime]:
@@ -79,69 +67,36 @@ def months(start: date, end: date) -> list[date]:
     return found
 
 
-def rate(numerator: float, denominator: int) -> float | None:
-    return numerator / denominator if denominator >= MIN_CASES else None
-
-
-def rates(counts: dict[str, Any]) -> tuple[float | None, float | None, float | None, float | None]:
-    """(response in time, on-time resolution, satisfaction, three-rates score)."""
-    three = (
-        rate(counts["responded_ok"], counts["response_due"]),
-        rate(counts["resolved_ok"], counts["resolution_due"]),
-        rate(counts["satisfied"] + K * counts["basically"], counts["rated"]),
-    )
-    if any(r is None for r in three):
-        return (*three, None)
-    score = sum(w * r for w, r in zip(WEIGHTS, three, strict=True))  # type: ignore[operator]
-    return (*three, score)
-
-
 def assemble(
-    conn: psycopg.Connection[Any], code: str, start: date, end: date, as_of: datetime | None
+    conn: psycopg.Connection[Any],
+    code: str,
+    start: date,
+    end: date,
+    as_of: datetime | None,
+    now: datetime | None = None,
 ) -> ReportData:
     """The report of the subtree of `code` for local dates `start`..`end` (inclusive)."""
     node = _one(conn, "SELECT code, name, path FROM jurisdictions WHERE code = %s", code)
-    if node is None:
+    place = path_of(conn, code)
+    if node is None or place is None:
         raise NotFoundError("Jurisdiction", code)
+    now = now or datetime.now(UTC)
     lo, hi = bounds(start, end, as_of)
-    where = {"code": code, "lo": lo, "hi": hi}
-    total = _one(conn, f"SELECT {TICKET_COUNTS} FROM tickets WHERE {IN_PERIOD}", where)  # noqa: S608
-    assert total is not None
-    by_month = {
-        r["month"]: r
-        for r in _all(
-            conn,
-            f"SELECT {LOCAL_MONTH.format('reported_at')} AS month, {TICKET_COUNTS}"  # noqa: S608
-            f" FROM tickets WHERE {IN_PERIOD} GROUP BY 1",
-            where,
-        )
-    }
-    monthly = [
-        Month(m, *rates(by_month[m])) if m in by_month else Month(m, None, None, None, None)
-        for m in months(start, end)
-    ]
-    flow = _points_flow(conn, where, start, end)
-    received = Headline("Tickets received", "受理工单", total["received"], unit="count")
-    response, resolution, satisfaction, score = rates(total)
-    headline = [
-        received,
-        Headline("Response in time", "响应及时率", response, total["responded_ok"],
-                 total["response_due"]),
-        Headline("On-time resolution", "按期办结率", resolution, total["resolved_ok"],
-                 total["resolution_due"]),
-        Headline("Satisfaction", "满意率", satisfaction, total["satisfied"], total["rated"]),
-        Headline("Three-rates score", "三率综合得分", score, unit="score"),
-        Headline("Response overdue", "响应超时", total["response_overdue"], unit="count"),
-        Headline("Resolution overdue", "办结超时", total["resolution_overdue"], unit="count"),
-        Headline("Points issued", "积分发放", sum(p.issued for p in flow), unit="points"),
-        Headline("Points redeemed", "积分兑换", sum(p.redeemed for p in flow), unit="points"),
-        Headline("Points deducted", "积分扣减", sum(p.deducted for p in flow), unit="points"),
-        Headline("Points expired", "积分清零", sum(p.expired for p in flow), unit="points"),
-    ]  # fmt: skip
+    period = Period(lo, hi, as_of)
+    card = jurisdiction_scorecard(conn, code, place[0], place[1], period, now)
+    terms = card["policy"]["terms"]
+    monthly = []
+    for month in months(start, end):
+        m_lo, m_hi = bounds(max(start, month), min(end, _month_end(month)), as_of)
+        raw = ticket_figures(conn, Period(m_lo, m_hi, as_of), code=code, now=now)
+        rates = ticket_rates(raw, terms)
+        monthly.append(Month(month, *(rates[key]["value"] for key in MONTH_RATES)))
+    flow = _points_flow(conn, {"code": code, "lo": lo, "hi": hi}, start, end)
     position = reached(conn, READS) or 0
+    policy = card["policy"]
     notes = [
-        f"Rates: {POLICY}, from the tickets table; a ticket counts in the month it was "
-        "reported, with its state at the projection position.",
+        "Figures as defined in the README's Evaluating section, under the assessment policy"
+        f" of {policy['jurisdiction'] or 'the built-in default'} (version {policy['version']}).",
     ]
     head = max_position(conn)
     if head > position:
@@ -153,45 +108,63 @@ def assemble(
         end=end,
         as_of=as_of,
         position=position,
-        policy_version=POLICY,
-        headline=headline,
+        policy_version=f"{policy['jurisdiction'] or 'default'} v{policy['version']}",
+        headline=_headline(card, flow),
         monthly=monthly,
-        overdue_by_child=_overdue_by_child(conn, node, where),
+        overdue_by_child=_overdue_by_child(conn, node, period, now),
         points_flow=flow,
-        workers=_workers(conn, where),
+        workers=_workers(conn, code, period, place[1], now),
         notes=notes,
     )
 
 
+def _month_end(month: date) -> date:
+    return (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def _rate(card: dict[str, Any], key: str, en: str, zh: str) -> Headline:
+    figure = card["rates"][key]
+    return Headline(en, zh, figure["value"], figure["numerator"], figure["denominator"])
+
+
+def _headline(card: dict[str, Any], flow: list[PointsMonth]) -> list[Headline]:
+    tickets = card["tickets"]
+    score = card["rates"]["three_rates_score"]["value"]
+    hours = card["volunteering"]["verified_hours"]
+    return [
+        Headline("Tickets received", "受理工单", tickets["received"], unit="count"),
+        _rate(card, "response_in_time_rate", "Response in time", "响应及时率"),
+        _rate(card, "on_time_resolution_rate", "On-time resolution", "按期办结率"),
+        _rate(card, "handling_rate", "Handling rate", "办结率"),
+        _rate(card, "satisfaction_rate", "Satisfaction", "满意率"),
+        Headline("Three-rates score", "三率综合得分", score, unit="score"),
+        Headline("Open and overdue", "超期未办结", tickets["overdue_open"], unit="count"),
+        Headline("Verified volunteer hours", "认证志愿时长", hours, unit="hours"),
+        Headline("Points issued", "积分发放", sum(p.issued for p in flow), unit="points"),
+        Headline("Points redeemed", "积分兑换", sum(p.redeemed for p in flow), unit="points"),
+        Headline("Points deducted", "积分扣减", sum(p.deducted for p in flow), unit="points"),
+        Headline("Points expired", "积分清零", sum(p.expired for p in flow), unit="points"),
+    ]
+
+
 def _overdue_by_child(
-    conn: psycopg.Connection[Any], node: dict[str, Any], where: dict[str, Any]
+    conn: psycopg.Connection[Any], node: dict[str, Any], period: Period, now: datetime
 ) -> list[ChildOverdue]:
     """Overdue tickets per child of the node (per the node itself if it is a grid)."""
     children = _all(
-        conn, "SELECT code, name FROM jurisdictions WHERE parent = %(code)s ORDER BY code", where
+        conn,
+        "SELECT code, name FROM jurisdictions WHERE parent = %(code)s ORDER BY code",
+        {"code": node["code"]},
     )
-    level = len(node["path"]) + (1 if children else 0)
-    counts = {
-        r["child"]: r
-        for r in _all(
-            conn,
-            "SELECT grid_path[%(level)s] AS child,"  # noqa: S608
-            " count(*) FILTER (WHERE response_overdue) AS response_overdue,"
-            " count(*) FILTER (WHERE resolution_overdue_count > 0) AS resolution_overdue"
-            f" FROM tickets WHERE {IN_PERIOD} GROUP BY 1",
-            {**where, "level": level},
-        )
-    }
     places = children or [{"code": node["code"], "name": node["name"]}]
-    return [
-        ChildOverdue(
-            p["code"],
-            p["name"],
-            counts[p["code"]]["response_overdue"] if p["code"] in counts else 0,
-            counts[p["code"]]["resolution_overdue"] if p["code"] in counts else 0,
+    found = []
+    for place in places:
+        raw = ticket_figures(conn, period, code=place["code"], now=now)
+        late = raw["due_decided"] - raw["on_time"] + raw["overdue_open"]
+        found.append(
+            ChildOverdue(place["code"], place["name"], raw["dispatched"] - raw["in_time"], late)
         )
-        for p in places
-    ]
+    return found
 
 
 def _points_flow(
@@ -222,24 +195,49 @@ def _points_flow(
     return flow
 
 
-def _workers(conn: psycopg.Connection[Any], where: dict[str, Any]) -> list[Worker]:
-    """Who handled the tickets (their last assignee): how many, and how satisfied the
-    reporters were. Stars come with the scorecards (n/a until then)."""
+def _workers(
+    conn: psycopg.Connection[Any], code: str, period: Period, path: list[str], now: datetime
+) -> list[Worker]:
+    """The handlers of the subtree's tickets with the most of them, each with the stars of
+    their own scorecard."""
+    rows = "valid_to IS NULL" if period.as_of is None else (
+        "valid_from <= %(as_of)s AND (valid_to IS NULL OR valid_to > %(as_of)s)")  # fmt: skip
     found = _all(
         conn,
-        "SELECT assignee, count(*) AS tickets,"  # noqa: S608
-        " count(*) FILTER (WHERE satisfaction = 'satisfied') AS satisfied,"
-        " count(*) FILTER (WHERE satisfaction = 'basically_satisfied') AS basically,"
-        " count(*) FILTER (WHERE satisfaction IS NOT NULL) AS rated"
-        f" FROM tickets WHERE {IN_PERIOD} AND assignee IS NOT NULL GROUP BY assignee",
-        where,
+        "SELECT handler, count(*) AS tickets"  # noqa: S608
+        " FROM assessment_tickets, unnest(handlers) AS handler"
+        f" WHERE {rows} AND reported_at >= %(start)s AND reported_at < %(end)s"
+        " AND grid_path @> ARRAY[%(code)s]::text[]"
+        " GROUP BY handler ORDER BY count(*) DESC, handler LIMIT %(top)s",
+        {**period.params(), "code": code, "top": TOP_WORKERS},
     )
-    return [
-        Worker(
-            r["assignee"], None, r["tickets"], rate(r["satisfied"] + K * r["basically"], r["rated"])
+    names = _names(conn, [r["handler"] for r in found])
+    workers = []
+    for r in found:
+        card = worker_scorecard(conn, r["handler"], path, period, now)
+        satisfaction = card["rates"]["satisfaction_rate"]["value"]
+        name = names.get(r["handler"], r["handler"])
+        workers.append(
+            Worker(name, card["stars"]["earned"], card["tickets"]["received"], satisfaction)
         )
-        for r in found
-    ]
+    return workers
+
+
+def _names(conn: psycopg.Connection[Any], handlers: list[str]) -> dict[str, str]:
+    """The member names of the handlers that are member ids."""
+    ids = [h for h in handlers if _is_uuid(h)]
+    if not ids:
+        return {}
+    query = "SELECT id::text AS id, name FROM members WHERE id = ANY(%(ids)s::uuid[])"
+    return {r["id"]: r["name"] for r in _all(conn, query, {"ids": ids})}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _one(conn: psycopg.Connection[Any], query: Any, params: Any) -> dict[str, Any] | None:

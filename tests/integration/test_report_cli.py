@@ -37,7 +37,18 @@ def district(server_url: str, database_url: str) -> Iterator[str]:
         )
         assert made.exit_code == 0, made.output
         projected = runner.invoke(
-            app, ["rebuild", "jurisdictions", "tickets", "points", "--workers", "1"], env=env
+            app,
+            [
+                "rebuild",
+                "jurisdictions",
+                "members",
+                "tickets",
+                "points",
+                "assessments",
+                "--workers",
+                "1",
+            ],
+            env=env,
         )
         assert projected.exit_code == 0, projected.output
         yield url
@@ -47,7 +58,7 @@ def district(server_url: str, database_url: str) -> Iterator[str]:
 
 def report(url: str, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(app, ["report", *args], env={"GRIDLEDGER_DATABASE_URL": url})
-    return result.exit_code, result.output
+    return result.exit_code, result.output + (repr(result.exception) if result.exception else "")
 
 
 def first(url: str, query: str) -> tuple:
