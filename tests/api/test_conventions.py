@@ -212,3 +212,9 @@ def test_a_cursor_tampered_into_values_of_the_wrong_type_is_a_422_on_the_cursor(
     response = api.get("/v1/tickets", params={"cursor": forged})
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["query", "cursor"]
+
+
+def test_metrics_count_each_answer_by_its_status(api: Api, tree) -> None:
+    assert api.client.get(f"/v1/jurisdictions/{tree['grid']}").status_code == 401
+    text = api.client.get("/metrics").text
+    assert 'route="/v1/jurisdictions/{code}",status="401"} 1' in text
