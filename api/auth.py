@@ -155,7 +155,7 @@ def _verify(secret: bytes, token: str) -> tuple[Principal, float]:
 _bearer = HTTPBearer(auto_error=False, description="A token from `gridledger token`.")
 
 
-def authenticate(
+async def authenticate(  # async: no worker thread (see api.deps)
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:

@@ -41,12 +41,16 @@ def live_connection(pool: ConnectionPool[Any]) -> Iterator[psycopg.Connection[An
         yield conn
 
 
-def get_governance(request: Request) -> Governance:
+# The dependencies below only read what the app holds: `async` runs them on the event
+# loop, where a plain `def` would cost each request a hop to a worker thread and back.
+
+
+async def get_governance(request: Request) -> Governance:
     governance: Governance = request.app.state.governance
     return governance
 
 
-def get_pool(request: Request) -> ConnectionPool[Any]:
+async def get_pool(request: Request) -> ConnectionPool[Any]:
     pool: ConnectionPool[Any] = request.app.state.pool
     return pool
 
@@ -165,7 +169,7 @@ class Caller:
         return Place(kind=node.kind, path=list(node.path))
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     principal: PrincipalDep,
     governance: GovernanceDep,

@@ -37,7 +37,7 @@ class Freshness(BaseModel):
     wait_ms: int = 2000
 
 
-def freshness(
+async def freshness(  # async: no worker thread (see api.deps)
     min_position: Annotated[
         int | None,
         Query(ge=0, le=MAX_POSITION, description="Answer only once this position is reflected."),
