@@ -110,7 +110,9 @@ def start_server(url: str, port: int, separate: bool) -> list[subprocess.Popen[b
     gridledger = str(ROOT / ".venv" / "bin" / "gridledger")
     quiet = {"env": env, "cwd": ROOT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     processes = [subprocess.Popen([gridledger, "project"], **quiet)] if separate else []  # type: ignore[call-overload]
-    server = subprocess.Popen([gridledger, "serve", "--port", str(port)], **quiet)  # type: ignore[call-overload]
+    server = subprocess.Popen(
+        [gridledger, "serve", "--port", str(port), "--no-access-log"], **quiet
+    )  # type: ignore[call-overload]
     processes.append(server)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
