@@ -106,6 +106,11 @@ class Facts:
         assert found is not None
         return found
 
+    def learn(self, aggregate_id: Any, place: str, owner: object) -> None:
+        """Keep what `located` would read of an aggregate just made, from the command
+        that made it: the next command on it need not load it to be authorised."""
+        _remembered(self._located, aggregate_id, lambda _: (place, owner), self.max_size)
+
 
 def _remembered(kept: dict[Any, Any], key: Any, find: Callable[[Any], Any], max_size: int) -> Any:
     value = kept.get(key)
