@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.signing_key = signing_key(settings)
     app.state.facts = Facts()
     app.state.metrics = Metrics()
-    app.middleware("http")(app.state.metrics.middleware)
+    app.add_middleware(app.state.metrics.middleware)
     problems.install(app)
     app.include_router(operations.router)
     for module in (

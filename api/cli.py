@@ -72,6 +72,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="Log a line per request (off: only warnings and errors).")
+    ] = True,
 ) -> None:
     """Serve the HTTP API. With one process and the embedded database the projections and
     the deadline watcher run inside it; with --workers > 1 run them as `gridledger
@@ -87,7 +90,14 @@ def serve(
     if workers > 1:
         os.environ["GRIDLEDGER_WORKERS_IN_PROCESS"] = "false"
         console.print("serving without in-process projections: run `gridledger project`")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+    )
 
 
 @app.command()

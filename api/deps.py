@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import psycopg
 from fastapi import Depends, Header, Request
@@ -17,36 +17,54 @@ from domain.application import Governance
 from domain.commands.base import CommandResult, Meta
 from domain.errors import NotFoundError
 
+T = TypeVar("T")
+
+
+def answering(
+    pool: ConnectionPool[Any], first: Callable[[psycopg.Connection[Any]], T]
+) -> tuple[psycopg.Connection[Any], T]:
+    """A connection of `pool` that answers, taken from it, and what `first(conn)` (the
+    caller's first query) answered on it; give it back with `pool.putconn`. A connection
+    the server dropped (a restart, an administrator's pg_terminate_backend) fails its
+    first query at once and goes back broken, so the pool discards it, and the next is
+    tried. (The pool's own `check` would back off 1, 2, 4 ... s between such
+    connections, and a separate empty query would cost every request a round trip.)
+    Any other error is the caller's. With the server down, the pool's timeout
+    (PoolTimeout: a 503) bounds the wait."""
+    for attempt in range(pool.max_size + 1):
+        conn = pool.getconn()
+        try:
+            return conn, first(conn)
+        except psycopg.OperationalError:
+            pool.putconn(conn)
+            if not (conn.broken or conn.closed) or attempt == pool.max_size:
+                raise
+        except BaseException:
+            pool.putconn(conn)
+            raise
+    raise AssertionError("unreachable")
+
 
 @contextmanager
 def live_connection(pool: ConnectionPool[Any]) -> Iterator[psycopg.Connection[Any]]:
-    """A connection of `pool` that answers. One the server dropped (a restart, an
-    administrator's pg_terminate_backend) fails its empty query at once and goes back
-    broken, so the pool discards it, and the next is tried. (The pool's own `check`
-    would back off 1, 2, 4 ... s between such connections.) With the server down, the
-    pool's timeout (PoolTimeout: a 503) bounds the wait."""
-    for _ in range(pool.max_size):
-        conn = pool.getconn()
-        try:
-            conn.execute("")
-        except psycopg.OperationalError:
-            pool.putconn(conn)
-            continue
-        try:
-            yield conn
-        finally:
-            pool.putconn(conn)
-        return
-    with pool.connection() as conn:
+    """A connection of `pool` that answers (see `answering`), for the block."""
+    conn, _ = answering(pool, lambda c: c.execute(""))
+    try:
         yield conn
+    finally:
+        pool.putconn(conn)
 
 
-def get_governance(request: Request) -> Governance:
+# The dependencies below only read what the app holds: `async` runs them on the event
+# loop, where a plain `def` would cost each request a hop to a worker thread and back.
+
+
+async def get_governance(request: Request) -> Governance:
     governance: Governance = request.app.state.governance
     return governance
 
 
-def get_pool(request: Request) -> ConnectionPool[Any]:
+async def get_pool(request: Request) -> ConnectionPool[Any]:
     pool: ConnectionPool[Any] = request.app.state.pool
     return pool
 
@@ -87,6 +105,11 @@ class Facts:
         found = _remembered(self._located, aggregate_id, locate, self.max_size)
         assert found is not None
         return found
+
+    def learn(self, aggregate_id: Any, place: str, owner: object) -> None:
+        """Keep what `located` would read of an aggregate just made, from the command
+        that made it: the next command on it need not load it to be authorised."""
+        _remembered(self._located, aggregate_id, lambda _: (place, owner), self.max_size)
 
 
 def _remembered(kept: dict[Any, Any], key: Any, find: Callable[[Any], Any], max_size: int) -> Any:
@@ -165,7 +188,7 @@ class Caller:
         return Place(kind=node.kind, path=list(node.path))
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     principal: PrincipalDep,
     governance: GovernanceDep,

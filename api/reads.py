@@ -11,17 +11,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any, LiteralString
 
 import psycopg
 from fastapi import Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
 from pydantic import BaseModel
 
 from api.auth import PrincipalDep
-from api.deps import PoolDep, live_connection
+from api.deps import PoolDep, answering
 from api.problems import POSITION_HEADER, BadCursorError, NotCaughtUpError
 from domain.errors import NotFoundError
 from projections.tracking import reached, wait_for
@@ -37,7 +39,7 @@ class Freshness(BaseModel):
     wait_ms: int = 2000
 
 
-def freshness(
+async def freshness(  # async: no worker thread (see api.deps)
     min_position: Annotated[
         int | None,
         Query(ge=0, le=MAX_POSITION, description="Answer only once this position is reflected."),
@@ -53,19 +55,19 @@ FreshnessDep = Annotated[Freshness, Depends(freshness)]
 Connection = psycopg.Connection[Any]
 
 
-def reads(*names: str) -> Callable[..., Iterator[Connection]]:
-    """A dependency answering a read connection once `names` reflect `min_position`."""
+def reads(*names: str) -> Callable[..., AsyncIterator[Connection]]:
+    """A dependency answering a read connection once `names` reflect `min_position`.
 
-    def dependency(
+    It takes the connection, reads the position (the query that also tells a connection
+    the server dropped, see `answering`) and waits if need be in one worker-thread call;
+    it gives the connection back on the event loop (an idle autocommit connection goes
+    back to the pool without I/O), sparing each read two thread hand-overs."""
+
+    async def dependency(
         _: PrincipalDep, pool: PoolDep, fresh: FreshnessDep, request: Request, response: Response
-    ) -> Iterator[Connection]:
-        with live_connection(pool) as conn:
-            at = reached(conn, names)
-            wanted = fresh.min_position
-            caught_up = wanted is None or (at is not None and at >= wanted)
-            if not caught_up and wanted is not None:
-                caught_up = wait_for(conn, names, wanted, fresh.wait_ms / 1000)
-                at = reached(conn, names)
+    ) -> AsyncIterator[Connection]:
+        conn, at, caught_up = await run_in_threadpool(_caught_up, pool, names, fresh)
+        try:
             position = str(at or 0)
             response.headers[POSITION_HEADER] = position
             request.state.projection_position = position  # for an error answer (404, 503)
@@ -75,8 +77,28 @@ def reads(*names: str) -> Callable[..., Iterator[Connection]]:
                     f"{fresh.min_position} within {fresh.wait_ms} ms; try again"
                 )
             yield conn
+        finally:
+            pool.putconn(conn)
 
     return dependency
+
+
+def _caught_up(
+    pool: ConnectionPool[Any], names: Sequence[str], fresh: Freshness
+) -> tuple[Connection, int | None, bool]:
+    """A connection, the least position of `names`, and whether it reached
+    `fresh.min_position` (waiting up to `fresh.wait_ms` for it)."""
+    conn, at = answering(pool, lambda c: reached(c, names))
+    try:
+        wanted = fresh.min_position
+        caught_up = wanted is None or (at is not None and at >= wanted)
+        if not caught_up and wanted is not None:
+            caught_up = wait_for(conn, names, wanted, fresh.wait_ms / 1000)
+            at = reached(conn, names)
+    except BaseException:
+        pool.putconn(conn)
+        raise
+    return conn, at, caught_up
 
 
 def one(conn: Connection, query: sql.Composable | LiteralString, *params: Any) -> Row | None:

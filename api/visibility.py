@@ -128,7 +128,7 @@ class Viewer:
         )
 
 
-def viewer(principal: PrincipalDep) -> Viewer:
+async def viewer(principal: PrincipalDep) -> Viewer:  # async: no worker thread (see deps)
     return Viewer(principal)
 
 

@@ -1,19 +1,34 @@
 """Commands and reads over HTTP against `gridledger serve`, beside `Governance` called
 directly, in one run on one fresh database.
 
-    .venv/bin/python bench/http.py [--ops 2000] [--clients 1,16,64] [--gets 2000] [--separate]
+    .venv/bin/python bench/http.py [--ops 2000] [--clients 1,16,64] [--gets 2000]
+        [--separate | --server-workers N] [--open-load 0.5] [--open-seconds 20]
 
-1. Starts `gridledger serve` (one process, projections and watcher inside it, as
-   `make run` does) on a fresh database (bench/_db.py) and defines a small tree.
-2. For each number of concurrent clients: a load generator in a separate process
-   (threads, one keep-alive http.client connection each) runs the command mix
-   report_ticket + accept_ticket, `--ops` commands in all; commands/s and p50/p99
-   latency of each request.
+1. Starts the server on a fresh database (bench/_db.py) and defines a small tree. The
+   server's shape is printed above the figures: by default one `gridledger serve`
+   process with the projections and the watcher inside it (as `make run`);
+   `--separate`: one serve process, the projections in a `gridledger project` process
+   of their own; `--server-workers N`: `gridledger serve --workers N` beside a
+   `gridledger project` process (the production shape).
+2. Closed loop, for each number of concurrent clients: a load generator in a separate
+   process (threads, one keep-alive http.client connection each, each sending its next
+   request as soon as the last is answered) runs the command mix report_ticket +
+   accept_ticket, `--ops` commands in all; commands/s and p50/p99 of each request.
+   At saturation these latencies measure queueing (p99 ~ clients / throughput), not
+   how long the server takes over one request.
 3. The same mix through `Governance` in this process, with as many threads.
-4. GET /v1/tickets/{id} of tickets just made, `--gets` requests: reads/s, p50/p99.
+4. GET /v1/tickets/{id} of tickets just made, `--gets` requests, closed loop.
+5. Open loop: 16 connections together offer a fixed rate (`--open-load` times the
+   closed-loop rate the same run measured at 16 clients), with Poisson arrivals, for
+   `--open-seconds`, first commands (each a report, or the accept of a ticket reported
+   earlier), then GETs. Latency runs from each request's scheduled send time, so a
+   request that waits for a free connection counts its wait (no coordinated omission).
 
-Prints one table. Uses GRIDLEDGER_BENCH_DATABASE_URL's server if set, else the
-embedded one. Figures belong in the README's Benchmarks section, not in tests.
+Every row also gives the CPU time per request of the process that served it: over
+HTTP the server's (all its processes, not the projections' own process), direct this
+process's; a figure that other work on the machine disturbs less than the rates.
+Uses GRIDLEDGER_BENCH_DATABASE_URL's server if set, else the embedded one. Figures
+belong in the README's Benchmarks section, not in tests.
 """
 
 from __future__ import annotations
@@ -33,11 +48,13 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
+import random  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+from collections import deque  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -97,9 +114,13 @@ class Client:
         return answer
 
 
-def start_server(url: str, port: int, separate: bool) -> list[subprocess.Popen[bytes]]:
+def start_server(
+    url: str, port: int, separate: bool, workers: int = 1
+) -> list[subprocess.Popen[bytes]]:
     """`gridledger serve`, with the projections and watcher inside it (as `make run`)
-    or, `separate`, in a `gridledger project` process of their own (as in production)."""
+    or, `separate` (always with several `workers`), in a `gridledger project` process of
+    their own (as in production). The server process is the last of those answered."""
+    separate = separate or workers > 1
     env = {
         **os.environ,
         "GRIDLEDGER_DATABASE_URL": url,
@@ -110,7 +131,8 @@ def start_server(url: str, port: int, separate: bool) -> list[subprocess.Popen[b
     gridledger = str(ROOT / ".venv" / "bin" / "gridledger")
     quiet = {"env": env, "cwd": ROOT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     processes = [subprocess.Popen([gridledger, "project"], **quiet)] if separate else []  # type: ignore[call-overload]
-    server = subprocess.Popen([gridledger, "serve", "--port", str(port)], **quiet)  # type: ignore[call-overload]
+    serve = [gridledger, "serve", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen([*serve, "--no-access-log"], **quiet)  # type: ignore[call-overload]
     processes.append(server)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -124,6 +146,31 @@ def start_server(url: str, port: int, separate: bool) -> list[subprocess.Popen[b
     for process in processes:
         process.terminate()
     raise RuntimeError("gridledger serve did not start")
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) so far of process `root` and every descendant alive."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as file:
+                fields = file.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(entry)] = int(fields[1])
+        used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for pid, seconds in used.items():
+        ancestor = pid
+        while ancestor not in (root, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor == root:
+            total += seconds
+    return total
 
 
 def in_threads(clients: int, work: Callable[[int], Latencies]) -> tuple[Latencies, float]:
@@ -180,21 +227,89 @@ def _in_process(queue: Any, target: Callable[..., tuple[Latencies, float]], *arg
     queue.put(target(*args))
 
 
-def separately(
-    target: Callable[..., tuple[Latencies, float]], *args: Any
-) -> tuple[Latencies, float]:
+Measured = tuple[Latencies, float, float]
+"""Latencies (s), wall time (s), the serving process's CPU time (s) meanwhile."""
+
+
+def separately(server: int, target: Callable[..., tuple[Latencies, float]], *args: Any) -> Measured:
     """`target(*args)` in a separate process (the load generator never shares the
-    server's or this process's interpreter)."""
+    server's or this process's interpreter), with the CPU time the process `server`
+    (and its children) used meanwhile."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=_in_process, args=(queue, target, *args))
+    used = cpu_seconds(server)
     process.start()
-    result: tuple[Latencies, float] = queue.get()
+    latencies, wall = queue.get()
+    used = cpu_seconds(server) - used
     process.join()
-    return result
+    return latencies, wall, used
 
 
-def direct_commands(governance: Governance, clients: int, ops: int) -> tuple[Latencies, float]:
+def open_loop(
+    port: int, connections: int, rate: float, seconds: float, request: Callable[..., None]
+) -> tuple[Latencies, float]:
+    """Poisson arrivals at `rate`/s for `seconds`, served by `connections` threads, each
+    with its own connection, taking the arrivals in order: `request(client)` makes one.
+    Latency runs from the scheduled arrival, so waiting for a free connection counts.
+    Answers the latencies and the wall time from the first arrival to the last answer."""
+    arrivals = random.Random(4).expovariate  # the same schedule at every run
+    schedule: list[float] = []
+    at = 0.0
+    while (at := at + arrivals(rate)) < seconds:
+        schedule.append(at)
+    taken = iter(range(len(schedule)))
+    lock = threading.Lock()
+    latencies: Latencies = []
+    start = time.perf_counter() + 0.5  # every connection open before the first arrival
+
+    def work(_: int) -> Latencies:
+        client, mine = Client(port, token()), []
+        while True:
+            with lock:
+                i = next(taken, None)
+            if i is None:
+                return mine
+            due = start + schedule[i]
+            time.sleep(max(0.0, due - time.perf_counter()))
+            request(client)
+            mine.append(time.perf_counter() - due)
+
+    latencies, _ = in_threads(connections, work)
+    return latencies, time.perf_counter() - start
+
+
+def open_commands(
+    port: int, connections: int, rate: float, seconds: float
+) -> tuple[Latencies, float]:
+    """Open loop of commands: each arrival accepts a ticket reported earlier and not yet
+    accepted, if there is one, else reports one (so about half of each)."""
+    reported: deque[str] = deque()
+
+    def command(client: Client) -> None:
+        try:
+            ticket = reported.popleft()
+        except IndexError:
+            reported.append(client.ok("POST", "/v1/tickets", TICKET)["id"])
+        else:
+            client.ok("POST", f"/v1/tickets/{ticket}/accept")
+
+    return open_loop(port, connections, rate, seconds, command)
+
+
+def open_gets(
+    port: int, connections: int, rate: float, seconds: float, ids: list[str]
+) -> tuple[Latencies, float]:
+    picks = random.Random(5)
+
+    def get(client: Client) -> None:
+        client.ok("GET", f"/v1/tickets/{picks.choice(ids)}")
+
+    return open_loop(port, connections, rate, seconds, get)
+
+
+def direct_commands(governance: Governance, clients: int, ops: int) -> Measured:
+    """The mix through `Governance` in this process; the CPU time is this process's."""
     pairs = max(1, ops // 2 // clients)
     meta = Meta(actor=Actor("bench-admin", "admin"))
 
@@ -208,17 +323,31 @@ def direct_commands(governance: Governance, clients: int, ops: int) -> tuple[Lat
             latencies += [t1 - t0, time.perf_counter() - t1]
         return latencies
 
-    return in_threads(clients, work)
+    used = time.process_time()
+    latencies, wall = in_threads(clients, work)
+    return latencies, wall, time.process_time() - used
 
 
-def row(what: str, clients: int, result: tuple[Latencies, float]) -> str:
-    latencies, wall = result
+def row(what: str, clients: int, result: Measured) -> str:
+    latencies, wall = result[0], result[1]
     ms = sorted(x * 1000 for x in latencies)
     p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    cpu = result[2] * 1000 / len(ms)
     return (
         f"| {what} | {clients} | {len(ms)} | {len(ms) / wall:,.0f} |"
-        f" {statistics.median(ms):.1f} | {p99:.1f} |"
+        f" {statistics.median(ms):.1f} | {p99:.1f} | {cpu:.2f} |"
     )
+
+
+def shape(separate: bool, workers: int) -> str:
+    if workers > 1:
+        return (
+            f"server: `gridledger serve --workers {workers}`, projections in a"
+            " `gridledger project` process (the production shape)"
+        )
+    if separate:
+        return "server: one `gridledger serve` process, projections in a `gridledger project` one"
+    return "server: one `gridledger serve` process, projections and watcher inside (`make run`)"
 
 
 def main() -> None:
@@ -231,15 +360,33 @@ def main() -> None:
         action="store_true",
         help="projections in a `gridledger project` process, not in the API's",
     )
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="`gridledger serve --workers N` (N > 1 implies --separate)",
+    )
+    parser.add_argument(
+        "--open-load",
+        type=float,
+        default=0.5,
+        help="open-loop rate, as a share of the closed-loop rate at 16 clients (0: none)",
+    )
+    parser.add_argument("--open-seconds", type=float, default=20, help="each open-loop run")
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
+    connections = 16
 
     url = fresh_database("gridledger_bench_http")
     port = free_port()
-    servers = start_server(url, port, args.separate)
+    servers = start_server(url, port, args.separate, args.server_workers)
+    server = servers[-1].pid
     lines = [
-        "| what | clients | requests | per second | p50 ms | p99 ms |",
-        "|---|---|---|---|---|---|",
+        shape(args.separate, args.server_workers),
+        f"load generator: a separate process; {os.cpu_count()} cores shared by all",
+        "",
+        "| what | clients | requests | per second | p50 ms | p99 ms | CPU ms/request |",
+        "|---|---|---|---|---|---|---|",
     ]
     try:
         admin = Client(port, token())
@@ -249,20 +396,17 @@ def main() -> None:
                 "/v1/jurisdictions",
                 {"code": code, "kind": kind, "name": code, "parent": parent},
             )
+        closed: dict[tuple[str, int], float] = {}
         for clients in levels:
-            lines.append(
-                row(
-                    "HTTP report + accept",
-                    clients,
-                    separately(http_commands, port, clients, args.ops),
-                )
-            )
+            result = separately(server, http_commands, port, clients, args.ops)
+            closed[("commands", clients)] = len(result[0]) / result[1]
+            lines.append(row("HTTP report + accept, closed loop", clients, result))
         governance = Governance(env=library_env(url))
         try:
             for clients in levels:
                 lines.append(
                     row(
-                        "Governance direct, same mix",
+                        "`Governance` direct, same mix, closed loop",
                         clients,
                         direct_commands(governance, clients, args.ops),
                     )
@@ -274,14 +418,29 @@ def main() -> None:
             "GET", f"/v1/tickets?limit=500&min_position={made['position']}&wait_ms=30000"
         )
         ids = [t["id"] for t in page["items"]]
-        for clients in sorted({1, min(16, max(levels))}):
-            lines.append(
-                row(
-                    "HTTP GET /v1/tickets/{id}",
-                    clients,
-                    separately(http_gets, port, clients, ids, args.gets),
+        for clients in sorted({1, min(connections, max(levels))}):
+            result = separately(server, http_gets, port, clients, ids, args.gets)
+            closed[("gets", clients)] = len(result[0]) / result[1]
+            lines.append(row("HTTP GET /v1/tickets/{id}, closed loop", clients, result))
+        at = min(connections, max(levels))
+        if args.open_load > 0:
+            for kind, target, extra in (
+                ("commands", open_commands, ()),
+                ("gets", open_gets, (ids,)),
+            ):
+                rate = args.open_load * closed[(kind, at)]
+                what = "HTTP report / accept" if kind == "commands" else "HTTP GET /v1/tickets/{id}"
+                result = separately(
+                    server, target, port, connections, rate, args.open_seconds, *extra
                 )
-            )
+                lines.append(
+                    row(
+                        f"{what}, open loop offering {rate:,.0f}/s"
+                        f" ({args.open_load:.0%} of closed loop at {at})",
+                        connections,
+                        result,
+                    )
+                )
     finally:
         for process in servers:
             process.terminate()

@@ -43,9 +43,9 @@ def report_ticket(body: TicketIn, caller: CallerDep, response: Response) -> Answ
     fields = body.model_dump()
     if caller.principal.role == "resident" and body.reporter_member_id is None:
         fields["reporter_member_id"] = caller.principal.sub
-    result = caller.run(
-        "report_ticket", place=body.grid, owner=fields["reporter_member_id"], **fields
-    )
+    owner = fields["reporter_member_id"]
+    result = caller.run("report_ticket", place=body.grid, owner=owner, **fields)
+    caller.facts.learn(result.id, body.grid, owner)  # what `_ticket` would read
     return created(response, result, f"/v1/tickets/{result.id}")
 
 

@@ -212,3 +212,17 @@ def test_a_cursor_tampered_into_values_of_the_wrong_type_is_a_422_on_the_cursor(
     response = api.get("/v1/tickets", params={"cursor": forged})
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["query", "cursor"]
+
+
+def test_metrics_count_each_answer_by_its_status(api: Api, tree) -> None:
+    label = (
+        'gridledger_http_requests_total{method="GET",route="/v1/jurisdictions/{code}",status="401"}'
+    )
+
+    def count() -> int:
+        found = [x for x in api.client.get("/metrics").text.splitlines() if x.startswith(label)]
+        return int(found[0].split()[-1]) if found else 0
+
+    before = count()
+    assert api.client.get(f"/v1/jurisdictions/{tree['grid']}").status_code == 401
+    assert count() == before + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,19 @@ def test_a_token_carries_sub_role_and_scope() -> None:
         read_token(b"x" * 32, issue_token(secret, sub="u-1", role="admin", scope="HG"))
     with pytest.raises(AuthenticationError):
         read_token(secret, issue_token(secret, sub="u", role="admin", scope="HG", hours=-1))
+
+
+def test_a_token_read_before_is_still_refused_once_it_has_expired() -> None:
+    secret = b"e" * 32
+    issued = datetime.now(UTC)
+    token = issue_token(secret, sub="u-2", role="admin", scope="HG", hours=1, now=issued)
+    expires = (issued + timedelta(hours=1)).timestamp()
+    assert read_token(secret, token).sub == "u-2"
+    assert read_token(secret, token, now=lambda: expires - 1).sub == "u-2"
+    with pytest.raises(AuthenticationError, match="expired"):
+        read_token(secret, token, now=lambda: expires)
+    with pytest.raises(AuthenticationError):  # nor with another key, once read with this one
+        read_token(b"x" * 32, token)
 
 
 def test_gridledger_token_prints_a_token_the_api_accepts(
