@@ -98,6 +98,36 @@ WHERE community IN (SELECT code FROM assessment_paths
  AND account_type IN ('issuance', 'redeemed', 'deducted')
 """
 
+WORKER_VOLUNTEERING: LiteralString = """
+SELECT
+ (SELECT coalesce(sum(s.hours), 0) FROM assessment_pledges p
+   JOIN assessment_sessions s ON s.pledge_id = p.pledge_id
+   WHERE p.member_id = %(member)s AND s.verified_at >= %(start)s AND s.verified_at < %(end)s
+   AND s.verified_at <= %(as_of)s) AS pledge_hours,
+ (SELECT coalesce(sum(hours) FILTER (WHERE out_recorded_at <= %(as_of)s), 0)
+   FROM assessment_attendance WHERE member_id = %(member)s
+   AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
+   AND in_recorded_at <= %(as_of)s) AS activity_hours,
+ (SELECT count(*) FROM assessment_attendance WHERE member_id = %(member)s
+   AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
+   AND in_recorded_at <= %(as_of)s) AS participations
+"""
+
+# The member's own accounts' legs (found through its ledger rows, by their positions:
+# posting_id = position * 10 + leg), by the account on the other side.
+WORKER_POINTS: LiteralString = """
+SELECT coalesce(sum(p.amount) FILTER (WHERE p.counter_account LIKE '%%:issuance'), 0)
+   AS points_issued,
+ coalesce(-sum(p.amount) FILTER (WHERE p.counter_account LIKE '%%:redeemed'), 0)
+   AS points_redeemed,
+ coalesce(-sum(p.amount) FILTER (WHERE p.counter_account LIKE '%%:deducted'), 0)
+   AS points_deducted
+FROM (SELECT DISTINCT position FROM points_ledger WHERE member_id = %(member)s) l
+JOIN points_postings p ON p.posting_id IN (l.position * 10 + 1, l.position * 10 + 2)
+WHERE p.account_type = 'member' AND p.member_id = %(member)s
+ AND p.recorded_at >= %(start)s AND p.recorded_at < %(end)s AND p.recorded_at <= %(as_of)s
+"""
+
 POLICY: LiteralString = """
 SELECT p.jurisdiction, p.version, p.effective_from, p.terms FROM assessment_policies p
 WHERE p.jurisdiction = ANY(%(path)s) AND p.effective_from <= %(as_of)s
@@ -263,18 +293,26 @@ def jurisdiction_scorecard(
                 community["pledges_fulfilled"], community["pledges_decided"], terms["min_cases"]
             ),
         },
-        "volunteering": {
-            "verified_hours": float(community["pledge_hours"] + community["activity_hours"]),
-            "pledge_hours": float(community["pledge_hours"]),
-            "activity_hours": float(community["activity_hours"]),
-            "participations": community["participations"],
-            "participants": community["participants"],
-        },
-        "points": {
-            "issued": int(points["points_issued"]),
-            "redeemed": int(points["points_redeemed"]),
-            "deducted": int(points["points_deducted"]),
-        },
+        "volunteering": volunteering(community, community["participants"]),
+        "points": points_answer(points),
+    }
+
+
+def volunteering(figures: Row, participants: int) -> Row:
+    return {
+        "verified_hours": float(figures["pledge_hours"] + figures["activity_hours"]),
+        "pledge_hours": float(figures["pledge_hours"]),
+        "activity_hours": float(figures["activity_hours"]),
+        "participations": figures["participations"],
+        "participants": participants,
+    }
+
+
+def points_answer(points: Row) -> Row:
+    return {
+        "issued": int(points["points_issued"]),
+        "redeemed": int(points["points_redeemed"]),
+        "deducted": int(points["points_deducted"]),
     }
 
 
@@ -287,6 +325,9 @@ def worker_scorecard(
     terms = policy["terms"]
     raw = ticket_figures(conn, period, worker=member_id, now=now)
     rates = ticket_rates(raw, terms)
+    params = {**period.params(), "member": member_id}
+    own = _one(conn, WORKER_VOLUNTEERING, params)
+    points = _one(conn, WORKER_POINTS, params)
     return {
         "member_id": member_id,
         "period": {"from": period.start, "to": period.end},
@@ -296,6 +337,8 @@ def worker_scorecard(
         "rates": rates,
         "times": times(raw),
         "stars": stars(raw, rates, terms),
+        "volunteering": volunteering(own, 1 if own["participations"] else 0),
+        "points": points_answer(points),
     }
 
 

@@ -8,18 +8,19 @@ in the README's "Evaluating" section and computed by `projections.scorecards`.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query
 from psycopg import sql
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.deps import CallerDep, GovernanceDep
 from api.problems import COMMAND, QUERY, ForbiddenError
 from api.reads import one, reader, rows
 from api.schemas.common import Answer, Body, Code, Day, Instant
+from api.schemas.scorecards import PolicyOut, ScorecardOut, WorkerScorecardOut
 from api.visibility import Viewer, ViewerDep
 from domain.assessment_policy import DEFAULT_TERMS
 from domain.errors import InvalidValueError, NotFoundError
@@ -35,7 +36,7 @@ router = APIRouter(prefix="/v1", tags=["assessments"])
 
 Assessments = reader("assessments")
 Scorecards = reader("assessments", "points")
-WorkerCards = reader("assessments", "members")
+WorkerCards = reader("assessments", "members", "points")
 LOCAL = ZoneInfo("Asia/Shanghai")
 READ_BY_SCOPE_FORBIDDEN = ("resident",)
 
@@ -54,18 +55,6 @@ class PolicyIn(Body):
 
 class PolicyAnswer(Answer):
     policy_version: int | None = None
-
-
-class PolicyOut(BaseModel):
-    jurisdiction: str
-    as_of: datetime | None
-    version: int = Field(description="0: the built-in default (no policy recorded)")
-    effective_from: datetime | None
-    defined_at: str | None = Field(description="The jurisdiction whose policy this is.")
-    terms: dict[str, Any]
-    versions: list[dict[str, Any]] = Field(
-        description="Every version recorded for this jurisdiction, oldest first."
-    )
 
 
 PeriodBound = Annotated[
@@ -122,14 +111,16 @@ def get_policy(
         " WHERE jurisdiction = %s ORDER BY version",
         jurisdiction,
     )
-    return PolicyOut(
-        jurisdiction=jurisdiction,
-        as_of=as_of,
-        version=policy["version"],
-        effective_from=policy["effective_from"],
-        defined_at=policy["jurisdiction"],
-        terms=policy["terms"],
-        versions=versions,
+    return PolicyOut.model_validate(
+        {
+            "jurisdiction": jurisdiction,
+            "as_of": as_of,
+            "version": policy["version"],
+            "effective_from": policy["effective_from"],
+            "defined_at": policy["jurisdiction"],
+            "terms": policy["terms"],
+            "versions": versions,
+        }
     )
 
 
@@ -142,7 +133,7 @@ def worker_card(
     start: Annotated[PeriodBound, Query(alias="from")],
     end: Annotated[PeriodBound, Query(alias="to")],
     as_of: Annotated[Instant | None, Query(description="As the record stood then.")] = None,
-) -> dict[str, Any]:
+) -> WorkerScorecardOut:
     """A worker's scorecard: the tickets reported in [from, to) that they were assigned,
     responded to or resolved; their stars, each with the rule that made it visible."""
     _require_reader(viewer)
@@ -153,9 +144,10 @@ def worker_card(
     if member is None:
         raise NotFoundError("Member", member_id)
     home = path_of(conn, member["home_grid"]) if member["home_grid"] else None
-    return worker_scorecard(
+    card = worker_scorecard(
         conn, str(member_id), home[1] if home else None, period, governance.clock()
     )
+    return WorkerScorecardOut.model_validate(card)
 
 
 @router.get("/scorecards/{jurisdiction}", responses=QUERY)
@@ -167,7 +159,7 @@ def scorecard(
     start: Annotated[PeriodBound, Query(alias="from")],
     end: Annotated[PeriodBound, Query(alias="to")],
     as_of: Annotated[Instant | None, Query(description="As the record stood then.")] = None,
-) -> dict[str, Any]:
+) -> ScorecardOut:
     """The scorecard of a jurisdiction's subtree for tickets reported in [from, to)."""
     _require_reader(viewer)
     period = _period(start, end, as_of)
@@ -178,4 +170,5 @@ def scorecard(
     scope = viewer.scope
     if not viewer.sees_everything and (scope is None or scope not in path):
         raise ForbiddenError(f"{jurisdiction} lies outside this token's scope {scope}")
-    return jurisdiction_scorecard(conn, jurisdiction, kind, path, period, governance.clock())
+    card = jurisdiction_scorecard(conn, jurisdiction, kind, path, period, governance.clock())
+    return ScorecardOut.model_validate(card)
