@@ -131,35 +131,34 @@ class Stars(BaseModel):
     rules: list[StarRuleOut]
 
 
-class ScorecardOut(BaseModel):
-    jurisdiction: str = Field(examples=["HG1-01"])
-    kind: str = Field(examples=["street"])
+class CardFigures(BaseModel):
+    """What every scorecard answers."""
+
     period: PeriodOut
     as_of: datetime | None = Field(description="As the record stood then (null: now).")
     policy: PolicyUsed
     tickets: TicketCounts
     rates: Rates
     times: Times
+
+
+class ScorecardOut(CardFigures):
+    jurisdiction: str = Field(examples=["HG1-01"])
+    kind: str = Field(examples=["street"])
     pledges: PledgeFigures
     volunteering: Volunteering
     points: PointsFigures
 
 
-class WorkerScorecardOut(BaseModel):
+class WorkerScorecardOut(CardFigures):
     member_id: UUID
-    period: PeriodOut
-    as_of: datetime | None = Field(description="As the record stood then (null: now).")
-    policy: PolicyUsed
-    tickets: TicketCounts
-    rates: Rates
-    times: Times
     stars: Stars
     volunteering: Volunteering = Field(
         description="The worker's own verified pledge hours and activity attendance."
     )
     points: PointsFigures = Field(
-        description="Points posted to, redeemed and deducted from "
-        "the worker's own accounts (net of reversals)."
+        description="Points posted to, redeemed and deducted from the worker's own accounts"
+        " (net of reversals)."
     )
 
 
