@@ -43,12 +43,12 @@ SELECT count(*) AS received,
  count(*) FILTER (WHERE status NOT IN ('rejected', 'resolved', 'closed')
    AND (late_resolutions > 0 OR first_responded_at IS NULL AND respond_due_at < %(now)s))
    AS overdue_open,
- avg(extract(epoch FROM first_responded_at - reported_at)) AS avg_response_s,
- percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_responded_at - reported_at))
+ avg(date_part('epoch', first_responded_at - reported_at)) AS avg_response_s,
+ percentile_cont(0.9) WITHIN GROUP (ORDER BY date_part('epoch', first_responded_at - reported_at))
    AS p90_response_s,
- avg(extract(epoch FROM resolved_at - reported_at))
+ avg(date_part('epoch', resolved_at - reported_at))
    FILTER (WHERE status IN ('resolved', 'closed')) AS avg_resolution_s,
- percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - reported_at))
+ percentile_cont(0.9) WITHIN GROUP (ORDER BY date_part('epoch', resolved_at - reported_at))
    FILTER (WHERE status IN ('resolved', 'closed')) AS p90_resolution_s
 FROM assessment_tickets
 """
@@ -62,29 +62,23 @@ IN_SUBTREE: LiteralString = " AND grid_path @> ARRAY[%(code)s]::text[]"
 OF_WORKER: LiteralString = " AND handlers @> ARRAY[%(worker)s]::text[]"
 
 COMMUNITY_FIGURES: LiteralString = """
-SELECT
- (SELECT count(*) FROM assessment_pledges WHERE path @> ARRAY[%(code)s]::text[]
-   AND made_at >= %(start)s AND made_at < %(end)s AND made_at <= %(as_of)s) AS pledges_made,
- (SELECT count(*) FROM assessment_pledges WHERE path @> ARRAY[%(code)s]::text[]
-   AND made_at >= %(start)s AND made_at < %(end)s AND outcome = 'fulfilled'
-   AND outcome_at <= %(as_of)s) AS pledges_fulfilled,
- (SELECT count(*) FROM assessment_pledges WHERE path @> ARRAY[%(code)s]::text[]
-   AND made_at >= %(start)s AND made_at < %(end)s AND outcome IN ('fulfilled', 'lapsed')
-   AND outcome_at <= %(as_of)s) AS pledges_decided,
- (SELECT coalesce(sum(hours), 0) FROM assessment_sessions
-   WHERE path @> ARRAY[%(code)s]::text[] AND verified_at >= %(start)s
-   AND verified_at < %(end)s AND verified_at <= %(as_of)s) AS pledge_hours,
+SELECT pl.*, se.*, at.* FROM
+ (SELECT count(*) FILTER (WHERE made_at <= %(as_of)s) AS pledges_made,
+   count(*) FILTER (WHERE outcome = 'fulfilled' AND outcome_at <= %(as_of)s)
+   AS pledges_fulfilled,
+   count(*) FILTER (WHERE outcome IN ('fulfilled', 'lapsed') AND outcome_at <= %(as_of)s)
+   AS pledges_decided
+  FROM assessment_pledges WHERE path @> ARRAY[%(code)s]::text[]
+  AND made_at >= %(start)s AND made_at < %(end)s) AS pl,
+ (SELECT coalesce(sum(hours), 0) AS pledge_hours FROM assessment_sessions
+  WHERE path @> ARRAY[%(code)s]::text[] AND verified_at >= %(start)s
+  AND verified_at < %(end)s AND verified_at <= %(as_of)s) AS se,
  (SELECT coalesce(sum(hours) FILTER (WHERE out_recorded_at <= %(as_of)s), 0)
-   FROM assessment_attendance WHERE path @> ARRAY[%(code)s]::text[]
-   AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
-   AND in_recorded_at <= %(as_of)s) AS activity_hours,
- (SELECT count(*) FROM assessment_attendance WHERE path @> ARRAY[%(code)s]::text[]
-   AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
-   AND in_recorded_at <= %(as_of)s) AS participations,
- (SELECT count(DISTINCT member_id) FROM assessment_attendance
-   WHERE path @> ARRAY[%(code)s]::text[]
-   AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
-   AND in_recorded_at <= %(as_of)s) AS participants
+   AS activity_hours,
+   count(*) AS participations, count(DISTINCT member_id) AS participants
+  FROM assessment_attendance WHERE path @> ARRAY[%(code)s]::text[]
+  AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
+  AND in_recorded_at <= %(as_of)s) AS at
 """
 
 POINTS_FIGURES: LiteralString = """

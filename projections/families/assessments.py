@@ -102,7 +102,7 @@ TABLES = {
 
 class Assessments(Projection):
     name = "assessments"
-    schema_version = 1
+    schema_version = 2  # 2: path indexes for subtree scorecards (as of a moment too)
     tables = TABLES
     indexes = [
         "CREATE INDEX IF NOT EXISTS assessment_tickets_g{g}_now ON {assessment_tickets}"
@@ -115,7 +115,17 @@ class Assessments(Projection):
         " (reported_at, valid_from)",
         "CREATE INDEX IF NOT EXISTS assessment_tickets_g{g}_handlers ON {assessment_tickets}"
         " USING gin (handlers)",
+        "CREATE INDEX IF NOT EXISTS assessment_tickets_g{g}_path ON {assessment_tickets}"
+        " USING gin (grid_path)",
         "CREATE INDEX IF NOT EXISTS assessment_pledges_g{g}_made ON {assessment_pledges} (made_at)",
+        "CREATE INDEX IF NOT EXISTS assessment_pledges_g{g}_path ON {assessment_pledges}"
+        " USING gin (path)",
+        "CREATE INDEX IF NOT EXISTS assessment_sessions_g{g}_path ON {assessment_sessions}"
+        " USING gin (path)",
+        "CREATE INDEX IF NOT EXISTS assessment_attendance_g{g}_path ON {assessment_attendance}"
+        " USING gin (path)",
+        "CREATE INDEX IF NOT EXISTS assessment_attendance_g{g}_member"
+        " ON {assessment_attendance} (member_id, checked_in_at)",
         "CREATE INDEX IF NOT EXISTS assessment_sessions_g{g}_verified ON {assessment_sessions}"
         " (verified_at) WHERE verified_at IS NOT NULL",
         "CREATE INDEX IF NOT EXISTS assessment_attendance_g{g}_in ON {assessment_attendance}"
