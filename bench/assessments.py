@@ -70,7 +70,7 @@ def main() -> None:
             f"rebuild assessments: {handled:,} handled events in {seconds:.1f}s ="
             f" {seconds * 1e6 / max(handled, 1):,.1f} µs per handled event"
         )
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, autocommit=True) as conn:  # each call its own transaction
         conn.execute("ANALYZE")
         first, last = conn.execute(
             "SELECT min(reported_at), max(reported_at) FROM assessment_tickets"

@@ -1,7 +1,10 @@
 """Scorecards: the assessment figures of a subtree or a worker for a period, as of a moment.
 
 Every figure is one SQL aggregation over the `assessments` projection's tables (and the
-points postings); Python only divides and applies the policy. The definitions are the
+points postings); Python only divides and applies the policy. The aggregations are
+never prepared (`prepare=False`): after a few executions a prepared statement may switch
+to a generic plan, and a plan that does not know the subtree and the period scans far
+more than one that does (a grid's scorecard went from 3 ms to 80 ms). The definitions are the
 README's "Evaluating" section. Cohort of ticket figures: tickets reported in
 [`start`, `end`); `as_of` (None: now) ignores every event recorded after it.
 """
@@ -145,7 +148,7 @@ class Period:
 
 def _one(conn: Connection, query: LiteralString, params: dict[str, Any]) -> Row:
     with conn.cursor(row_factory=dict_row) as cur:
-        found = cur.execute(query, params).fetchone()
+        found = cur.execute(query, params, prepare=False).fetchone()
     assert found is not None
     return found
 
@@ -455,7 +458,7 @@ def monthly_series(
     query += IN_SUBTREE + " GROUP BY 1, 2 ORDER BY 1, 2"
     params = {**period.params(), "code": code, "depth": depth, "now": period.as_of or now}
     with conn.cursor(row_factory=dict_row) as cur:
-        found = cur.execute(query, params).fetchall()  # type: ignore[call-overload]
+        found = cur.execute(query, params, prepare=False).fetchall()  # type: ignore[call-overload]
     series = []
     for raw in found:
         rates = ticket_rates(raw, terms)
