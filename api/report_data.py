@@ -35,9 +35,9 @@ from projections.scorecards import (
     Period,
     jurisdiction_scorecard,
     path_of,
+    stars,
     ticket_figures,
     ticket_rates,
-    worker_scorecard,
 )
 from projections.tracking import reached
 
@@ -113,7 +113,7 @@ def assemble(
         monthly=monthly,
         overdue_by_child=_overdue_by_child(conn, node, period, now),
         points_flow=flow,
-        workers=_workers(conn, code, period, place[1], now),
+        workers=_workers(conn, code, period, terms, now),
         notes=notes,
     )
 
@@ -196,10 +196,11 @@ def _points_flow(
 
 
 def _workers(
-    conn: psycopg.Connection[Any], code: str, period: Period, path: list[str], now: datetime
+    conn: psycopg.Connection[Any], code: str, period: Period, terms: dict[str, Any], now: datetime
 ) -> list[Worker]:
-    """The handlers of the subtree's tickets with the most of them, each with the stars of
-    their own scorecard."""
+    """The handlers of the subtree's tickets with the most of them, each with their stars
+    (by the same figures and rules as their worker scorecard, under the policy in force
+    for the jurisdiction reported on)."""
     rows = "valid_to IS NULL" if period.as_of is None else (
         "valid_from <= %(as_of)s AND (valid_to IS NULL OR valid_to > %(as_of)s)")  # fmt: skip
     found = _all(
@@ -214,12 +215,12 @@ def _workers(
     names = _names(conn, [r["handler"] for r in found])
     workers = []
     for r in found:
-        card = worker_scorecard(conn, r["handler"], path, period, now)
-        satisfaction = card["rates"]["satisfaction_rate"]["value"]
+        raw = ticket_figures(conn, period, worker=r["handler"], now=now)
+        rates = ticket_rates(raw, terms)
+        earned = stars(raw, rates, terms)["earned"]
+        satisfaction = rates["satisfaction_rate"]["value"]
         name = names.get(r["handler"], r["handler"])
-        workers.append(
-            Worker(name, card["stars"]["earned"], card["tickets"]["received"], satisfaction)
-        )
+        workers.append(Worker(name, earned, raw["received"], satisfaction))
     return workers
 
 

@@ -70,7 +70,7 @@ def main() -> None:
             f"rebuild assessments: {handled:,} handled events in {seconds:.1f}s ="
             f" {seconds * 1e6 / max(handled, 1):,.1f} µs per handled event"
         )
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, autocommit=True) as conn:  # each call its own transaction
         conn.execute("ANALYZE")
         first, last = conn.execute(
             "SELECT min(reported_at), max(reported_at) FROM assessment_tickets"
@@ -92,7 +92,18 @@ def main() -> None:
         ).fetchone()[0]  # type: ignore[index]
         now = datetime.now(UTC)
         past = first + (end - first) * 0.75
-        print(f"period {first:%Y-%m-%d} .. {end:%Y-%m-%d}; as_of {past:%Y-%m-%d %H:%M}")
+        events = conn.execute("SELECT max(notification_id) FROM governance_events").fetchone()
+        tickets, versions = conn.execute(
+            "SELECT count(*) FILTER (WHERE valid_to IS NULL), count(*) FROM assessment_tickets"
+        ).fetchone()  # type: ignore[misc]
+        print(
+            f"dataset {args.database}: {events[0]:,} events, {tickets:,} tickets"  # type: ignore[index]
+            f" ({versions:,} ticket versions), reported {first:%Y-%m-%d} .. {last:%Y-%m-%d}"
+        )
+        print(
+            f"period [{first:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}) ({(end - first).days} days);"
+            f" as_of {past:%Y-%m-%d %H:%M}"
+        )
         for label, as_of in (("now", None), ("as_of", past)):
             period = Period(first, end, as_of)
             for kind, code in codes.items():

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/projections.py [--events 1000000] [--library-seconds 60]
         [--live-seconds 30] [--workers 2] [--batch-size 25000] [--projections NAME...]
-        [--rebuild-only]
+        [--rebuild-only] [--database NAME]
 
 1. Builds (or reuses) a simulated dataset of at least --events events through
    `Governance` (`gridledger simulate`'s generator): one district over consecutive
@@ -77,18 +77,18 @@ class LibraryRows(LibraryProjection[OneRowPerEvent]):
         self.view.insert_row(domain_event, tracking_)
 
 
-def dataset(events: int) -> str:
+def dataset(events: int, database: str = DATABASE) -> str:
     params = conninfo_to_dict(server_url())
-    params["dbname"] = DATABASE
+    params["dbname"] = database
     url = make_conninfo(**params)
     try:
         with psycopg.connect(url) as conn:
             if max_position(conn) >= events:
-                print(f"dataset: reusing {max_position(conn):,} events in {DATABASE}")
+                print(f"dataset: reusing {max_position(conn):,} events in {database}")
                 return url
     except psycopg.Error:
         pass
-    url = fresh_database(DATABASE)
+    url = fresh_database(database)
     clock = SimClock(datetime(2026, 1, 1, tzinfo=UTC))
     governance = Governance(env=library_env(url), clock=clock)
     started = time.perf_counter()
@@ -249,9 +249,10 @@ def main() -> None:
     parser.add_argument(
         "--rebuild-only", action="store_true", help="skip the library runner and live lag"
     )
+    parser.add_argument("--database", default=DATABASE, help="the dataset's database")
     args = parser.parse_args()
     print(f"gridledger bench/projections.py at {datetime.now(UTC):%Y-%m-%d %H:%M}Z ({ROOT})")
-    url = dataset(args.events)
+    url = dataset(args.events, args.database)
     ours = bench_rebuild(url, args.workers, args.batch_size, args.projections)
     if args.rebuild_only:
         return

@@ -1,7 +1,10 @@
 """Scorecards: the assessment figures of a subtree or a worker for a period, as of a moment.
 
 Every figure is one SQL aggregation over the `assessments` projection's tables (and the
-points postings); Python only divides and applies the policy. The definitions are the
+points postings); Python only divides and applies the policy. The aggregations are
+never prepared (`prepare=False`): after a few executions a prepared statement may switch
+to a generic plan, and a plan that does not know the subtree and the period scans far
+more than one that does (a grid's scorecard went from 3 ms to 80 ms). The definitions are the
 README's "Evaluating" section. Cohort of ticket figures: tickets reported in
 [`start`, `end`); `as_of` (None: now) ignores every event recorded after it.
 """
@@ -44,12 +47,12 @@ SELECT count(*) AS received,
  count(*) FILTER (WHERE status NOT IN ('rejected', 'resolved', 'closed')
    AND (late_resolutions > 0 OR first_responded_at IS NULL AND respond_due_at < %(now)s))
    AS overdue_open,
- avg(extract(epoch FROM first_responded_at - reported_at)) AS avg_response_s,
- percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_responded_at - reported_at))
+ avg(date_part('epoch', first_responded_at - reported_at)) AS avg_response_s,
+ percentile_cont(0.9) WITHIN GROUP (ORDER BY date_part('epoch', first_responded_at - reported_at))
    AS p90_response_s,
- avg(extract(epoch FROM resolved_at - reported_at))
+ avg(date_part('epoch', resolved_at - reported_at))
    FILTER (WHERE status IN ('resolved', 'closed')) AS avg_resolution_s,
- percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - reported_at))
+ percentile_cont(0.9) WITHIN GROUP (ORDER BY date_part('epoch', resolved_at - reported_at))
    FILTER (WHERE status IN ('resolved', 'closed')) AS p90_resolution_s
 FROM assessment_tickets
 """
@@ -63,32 +66,26 @@ IN_SUBTREE: LiteralString = " AND grid_path @> ARRAY[%(code)s]::text[]"
 OF_WORKER: LiteralString = " AND handlers @> ARRAY[%(worker)s]::text[]"
 
 COMMUNITY_FIGURES: LiteralString = """
-SELECT
- (SELECT count(*) FROM assessment_pledges WHERE path @> ARRAY[%(code)s]::text[]
-   AND made_at >= %(start)s AND made_at < %(end)s AND made_at <= %(as_of)s) AS pledges_made,
- (SELECT count(*) FROM assessment_pledges WHERE path @> ARRAY[%(code)s]::text[]
-   AND made_at >= %(start)s AND made_at < %(end)s AND outcome = 'fulfilled'
-   AND outcome_at <= %(as_of)s) AS pledges_fulfilled,
- (SELECT count(*) FROM assessment_pledges WHERE path @> ARRAY[%(code)s]::text[]
-   AND made_at >= %(start)s AND made_at < %(end)s AND outcome IN ('fulfilled', 'lapsed')
-   AND outcome_at <= %(as_of)s) AS pledges_decided,
- (SELECT coalesce(sum(hours), 0) FROM assessment_sessions
-   WHERE path @> ARRAY[%(code)s]::text[] AND verified_at >= %(start)s
-   AND verified_at < %(end)s AND verified_at <= %(as_of)s) AS pledge_hours,
+SELECT pl.*, se.*, at.* FROM
+ (SELECT count(*) FILTER (WHERE made_at <= %(as_of)s) AS pledges_made,
+   count(*) FILTER (WHERE outcome = 'fulfilled' AND outcome_at <= %(as_of)s)
+   AS pledges_fulfilled,
+   count(*) FILTER (WHERE outcome IN ('fulfilled', 'lapsed') AND outcome_at <= %(as_of)s)
+   AS pledges_decided
+  FROM assessment_pledges WHERE path @> ARRAY[%(code)s]::text[]
+  AND made_at >= %(start)s AND made_at < %(end)s) AS pl,
+ (SELECT coalesce(sum(hours), 0) AS pledge_hours FROM assessment_sessions
+  WHERE path @> ARRAY[%(code)s]::text[] AND verified_at >= %(start)s
+  AND verified_at < %(end)s AND verified_at <= %(as_of)s) AS se,
  (SELECT coalesce(sum(hours) FILTER (WHERE out_recorded_at <= %(as_of)s), 0)
-   FROM assessment_attendance WHERE path @> ARRAY[%(code)s]::text[]
-   AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
-   AND in_recorded_at <= %(as_of)s) AS activity_hours,
- (SELECT count(*) FROM assessment_attendance WHERE path @> ARRAY[%(code)s]::text[]
-   AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
-   AND in_recorded_at <= %(as_of)s) AS participations,
- (SELECT count(DISTINCT member_id) FROM assessment_attendance
-   WHERE path @> ARRAY[%(code)s]::text[]
-   AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
-   AND in_recorded_at <= %(as_of)s) AS participants
+   AS activity_hours,
+   count(*) AS participations, count(DISTINCT member_id) AS participants
+  FROM assessment_attendance WHERE path @> ARRAY[%(code)s]::text[]
+  AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
+  AND in_recorded_at <= %(as_of)s) AS at
 """
 
-POINTS_FIGURES: LiteralString = """
+POINTS_OF_DISTRICT: LiteralString = """
 SELECT coalesce(-sum(amount) FILTER (WHERE account_type = 'issuance'), 0) AS points_issued,
  coalesce(sum(amount) FILTER (WHERE account_type = 'redeemed'), 0) AS points_redeemed,
  coalesce(sum(amount) FILTER (WHERE account_type = 'deducted'), 0) AS points_deducted
@@ -97,6 +94,54 @@ WHERE community IN (SELECT code FROM assessment_paths
    WHERE kind = 'community' AND path @> ARRAY[%(code)s]::text[])
  AND recorded_at >= %(start)s AND recorded_at < %(end)s AND recorded_at <= %(as_of)s
  AND account_type IN ('issuance', 'redeemed', 'deducted')
+"""
+"""A district's points figures: one scan of the period's postings (most of them are its)."""
+
+# Below a district: per community of the subtree (an index range scan each), then summed
+# (the planner, left to itself, scans every posting of the period for a street too).
+POINTS_FIGURES: LiteralString = """
+SELECT coalesce(sum(f.issued), 0) AS points_issued,
+ coalesce(sum(f.redeemed), 0) AS points_redeemed,
+ coalesce(sum(f.deducted), 0) AS points_deducted
+FROM (SELECT code FROM assessment_paths
+   WHERE kind = 'community' AND path @> ARRAY[%(code)s]::text[]) AS c
+CROSS JOIN LATERAL (
+ SELECT -sum(amount) FILTER (WHERE account_type = 'issuance') AS issued,
+  sum(amount) FILTER (WHERE account_type = 'redeemed') AS redeemed,
+  sum(amount) FILTER (WHERE account_type = 'deducted') AS deducted
+ FROM points_postings WHERE community = c.code
+  AND recorded_at >= %(start)s AND recorded_at < %(end)s AND recorded_at <= %(as_of)s
+  AND account_type IN ('issuance', 'redeemed', 'deducted')) AS f
+"""
+
+WORKER_VOLUNTEERING: LiteralString = """
+SELECT
+ (SELECT coalesce(sum(s.hours), 0) FROM assessment_pledges p
+   JOIN assessment_sessions s ON s.pledge_id = p.pledge_id
+   WHERE p.member_id = %(member)s AND s.verified_at >= %(start)s AND s.verified_at < %(end)s
+   AND s.verified_at <= %(as_of)s) AS pledge_hours,
+ (SELECT coalesce(sum(hours) FILTER (WHERE out_recorded_at <= %(as_of)s), 0)
+   FROM assessment_attendance WHERE member_id = %(member)s
+   AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
+   AND in_recorded_at <= %(as_of)s) AS activity_hours,
+ (SELECT count(*) FROM assessment_attendance WHERE member_id = %(member)s
+   AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
+   AND in_recorded_at <= %(as_of)s) AS participations
+"""
+
+# The member's own accounts' legs (found through its ledger rows, by their positions:
+# posting_id = position * 10 + leg), by the account on the other side.
+WORKER_POINTS: LiteralString = """
+SELECT coalesce(sum(p.amount) FILTER (WHERE p.counter_account LIKE '%%:issuance'), 0)
+   AS points_issued,
+ coalesce(-sum(p.amount) FILTER (WHERE p.counter_account LIKE '%%:redeemed'), 0)
+   AS points_redeemed,
+ coalesce(-sum(p.amount) FILTER (WHERE p.counter_account LIKE '%%:deducted'), 0)
+   AS points_deducted
+FROM (SELECT DISTINCT position FROM points_ledger WHERE member_id = %(member)s) l
+JOIN points_postings p ON p.posting_id IN (l.position * 10 + 1, l.position * 10 + 2)
+WHERE p.account_type = 'member' AND p.member_id = %(member)s
+ AND p.recorded_at >= %(start)s AND p.recorded_at < %(end)s AND p.recorded_at <= %(as_of)s
 """
 
 POLICY: LiteralString = """
@@ -122,7 +167,7 @@ class Period:
 
 def _one(conn: Connection, query: LiteralString, params: dict[str, Any]) -> Row:
     with conn.cursor(row_factory=dict_row) as cur:
-        found = cur.execute(query, params).fetchone()
+        found = cur.execute(query, params, prepare=False).fetchone()
     assert found is not None
     return found
 
@@ -248,7 +293,7 @@ def jurisdiction_scorecard(
     raw = ticket_figures(conn, period, code=code, now=now)
     params = {**period.params(), "code": code}
     community = _one(conn, COMMUNITY_FIGURES, params)
-    points = _one(conn, POINTS_FIGURES, params)
+    points = _one(conn, POINTS_OF_DISTRICT if kind == "district" else POINTS_FIGURES, params)
     return {
         "jurisdiction": code,
         "kind": kind,
@@ -264,18 +309,26 @@ def jurisdiction_scorecard(
                 community["pledges_fulfilled"], community["pledges_decided"], terms["min_cases"]
             ),
         },
-        "volunteering": {
-            "verified_hours": float(community["pledge_hours"] + community["activity_hours"]),
-            "pledge_hours": float(community["pledge_hours"]),
-            "activity_hours": float(community["activity_hours"]),
-            "participations": community["participations"],
-            "participants": community["participants"],
-        },
-        "points": {
-            "issued": int(points["points_issued"]),
-            "redeemed": int(points["points_redeemed"]),
-            "deducted": int(points["points_deducted"]),
-        },
+        "volunteering": volunteering(community, community["participants"]),
+        "points": points_answer(points),
+    }
+
+
+def volunteering(figures: Row, participants: int) -> Row:
+    return {
+        "verified_hours": float(figures["pledge_hours"] + figures["activity_hours"]),
+        "pledge_hours": float(figures["pledge_hours"]),
+        "activity_hours": float(figures["activity_hours"]),
+        "participations": figures["participations"],
+        "participants": participants,
+    }
+
+
+def points_answer(points: Row) -> Row:
+    return {
+        "issued": int(points["points_issued"]),
+        "redeemed": int(points["points_redeemed"]),
+        "deducted": int(points["points_deducted"]),
     }
 
 
@@ -288,6 +341,9 @@ def worker_scorecard(
     terms = policy["terms"]
     raw = ticket_figures(conn, period, worker=member_id, now=now)
     rates = ticket_rates(raw, terms)
+    params = {**period.params(), "member": member_id}
+    own = _one(conn, WORKER_VOLUNTEERING, params)
+    points = _one(conn, WORKER_POINTS, params)
     return {
         "member_id": member_id,
         "period": {"from": period.start, "to": period.end},
@@ -297,6 +353,8 @@ def worker_scorecard(
         "rates": rates,
         "times": times(raw),
         "stars": stars(raw, rates, terms),
+        "volunteering": volunteering(own, 1 if own["participations"] else 0),
+        "points": points_answer(points),
     }
 
 
@@ -422,7 +480,7 @@ def monthly_series(
     query += IN_SUBTREE + " GROUP BY 1, 2 ORDER BY 1, 2"
     params = {**period.params(), "code": code, "depth": depth, "now": period.as_of or now}
     with conn.cursor(row_factory=dict_row) as cur:
-        found = cur.execute(query, params).fetchall()  # type: ignore[call-overload]
+        found = cur.execute(query, params, prepare=False).fetchall()  # type: ignore[call-overload]
     series = []
     for raw in found:
         rates = ticket_rates(raw, terms)

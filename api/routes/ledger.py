@@ -78,7 +78,7 @@ def _communities(conn: Connection, viewer: Viewer, jurisdiction: str | None) -> 
     return [r[0] for r in conn.execute(query, params).fetchall()]
 
 
-@router.get("/trial-balance", responses=QUERY | FILE_RESPONSES)
+@router.get("/trial-balance", response_model=TrialBalanceOut, responses=QUERY | FILE_RESPONSES)
 def get_trial_balance(
     conn: Ledger,
     viewer: ViewerDep,

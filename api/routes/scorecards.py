@@ -30,6 +30,7 @@ from api.exports import (
 from api.problems import COMMAND, QUERY, ForbiddenError
 from api.reads import one, reader, rows
 from api.schemas.common import Answer, Body, Code, Day, Instant
+from api.schemas.scorecards import PolicyOut, ScorecardOut, WorkerScorecardOut
 from api.visibility import Viewer, ViewerDep
 from domain.assessment_policy import DEFAULT_TERMS
 from domain.errors import InvalidValueError, NotFoundError
@@ -46,7 +47,7 @@ router = APIRouter(prefix="/v1", tags=["assessments"])
 
 Assessments = reader("assessments")
 Scorecards = reader("assessments", "points")
-WorkerCards = reader("assessments", "members")
+WorkerCards = reader("assessments", "members", "points")
 LOCAL = ZoneInfo("Asia/Shanghai")
 READ_BY_SCOPE_FORBIDDEN = ("resident",)
 
@@ -65,18 +66,6 @@ class PolicyIn(Body):
 
 class PolicyAnswer(Answer):
     policy_version: int | None = None
-
-
-class PolicyOut(BaseModel):
-    jurisdiction: str
-    as_of: datetime | None
-    version: int = Field(description="0: the built-in default (no policy recorded)")
-    effective_from: datetime | None
-    defined_at: str | None = Field(description="The jurisdiction whose policy this is.")
-    terms: dict[str, Any]
-    versions: list[dict[str, Any]] = Field(
-        description="Every version recorded for this jurisdiction, oldest first."
-    )
 
 
 PeriodBound = Annotated[
@@ -133,18 +122,24 @@ def get_policy(
         " WHERE jurisdiction = %s ORDER BY version",
         jurisdiction,
     )
-    return PolicyOut(
-        jurisdiction=jurisdiction,
-        as_of=as_of,
-        version=policy["version"],
-        effective_from=policy["effective_from"],
-        defined_at=policy["jurisdiction"],
-        terms=policy["terms"],
-        versions=versions,
+    return PolicyOut.model_validate(
+        {
+            "jurisdiction": jurisdiction,
+            "as_of": as_of,
+            "version": policy["version"],
+            "effective_from": policy["effective_from"],
+            "defined_at": policy["jurisdiction"],
+            "terms": policy["terms"],
+            "versions": versions,
+        }
     )
 
 
-@router.get("/scorecards/workers/{member_id}", responses=QUERY | FILE_RESPONSES)
+@router.get(
+    "/scorecards/workers/{member_id}",
+    response_model=WorkerScorecardOut,
+    responses=QUERY | FILE_RESPONSES,
+)
 def worker_card(
     member_id: Annotated[UUID, Path()],
     conn: WorkerCards,
@@ -169,10 +164,12 @@ def worker_card(
     card = worker_scorecard(
         conn, str(member_id), home[1] if home else None, period, governance.clock()
     )
-    return _as(card, fmt, request, "worker-scorecard", member_id, start, end)
+    return _as(card, WorkerScorecardOut, fmt, request, "worker-scorecard", member_id, start, end)
 
 
-@router.get("/scorecards/{jurisdiction}", responses=QUERY | FILE_RESPONSES)
+@router.get(
+    "/scorecards/{jurisdiction}", response_model=ScorecardOut, responses=QUERY | FILE_RESPONSES
+)
 def scorecard(
     jurisdiction: Annotated[Code, Path()],
     conn: Scorecards,
@@ -195,13 +192,15 @@ def scorecard(
     if not viewer.sees_everything and (scope is None or scope not in path):
         raise ForbiddenError(f"{jurisdiction} lies outside this token's scope {scope}")
     card = jurisdiction_scorecard(conn, jurisdiction, kind, path, period, governance.clock())
-    return _as(card, fmt, request, "scorecard", jurisdiction, start, end)
+    return _as(card, ScorecardOut, fmt, request, "scorecard", jurisdiction, start, end)
 
 
-def _as(card: dict[str, Any], fmt: Format, request: Request, *name: Any) -> Any:
+def _as(
+    card: dict[str, Any], model: type[BaseModel], fmt: Format, request: Request, *name: Any
+) -> Any:
     """The scorecard as asked: JSON, or one row per figure in a csv or xlsx file."""
     if fmt is Format.JSON:
-        return card
+        return model.model_validate(card)
     columns, figures = scorecard_table(card)
     as_of = card.get("as_of")
     export = Export(

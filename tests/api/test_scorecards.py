@@ -225,3 +225,32 @@ def test_the_files_and_the_monthly_series_match_the_scorecard(
         series = monthly_series(conn, tree["street"], 2, period, POLICY, api.clock.now)
     assert {row["jurisdiction"] for row in series} == {tree["community"]}
     assert sum(row["received"] for row in series) == card["tickets"]["received"]
+
+
+def test_the_worker_scorecard_shows_their_own_volunteer_hours_and_points(
+    api: Api, tree: dict[str, str], scenario: Scenario
+) -> None:
+    worker = scenario["worker"]
+    staff = {"role": "community_staff", "sub": "staff-1", "scope": tree["community"]}
+    began = api.clock.now - timedelta(hours=2)
+    activity = api.ok("POST", "/v1/activities", {
+        "title": "楼道清洁志愿服务", "jurisdiction": tree["grid"], "starts_at": began.isoformat(),
+        "ends_at": (began + timedelta(hours=3)).isoformat()}, **staff)["id"]  # fmt: skip
+    api.ok("POST", f"/v1/activities/{activity}/check-ins",
+           {"member_id": worker, "at": began.isoformat()}, **staff)  # fmt: skip
+    api.ok("POST", f"/v1/activities/{activity}/check-outs", {"member_id": worker}, **staff)
+    rule = {"description": "sc", "points": 7, "kind": "award"}
+    api.ok("PUT", f"/v1/jurisdictions/{tree['community']}/rulebook/rules/sc_help", rule)
+    award = {"member_id": worker, "community": tree["community"], "rule_code": "sc_help",
+             "source": {"kind": "inspection", "id": "sc-1"}}  # fmt: skip
+    api.ok("POST", "/v1/points/awards", award, **staff)
+    card = _card(api, f"/v1/scorecards/workers/{worker}", scenario)
+    assert card["volunteering"] == {"verified_hours": 2.0, "pledge_hours": 0.0,
+                                    "activity_hours": 2.0, "participations": 1,
+                                    "participants": 1}  # fmt: skip
+    assert card["points"] == {"issued": 7, "redeemed": 0, "deducted": 0}
+    before = _card(api, f"/v1/scorecards/workers/{worker}", scenario,
+                   as_of=scenario["as_of"].isoformat())  # fmt: skip
+    assert before["volunteering"]["participations"] == 0 and before["points"]["issued"] == 0
+    other = _card(api, f"/v1/scorecards/workers/{scenario['reporter']}", scenario)
+    assert other["volunteering"]["verified_hours"] == 0.0 and other["points"]["issued"] == 0
