@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/projections.py [--events 1000000] [--library-seconds 60]
         [--live-seconds 30] [--workers 2] [--batch-size 25000] [--projections NAME...]
-        [--rebuild-only] [--database NAME]
+        [--rebuild-only] [--database NAME] [--checksums FILE]
 
 1. Builds (or reuses) a simulated dataset of at least --events events through
    `Governance` (`gridledger simulate`'s generator): one district over consecutive
@@ -21,6 +21,7 @@ Uses GRIDLEDGER_BENCH_DATABASE_URL's server if set, else the embedded one.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import threading
 import time
@@ -42,7 +43,7 @@ from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
 from projections import tracking
-from projections.rebuild import handled_count, rebuild_all, topic_counts
+from projections.rebuild import checksums, handled_count, rebuild_all, topic_counts
 from projections.registry import all_projections
 from projections.runner import Runner, Target, max_position
 
@@ -115,14 +116,16 @@ def dataset(events: int, database: str = DATABASE) -> str:
     return url
 
 
-def bench_rebuild(url: str, workers: int, batch_size: int, names: list[str] | None) -> float:
+def bench_rebuild(
+    url: str, workers: int, batch_size: int, names: list[str] | None, checksums_to: str | None
+) -> float:
     governance = Governance(env=library_env(url))
     projections = [p for n, p in all_projections().items() if not names or n in names]
     with psycopg.connect(url) as conn:
         head = max_position(conn)
         counts = topic_counts(conn)
     started = time.perf_counter()
-    rebuild_all(url, governance.mapper, projections, batch_size=batch_size, workers=workers)
+    built = rebuild_all(url, governance.mapper, projections, batch_size=batch_size, workers=workers)
     seconds = time.perf_counter() - started
     rate = head / seconds
     which = "all" if not names else "the"
@@ -137,6 +140,12 @@ def bench_rebuild(url: str, workers: int, batch_size: int, names: list[str] | No
             f"  {projections[0].name} handles {handled:,} of them:"
             f" {seconds * 1e6 / max(handled, 1):,.1f} µs per handled event"
         )
+    if checksums_to:  # every table's rows, to compare the tables of two versions of the code
+        with psycopg.connect(url) as conn:
+            sums = {p.name: checksums(conn, p, built[p.name]) for p in projections}
+        with open(checksums_to, "w") as out:
+            json.dump(sums, out, indent=1, sort_keys=True)
+        print(f"  checksums of {sum(len(t) for t in sums.values())} tables in {checksums_to}")
     governance.close()
     return rate
 
@@ -250,10 +259,13 @@ def main() -> None:
         "--rebuild-only", action="store_true", help="skip the library runner and live lag"
     )
     parser.add_argument("--database", default=DATABASE, help="the dataset's database")
+    parser.add_argument(
+        "--checksums", metavar="FILE", help="write every rebuilt table's checksum to FILE"
+    )
     args = parser.parse_args()
     print(f"gridledger bench/projections.py at {datetime.now(UTC):%Y-%m-%d %H:%M}Z ({ROOT})")
     url = dataset(args.events, args.database)
-    ours = bench_rebuild(url, args.workers, args.batch_size, args.projections)
+    ours = bench_rebuild(url, args.workers, args.batch_size, args.projections, args.checksums)
     if args.rebuild_only:
         return
     library = bench_library_runner(url, args.library_seconds)

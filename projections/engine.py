@@ -21,11 +21,16 @@ from eventsourcing.persistence import Mapper
 from eventsourcing.utils import get_topic
 from psycopg import Cursor, sql
 
+from projections.decoding import stored_fields
+
 
 class Recorded:
-    """A stored event at its global position, decoded on first use."""
+    """A stored event at its global position, decoded on first use (`event`), or only
+    parsed (`fields`: its stored JSON as plain values, transcoded ones still
+    `{"_type_": ..., "_data_": ...}`; for a projection that reads a field or two of
+    many events, at a fraction of the cost of decoding them)."""
 
-    __slots__ = ("_event", "_mapper", "notification", "position", "topic")
+    __slots__ = ("_event", "_fields", "_mapper", "notification", "position", "topic")
 
     def __init__(self, notification: Any, mapper: Mapper[Any]) -> None:
         """`notification`: the stored event (a `Notification`, or any object with its
@@ -35,12 +40,26 @@ class Recorded:
         self.topic: str = notification.topic
         self._mapper = mapper
         self._event: Any = None
+        self._fields: dict[str, Any] | None = None
 
     @property
     def event(self) -> Any:
         if self._event is None:
             self._event = self._mapper.to_domain_event(self.notification)
         return self._event
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        if self._fields is None:
+            self._fields = stored_fields(self._mapper, self.notification.state)
+        return self._fields
+
+    def field(self, name: str) -> Any:
+        """The field `name` of `fields`, decoded as `event` would hold it."""
+        value = self.fields[name]
+        if type(value) is dict and len(value) == 2 and "_type_" in value and "_data_" in value:
+            return self._mapper.transcoder.names[value["_type_"]].decode(value["_data_"])
+        return value
 
 
 class Projection(ABC):

@@ -20,6 +20,9 @@ Pledge and points events do not name the member on every event, so the projectio
 keeps two small tables of its own: `member_pledges` (pledge -> member, and the hours of
 sessions logged but not yet verified) and `member_points_accounts` (account -> member).
 
+Points events (three in five of those it handles) are only parsed, never decoded
+(`Recorded.fields`): their account and `delta` are all it reads of them.
+
 `organisations` serves `GET /v1/organisations/{id}`.
 """
 
@@ -28,12 +31,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from eventsourcing.utils import get_topic
+
 from domain.activity import Activity
 from domain.member import Member
 from domain.organisation import Organisation
 from domain.pledge import Pledge
 from domain.points import PointsAccount
-from projections.engine import Batch, Projection
+from projections.engine import Batch, Projection, topics_of
 from projections.families.common import to_json
 
 REGISTERED = Member.Registered
@@ -44,7 +49,8 @@ CHECKED_OUT = Activity.CheckedOut
 PLEDGED = Pledge.Pledged
 LOGGED = Pledge.SessionLogged
 VERIFIED = Pledge.SessionVerified
-OPENED = PointsAccount.Opened
+OPENED_TOPIC = get_topic(PointsAccount.Opened)
+POINTS_TOPICS = topics_of((PointsAccount.Event,))
 ORG_REGISTERED = Organisation.Registered
 ZERO = Decimal("0.00")
 
@@ -89,34 +95,37 @@ class Members(Projection):
         # UPDATE (`_add`), so these events need neither a fetch nor a row rewrite.
         deltas: dict[Any, list[Any]] = {}
         for r in batch.events:
-            e = r.event
-            kind = type(e)
-            if kind is CHECKED_OUT:
-                member_id, column, amount = e.member_id, 0, e.hours
-            elif kind is LOGGED:
-                link = touched_pledges[e.originator_id] = pledges[e.originator_id]
-                link["unverified"][str(e.session_no)] = str(e.hours)
-                continue
-            elif kind is VERIFIED:
-                link = touched_pledges[e.originator_id] = pledges[e.originator_id]
-                member_id, column = link["member_id"], 1
-                amount = Decimal(link["unverified"].pop(str(e.session_no)))
-            elif kind is PLEDGED:
-                link = {"pledge_id": e.originator_id, "member_id": e.member_id, "unverified": {}}
-                pledges[e.originator_id] = touched_pledges[e.originator_id] = link
-                continue
-            elif kind is OPENED:
-                accounts[e.originator_id] = e.member_id
-                new_accounts.append((e.originator_id, e.member_id))
-                continue
-            elif isinstance(e, PointsAccount.Event):
-                member_id, column, amount = accounts[e.originator_id], 2, e.delta
+            if r.topic in POINTS_TOPICS:  # parsed, not decoded
+                account_id = r.notification.originator_id
+                if r.topic == OPENED_TOPIC:
+                    accounts[account_id] = r.field("member_id")
+                    new_accounts.append((account_id, accounts[account_id]))
+                    continue
+                member_id, column, amount = accounts[account_id], 2, r.fields["delta"]
             else:
-                row = self._member_event(rows, e, kind)
-                row["version"] = e.originator_version
-                row["last_position"] = r.position
-                touched[row["id"]] = row
-                continue
+                e = r.event
+                kind = type(e)
+                if kind is CHECKED_OUT:
+                    member_id, column, amount = e.member_id, 0, e.hours
+                elif kind is LOGGED:
+                    link = touched_pledges[e.originator_id] = pledges[e.originator_id]
+                    link["unverified"][str(e.session_no)] = str(e.hours)
+                    continue
+                elif kind is VERIFIED:
+                    link = touched_pledges[e.originator_id] = pledges[e.originator_id]
+                    member_id, column = link["member_id"], 1
+                    amount = Decimal(link["unverified"].pop(str(e.session_no)))
+                elif kind is PLEDGED:
+                    link = {"pledge_id": e.originator_id, "member_id": e.member_id}
+                    link["unverified"] = {}
+                    pledges[e.originator_id] = touched_pledges[e.originator_id] = link
+                    continue
+                else:
+                    row = self._member_event(rows, e, kind)
+                    row["version"] = e.originator_version
+                    row["last_position"] = r.position
+                    touched[row["id"]] = row
+                    continue
             delta = deltas.get(member_id)
             if delta is None:
                 delta = deltas[member_id] = [ZERO, ZERO, 0, 0]
@@ -142,12 +151,14 @@ class Members(Projection):
         pledge_ids: set[Any] = set()
         account_ids: set[Any] = set()
         for r in batch.events:
+            if r.topic in POINTS_TOPICS:
+                if r.topic != OPENED_TOPIC:
+                    account_ids.add(r.notification.originator_id)
+                continue
             e = r.event
             kind = type(e)
             if kind is LOGGED or kind is VERIFIED:
                 pledge_ids.add(e.originator_id)
-            elif isinstance(e, PointsAccount.Event):
-                account_ids.add(e.originator_id)
             elif isinstance(e, Member.Event) and kind is not REGISTERED:
                 member_ids.add(e.originator_id)
         pledges = batch.fetch("member_pledges", "pledge_id", pledge_ids)
