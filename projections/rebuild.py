@@ -111,6 +111,20 @@ def build_into(
         _build(url, mapper, targets[0], batch_size, progress, until)
     else:
         _build_in_processes(url, targets, batch_size, progress, until)
+    with psycopg.connect(url) as conn:
+        _refuse_failed(conn, generations)
+
+
+def _refuse_failed(conn: psycopg.Connection[Any], generations: dict[str, int]) -> None:
+    """Raise if a generation stopped at an event it could not apply: a rebuild that
+    failed must leave the active generations serving, never replace them."""
+    failed = [
+        f"{state.name} at position {state.error_position}: {state.error}"
+        for state in tracking.states(conn, list(generations))
+        if state.generation == generations[state.name] and state.status == "failed"
+    ]
+    if failed:
+        raise RuntimeError(f"rebuild failed for {'; '.join(failed)}; nothing activated")
 
 
 def event_mapper() -> Mapper[Any]:

@@ -11,13 +11,14 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from domain.application import Governance
 from domain.commands.base import Meta
 from projections import tracking
 from projections.families.audit import AuditJournal
-from projections.rebuild import checksums, rebuild
+from projections.rebuild import checksums, rebuild, rebuild_all
 from projections.runner import Runner, Target
 from tests.test_projections import BrokenInDatabase, MemberNames, PoisonedNames, SlowNames
 
@@ -139,6 +140,27 @@ def test_a_poison_event_stops_only_its_projection_and_names_the_event(
     assert positions(db, "test_names") == [1, 2, 3]
     project(PoisonedNames())
     assert positions(db, "test_poisoned") == [1]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_rebuild_that_meets_a_poison_event_activates_nothing(
+    governance: Governance, admin: Meta, project, database_url: str, db: psycopg.Connection, workers
+) -> None:
+    register(governance, admin, "before")
+    project(PoisonedNames(), MemberNames())
+    register(governance, admin, "poison")
+    with pytest.raises(
+        RuntimeError, match=r"test_poisoned at position 2.*poison.*nothing activated"
+    ):
+        rebuild_all(
+            database_url, governance.mapper, [PoisonedNames(), MemberNames()], workers=workers
+        )
+    serving = {
+        s.name: (s.generation, s.status) for s in tracking.states(db) if s.status == "active"
+    }
+    assert serving == {"test_poisoned": (1, "active"), "test_names": (1, "active")}
+    assert positions(db, "test_poisoned") == [1]
+    assert positions(db, "test_names") == [1]
 
 
 def test_a_failing_in_database_projection_stops_instead_of_skipping_the_range(
