@@ -232,6 +232,7 @@ def test_the_worker_scorecard_shows_their_own_volunteer_hours_and_points(
 ) -> None:
     worker = scenario["worker"]
     staff = {"role": "community_staff", "sub": "staff-1", "scope": tree["community"]}
+    api.clock.advance(minutes=1)  # recorded after the scenario's as_of, whatever ran before
     began = api.clock.now - timedelta(hours=2)
     activity = api.ok("POST", "/v1/activities", {
         "title": "楼道清洁志愿服务", "jurisdiction": tree["grid"], "starts_at": began.isoformat(),
