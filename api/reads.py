@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any, LiteralString
 
 import psycopg
@@ -19,7 +20,7 @@ from fastapi import Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from psycopg import sql
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel
 
 from api.auth import PrincipalDep
@@ -53,6 +54,9 @@ async def freshness(  # async: no worker thread (see api.deps)
 
 FreshnessDep = Annotated[Freshness, Depends(freshness)]
 Connection = psycopg.Connection[Any]
+
+SPARE_WAIT_S = 0.005
+"""How long a request waits for a spare connection before doing without."""
 
 
 def reads(*names: str) -> Callable[..., AsyncIterator[Connection]]:
@@ -99,6 +103,23 @@ def _caught_up(
         pool.putconn(conn)
         raise
     return conn, at, caught_up
+
+
+@contextmanager
+def spare_connections(pool: ConnectionPool[Any], wanted: int) -> Iterator[list[Connection]]:
+    """Up to `wanted` more connections for one request, only those the pool has idle
+    now (a busy pool gives none, and the request runs on its own connection)."""
+    spares: list[Connection] = []
+    try:
+        for _ in range(wanted):
+            try:
+                spares.append(pool.getconn(timeout=SPARE_WAIT_S))
+            except PoolTimeout:
+                break
+        yield spares
+    finally:
+        for spare in spares:
+            pool.putconn(spare)
 
 
 def one(conn: Connection, query: sql.Composable | LiteralString, *params: Any) -> Row | None:

@@ -57,6 +57,9 @@ def main() -> None:
     parser.add_argument("--database", required=True, help="a copy of the dataset")
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--skip-rebuild", action="store_true")
+    parser.add_argument(
+        "--no-spares", action="store_true", help="every query on one connection, one by one"
+    )
     args = parser.parse_args()
     url = _url(args.database)
     projection = Assessments()
@@ -70,8 +73,10 @@ def main() -> None:
             f"rebuild assessments: {handled:,} handled events in {seconds:.1f}s ="
             f" {seconds * 1e6 / max(handled, 1):,.1f} µs per handled event"
         )
+    spares = [psycopg.connect(url, autocommit=True) for _ in range(0 if args.no_spares else 2)]
     with psycopg.connect(url, autocommit=True) as conn:  # each call its own transaction
         conn.execute("ANALYZE")
+        print(f"scorecards on one connection{' and two spares (as the API)' if spares else ''}")
         first, last = conn.execute(
             "SELECT min(reported_at), max(reported_at) FROM assessment_tickets"
         ).fetchone()  # type: ignore[misc]
@@ -111,7 +116,7 @@ def main() -> None:
                 assert found is not None
                 p50, p99 = _times(
                     lambda c=code, f=found, p=period: jurisdiction_scorecard(
-                        conn, c, f[0], f[1], p, now
+                        conn, c, f[0], f[1], p, now, spares
                     ),
                     args.calls,
                 )

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Request
 from psycopg import sql
 from pydantic import BaseModel, Field
 
-from api.deps import CallerDep, GovernanceDep
+from api.deps import CallerDep, GovernanceDep, PoolDep
 from api.exports import (
     FILE_RESPONSES,
     Export,
@@ -28,7 +28,7 @@ from api.exports import (
     request_query,
 )
 from api.problems import COMMAND, QUERY, ForbiddenError
-from api.reads import one, reader, rows
+from api.reads import one, reader, rows, spare_connections
 from api.schemas.common import Answer, Body, Code, Day, Instant
 from api.schemas.scorecards import PolicyOut, ScorecardOut, WorkerScorecardOut
 from api.visibility import Viewer, ViewerDep
@@ -173,6 +173,7 @@ def worker_card(
 def scorecard(
     jurisdiction: Annotated[Code, Path()],
     conn: Scorecards,
+    pool: PoolDep,
     viewer: ViewerDep,
     governance: GovernanceDep,
     request: Request,
@@ -191,7 +192,10 @@ def scorecard(
     scope = viewer.scope
     if not viewer.sees_everything and (scope is None or scope not in path):
         raise ForbiddenError(f"{jurisdiction} lies outside this token's scope {scope}")
-    card = jurisdiction_scorecard(conn, jurisdiction, kind, path, period, governance.clock())
+    with spare_connections(pool, 2) as spares:
+        card = jurisdiction_scorecard(
+            conn, jurisdiction, kind, path, period, governance.clock(), spares
+        )
     return _as(card, ScorecardOut, fmt, request, "scorecard", jurisdiction, start, end)
 
 

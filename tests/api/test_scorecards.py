@@ -255,3 +255,33 @@ def test_the_worker_scorecard_shows_their_own_volunteer_hours_and_points(
     assert before["volunteering"]["participations"] == 0 and before["points"]["issued"] == 0
     other = _card(api, f"/v1/scorecards/workers/{scenario['reporter']}", scenario)
     assert other["volunteering"]["verified_hours"] == 0.0 and other["points"]["issued"] == 0
+
+
+def test_a_scorecard_on_spare_connections_is_the_same_and_one_snapshot(
+    api: Api, tree: dict[str, str], scenario: Scenario
+) -> None:
+    import psycopg
+    from psycopg.pq import TransactionStatus
+
+    from projections.scorecards import Period, jurisdiction_scorecard, one_snapshot, path_of
+
+    connect = lambda: psycopg.connect(api.url, autocommit=True)  # noqa: E731
+    with connect() as conn, connect() as first, connect() as second, connect() as writer:
+        place = path_of(conn, tree["street"])
+        assert place is not None
+        period = Period(scenario["start"], scenario["end"], None)
+        alone = jurisdiction_scorecard(conn, tree["street"], *place, period, api.clock.now)
+        shared = jurisdiction_scorecard(
+            conn, tree["street"], *place, period, api.clock.now, [first, second]
+        )
+        assert shared == alone and alone["tickets"]["received"] == 3
+        idle = TransactionStatus.IDLE
+        assert {c.info.transaction_status for c in (conn, first, second)} == {idle}
+        writer.execute("CREATE TABLE IF NOT EXISTS snapshot_probe (n int)")
+        with one_snapshot(conn, [first]) as joined:
+            writer.execute("INSERT INTO snapshot_probe VALUES (1)")
+            (seen,) = joined[0].execute("SELECT count(*) FROM snapshot_probe").fetchone() or (0,)
+            (own,) = conn.execute("SELECT count(*) FROM snapshot_probe").fetchone() or (0,)
+        (now,) = first.execute("SELECT count(*) FROM snapshot_probe").fetchone() or (0,)
+        writer.execute("DROP TABLE snapshot_probe")
+        assert (seen, own, now) == (0, 0, 1)
