@@ -385,8 +385,7 @@ def render_html(data: ReportData) -> str:
 
 DEFINITIONS = (
     ("Response in time", "响应及时率",
-     "tickets first responded by their response deadline / tickets that were responded "
-     "to or whose response deadline passed"),
+     "dispatched tickets first responded by their response deadline / tickets dispatched"),
     ("On-time resolution", "按期办结率",
      "tickets resolved by their resolution deadline / tickets resolved or past their "
      "resolution deadline"),

@@ -34,6 +34,7 @@ from projections.runner import max_position
 from projections.scorecards import (
     Period,
     jurisdiction_scorecard,
+    one_snapshot,
     path_of,
     stars,
     ticket_figures,
@@ -81,26 +82,30 @@ def assemble(
     if node is None or place is None:
         raise NotFoundError("Jurisdiction", code)
     now = now or datetime.now(UTC)
-    lo, hi = bounds(start, end, as_of)
-    period = Period(lo, hi, as_of)
-    card = jurisdiction_scorecard(conn, code, place[0], place[1], period, now)
-    terms = card["policy"]["terms"]
-    monthly = []
-    for month in months(start, end):
-        m_lo, m_hi = bounds(max(start, month), min(end, _month_end(month)), as_of)
-        raw = ticket_figures(conn, Period(m_lo, m_hi, as_of), code=code, now=now)
-        rates = ticket_rates(raw, terms)
-        monthly.append(Month(month, *(rates[key]["value"] for key in MONTH_RATES)))
-    flow = _points_flow(conn, {"code": code, "lo": lo, "hi": hi}, start, end)
-    position = reached(conn, READS) or 0
-    policy = card["policy"]
-    notes = [
-        "Figures as defined in the README's Evaluating section, under the assessment policy"
-        f" of {policy['jurisdiction'] or 'the built-in default'} (version {policy['version']}).",
-    ]
-    head = max_position(conn)
-    if head > position:
-        notes.append(f"The query tables were {head - position:,} events behind the log.")
+    with one_snapshot(conn, ()):  # every figure and the position from one state of the tables
+        position = reached(conn, READS) or 0
+        head = max_position(conn)
+        lo, hi = bounds(start, end, as_of)
+        period = Period(lo, hi, as_of)
+        card = jurisdiction_scorecard(conn, code, place[0], place[1], period, now)
+        terms = card["policy"]["terms"]
+        monthly = []
+        for month in months(start, end):
+            m_lo, m_hi = bounds(max(start, month), min(end, _month_end(month)), as_of)
+            raw = ticket_figures(conn, Period(m_lo, m_hi, as_of), code=code, now=now)
+            rates = ticket_rates(raw, terms)
+            monthly.append(Month(month, *(rates[key]["value"] for key in MONTH_RATES)))
+        flow = _points_flow(conn, {"code": code, "lo": lo, "hi": hi}, start, end)
+        policy = card["policy"]
+        defined_by = policy["jurisdiction"] or "the built-in default"
+        notes = [
+            "Figures as defined in the README's Evaluating section, under the assessment"
+            f" policy of {defined_by} (version {policy['version']}).",
+        ]
+        if head > position:
+            notes.append(f"The query tables were {head - position:,} events behind the log.")
+        overdue = _overdue_by_child(conn, node, period, now)
+        workers = _workers(conn, code, period, terms, now)
     return ReportData(
         jurisdiction_code=code,
         jurisdiction_name=node["name"],
@@ -111,9 +116,9 @@ def assemble(
         policy_version=f"{policy['jurisdiction'] or 'default'} v{policy['version']}",
         headline=_headline(card, flow),
         monthly=monthly,
-        overdue_by_child=_overdue_by_child(conn, node, period, now),
+        overdue_by_child=overdue,
         points_flow=flow,
-        workers=_workers(conn, code, period, terms, now),
+        workers=workers,
         notes=notes,
     )
 
@@ -160,9 +165,8 @@ def _overdue_by_child(
     found = []
     for place in places:
         raw = ticket_figures(conn, period, code=place["code"], now=now)
-        late = raw["due_decided"] - raw["on_time"] + raw["overdue_open"]
         found.append(
-            ChildOverdue(place["code"], place["name"], raw["dispatched"] - raw["in_time"], late)
+            ChildOverdue(place["code"], place["name"], raw["response_late"], raw["resolution_late"])
         )
     return found
 

@@ -118,6 +118,8 @@ class Anomaly:
     recorded_at: datetime | None
     actor: str | None
     detail: str
+    ends_at: datetime | None = None
+    """A burst's last award (a burst counts in every period it reaches into)."""
 
 
 @dataclass
@@ -535,7 +537,7 @@ def anomalies(conn: psycopg.Connection[Any], options: Options) -> list[Anomaly]:
     found += _bursts(_query(conn, _BURSTS, params), options)
     if options.since is not None:
         since = options.since
-        found = [a for a in found if a.recorded_at is None or a.recorded_at >= since]
+        found = [a for a in found if a.recorded_at is None or (a.ends_at or a.recorded_at) >= since]
     return sorted(found, key=lambda a: (a.position or 0, a.kind))
 
 
@@ -559,6 +561,7 @@ def _bursts(rows: list[dict[str, Any]], options: Options) -> list[Anomaly]:
                 subject=f"actor {first['actor']}",
                 position=first["position"],
                 recorded_at=first["since"],
+                ends_at=last["recorded_at"],
                 actor=first["actor"],
                 detail=f"{first['actor']} made up to {peak} awards within "
                 f"{options.burst_minutes} minutes (more than {options.burst_awards}) between "

@@ -20,6 +20,7 @@ from typing import Any, LiteralString
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from domain.assessment_policy import DEFAULT_TERMS, STAR_COUNT
@@ -51,6 +52,9 @@ SELECT count(*) AS received,
  count(*) FILTER (WHERE status NOT IN ('rejected', 'resolved', 'closed')
    AND (late_resolutions > 0 OR first_responded_at IS NULL AND respond_due_at < %(now)s))
    AS overdue_open,
+ count(*) FILTER (WHERE dispatched AND (first_responded_at > respond_due_at
+   OR first_responded_at IS NULL AND respond_due_at < %(now)s)) AS response_late,
+ count(*) FILTER (WHERE late_resolutions > 0) AS resolution_late,
  avg(date_part('epoch', first_responded_at - reported_at)) AS avg_response_s,
  percentile_cont(0.9) WITHIN GROUP (ORDER BY date_part('epoch', first_responded_at - reported_at))
    AS p90_response_s,
@@ -301,9 +305,12 @@ def one_snapshot(conn: Connection, spares: Sequence[Connection]) -> Iterator[lis
         joined: list[Connection] = []
         try:
             for spare in spares:
-                spare.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                try:
+                    spare.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    spare.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(exported[0]))
+                except psycopg.OperationalError:  # a connection the server dropped
+                    continue
                 joined.append(spare)
-                spare.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(exported[0]))
             yield joined
         finally:
             for spare in joined:
@@ -326,15 +333,15 @@ def jurisdiction_scorecard(
     computes the ticket figures, in the same snapshot: the answer is the same, sooner."""
     params = {**period.params(), "code": code}
     points_query = POINTS_OF_DISTRICT if kind == "district" else POINTS_FIGURES
-    if not conn.autocommit:
-        policy = policy_for(conn, path, period.as_of)
+    if not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE:
+        policy = policy_for(conn, path, period.as_of)  # in the caller's transaction
         raw = ticket_figures(conn, period, code=code, now=now)
         community = _one(conn, COMMUNITY_FIGURES, params)
         points = _one(conn, points_query, params)
     else:
         with one_snapshot(conn, spares[:2] if len(spares) >= 2 else ()) as joined:
             policy = policy_for(conn, path, period.as_of)
-            if joined:
+            if len(joined) == 2:
                 with ThreadPoolExecutor(max_workers=2) as pool:
                     community_at = pool.submit(_one, joined[0], COMMUNITY_FIGURES, params)
                     points_at = pool.submit(_one, joined[1], points_query, params)

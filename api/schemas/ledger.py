@@ -55,6 +55,7 @@ class AnomalyOut(BaseModel):
     recorded_at: datetime | None
     actor: str | None
     detail: str
+    ends_at: datetime | None = Field(default=None, description="A burst's last award.")
 
 
 class AnomaliesOut(BaseModel):

@@ -285,3 +285,18 @@ def test_a_scorecard_on_spare_connections_is_the_same_and_one_snapshot(
         (now,) = first.execute("SELECT count(*) FROM snapshot_probe").fetchone() or (0,)
         writer.execute("DROP TABLE snapshot_probe")
         assert (seen, own, now) == (0, 0, 1)
+
+
+def test_late_responses_count_only_once_their_deadline_has_passed(
+    api: Api, tree: dict[str, str], scenario: Scenario
+) -> None:
+    import psycopg
+
+    from projections.scorecards import Period, ticket_figures
+
+    period = Period(scenario["start"], scenario["end"], None)
+    with psycopg.connect(api.url, autocommit=True) as conn:
+        raw = ticket_figures(conn, period, code=tree["community"], now=scenario["as_of"])
+        before_due = ticket_figures(conn, period, code=tree["community"], now=scenario["start"])
+    assert (raw["dispatched"], raw["in_time"], raw["response_late"]) == (2, 1, 1)
+    assert before_due["response_late"] == 1  # t2 answered late: late whatever the hour
