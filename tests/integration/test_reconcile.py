@@ -380,6 +380,11 @@ def test_bursts_of_awards_by_one_actor_are_anomalies_with_a_threshold(
     # within an hour the slow four make a second burst
     assert len(anomalies_of(db, "award_burst", burst_awards=3, burst_minutes=60)) == 2
     assert anomalies_of(db, "award_burst") == []  # the default: more than 30 in 10 minutes
+    # a period that begins inside the first burst still shows it; one after it does not
+    inside = burst.recorded_at + timedelta(minutes=2)
+    assert anomalies_of(db, "award_burst", burst_awards=3, burst_minutes=10, since=inside)
+    after = burst.ends_at + timedelta(seconds=1)
+    assert anomalies_of(db, "award_burst", burst_awards=3, burst_minutes=10, since=after) == []
 
 
 # --- the command line ---
