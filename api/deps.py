@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -43,16 +42,6 @@ def answering(
             pool.putconn(conn)
             raise
     raise AssertionError("unreachable")
-
-
-@contextmanager
-def live_connection(pool: ConnectionPool[Any]) -> Iterator[psycopg.Connection[Any]]:
-    """A connection of `pool` that answers (see `answering`), for the block."""
-    conn, _ = answering(pool, lambda c: c.execute(""))
-    try:
-        yield conn
-    finally:
-        pool.putconn(conn)
 
 
 # The dependencies below only read what the app holds: `async` runs them on the event
@@ -175,10 +164,13 @@ class Caller:
         """The jurisdiction `code`: from the jurisdictions query table, or, for a node
         the projection has not reached yet, from the event store; None if there is no
         such jurisdiction (the command itself then refuses)."""
-        with live_connection(self.pool) as conn:
-            row = conn.execute(
+        conn, row = answering(
+            self.pool,
+            lambda c: c.execute(
                 "SELECT kind, path FROM jurisdictions WHERE code = %s", (code,)
-            ).fetchone()
+            ).fetchone(),
+        )
+        self.pool.putconn(conn)
         if row is not None:
             return Place(kind=row[0], path=list(row[1]))
         try:

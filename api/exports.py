@@ -149,10 +149,6 @@ def file_response(export: Export, rows: Iterable[Mapping[str, Any]], fmt: Format
     except BaseException:
         spool.close()
         raise
-    finally:  # a stream of rows holds a cursor and a transaction: end them here, now
-        close = getattr(rows, "close", None)
-        if close is not None:
-            close()
     headers = {
         "Content-Disposition": f'attachment; filename="{export.name}.{fmt.value}"',
         "Content-Length": str(size),

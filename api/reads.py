@@ -132,15 +132,17 @@ def rows(conn: Connection, query: sql.Composable | LiteralString, *params: Any) 
         return cur.execute(query, params).fetchall()
 
 
+@contextmanager
 def stream(
     conn: Connection, query: sql.Composable, params: Sequence[Any], size: int = 2000
-) -> Iterator[Row]:
+) -> Iterator[Iterator[Row]]:
     """Every row of `query`, fetched `size` at a time by a server-side cursor (in a
-    transaction of its own): a whole list, never all of it in memory at once."""
+    transaction of its own): a whole list, never all of it in memory at once. The cursor
+    and its transaction end with the block, whether the rows were all read or not."""
     with conn.transaction(), conn.cursor(name="stream", row_factory=dict_row) as cur:
         cur.itersize = size
         cur.execute(query, params)
-        yield from cur
+        yield iter(cur)
 
 
 # --- pagination ---

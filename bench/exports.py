@@ -27,11 +27,10 @@ from psycopg import sql
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # not bench/: bench/http.py shadows http
 
 from api.auth import Principal  # noqa: E402
-from api.exports import Export, Format, file_response  # noqa: E402
-from api.reads import stream  # noqa: E402
+from api.exports import Export, Format  # noqa: E402
 from api.report import render_html, render_pdf  # noqa: E402
 from api.report_data import assemble  # noqa: E402
-from api.routes.points import _board, _ledger_row  # noqa: E402
+from api.routes.points import _board, board_file, ledger_file  # noqa: E402
 from api.schemas.points import LEADERBOARD_COLUMNS, LEDGER_COLUMNS  # noqa: E402
 from api.visibility import Viewer  # noqa: E402
 from bench._db import server_url  # noqa: E402
@@ -85,14 +84,17 @@ def main() -> None:
               f" longest ledger {longest[1]:,} entries")  # fmt: skip
         for fmt in (Format.CSV, Format.XLSX):
             export = Export("board", "Board", LEADERBOARD_COLUMNS, "bench", "0")
-            ranked = stream(conn, board + sql.SQL(" ORDER BY points DESC, member_id DESC"), params)
-            rows = ({**r, "rank": n} for n, r in enumerate(ranked, start=1))
-            timed(f"leaderboard {fmt.value}", lambda: drain(file_response(export, rows, fmt)))  # noqa: B023
+            timed(
+                f"leaderboard {fmt.value}",
+                lambda: drain(board_file(conn, board, params, export, fmt)),  # noqa: B023
+            )
         for fmt in (Format.CSV, Format.XLSX):
             export = Export("ledger", "Ledger", LEDGER_COLUMNS, "bench", "0")
-            query = sql.SQL("SELECT * FROM points_ledger WHERE member_id = %s ORDER BY position")
-            entries = map(_ledger_row, stream(conn, query, [longest[0]]))
-            timed(f"ledger {fmt.value}", lambda: drain(file_response(export, entries, fmt)))  # noqa: B023
+            query = sql.SQL("SELECT * FROM points_ledger WHERE member_id = %s")
+            timed(
+                f"ledger {fmt.value}",
+                lambda: drain(ledger_file(conn, query, [longest[0]], export, fmt)),  # noqa: B023
+            )
         first, last = date.fromisoformat(args.start), date.fromisoformat(args.end)
         started = time.perf_counter()
         data = assemble(conn, code, first, last, None)

@@ -142,16 +142,20 @@ class Report:
         return {
             "consistent": self.consistent,
             "communities": self.communities,
-            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "as_of": _iso(self.as_of),
             "counts": self.counts,
             "seconds": round(self.seconds, 3),
             "checks": {name: len(self.failures(name)) for name in CHECKS},
             "inconsistencies": [asdict(f) for f in self.findings],
             "anomalies": [
-                {**asdict(a), "recorded_at": a.recorded_at.isoformat() if a.recorded_at else None}
+                {**asdict(a), "recorded_at": _iso(a.recorded_at), "ends_at": _iso(a.ends_at)}
                 for a in self.anomalies
             ],
         }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 # --- the checks: each query answers (community, subject, position, detail) ---

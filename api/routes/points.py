@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from psycopg import sql
 
 from api.actions import act, add_action
-from api.deps import CallerDep, PoolDep, live_connection
+from api.deps import CallerDep, PoolDep, answering
 from api.exports import (
     FILE_RESPONSES,
     Export,
@@ -184,8 +184,9 @@ def expire(body: ExpiryIn, caller: CallerDep, pool: PoolDep) -> ExpiryAnswer:
     community earned before `before` (清零). Running it again expires nothing more."""
     caller.allow("expire_points", place=body.community)
     caller.governance.require_kind(body.community, Kind.COMMUNITY)  # else 404 or 409
-    with live_connection(pool) as conn:
-        if not wait_for(conn, ["points"], max_position(conn), CATCH_UP_SECONDS):
+    conn, head = answering(pool, max_position)
+    try:
+        if not wait_for(conn, ["points"], head, CATCH_UP_SECONDS):
             raise NotCaughtUpError("the points accounts are not caught up; try again")
         members = [
             r[0]
@@ -194,6 +195,8 @@ def expire(body: ExpiryIn, caller: CallerDep, pool: PoolDep) -> ExpiryAnswer:
                 (body.community,),
             ).fetchall()
         ]
+    finally:
+        pool.putconn(conn)
     governance = caller.governance
     meta = Meta(actor=caller.principal.actor)
     with governance.batch():
@@ -277,7 +280,6 @@ def get_ledger(
     select = sql.SQL("SELECT * FROM points_ledger")
     if fmt is not Format.JSON:
         query = select + sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
-        entries = stream(conn, query + sql.SQL(" ORDER BY position"), params)
         export = Export(
             name=file_name("points-ledger", member_id, community),
             title="Points ledger 积分台账",
@@ -285,9 +287,27 @@ def get_ledger(
             query=request_query(request),
             position=request.state.projection_position,
         )
-        return file_response(export, map(_ledger_row, entries), fmt)
+        return ledger_file(conn, query, params, export, fmt)
     items, next_cursor = Page(["position"]).fetch(conn, select, where, params, limit, cursor)
     return PageOf[LedgerEntry](items=[LedgerEntry(**r) for r in items], next_cursor=next_cursor)
+
+
+def ledger_file(
+    conn: Connection, query: sql.Composable, params: list[Any], export: Export, fmt: Format
+) -> Any:
+    """The ledger rows of `query` (points_ledger rows), in order, as a file."""
+    with stream(conn, query + sql.SQL(" ORDER BY position"), params) as entries:
+        return file_response(export, map(_ledger_row, entries), fmt)
+
+
+def board_file(
+    conn: Connection, board: sql.Composable, params: list[Any], export: Export, fmt: Format
+) -> Any:
+    """The leaderboard `board` (see `_board`), ranked, as a file."""
+    ordered = board + sql.SQL(" ORDER BY points DESC, member_id DESC")
+    with stream(conn, ordered, params) as ranked:
+        rows = ({**row, "rank": rank} for rank, row in enumerate(ranked, start=1))
+        return file_response(export, rows, fmt)
 
 
 def _ledger_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -342,7 +362,6 @@ def leaderboard(
     `format=csv|xlsx`, the whole board as a file, ranked."""
     board, params = _board(viewer, jurisdiction, earned_from, earned_to)
     if fmt is not Format.JSON:
-        ranked = stream(conn, board + sql.SQL(" ORDER BY points DESC, member_id DESC"), params)
         export = Export(
             name=file_name(
                 "points-leaderboard",
@@ -356,8 +375,7 @@ def leaderboard(
             position=request.state.projection_position,
             period=period_text(earned_from, earned_to),
         )
-        rows = ({**row, "rank": rank} for rank, row in enumerate(ranked, start=1))
-        return file_response(export, rows, fmt)
+        return board_file(conn, board, params, export, fmt)
     items, next_cursor = Page(["points", "member_id"], descending=True).fetch(
         conn, board, [], params, limit, cursor
     )

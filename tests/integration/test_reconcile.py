@@ -374,6 +374,9 @@ def test_bursts_of_awards_by_one_actor_are_anomalies_with_a_threshold(
         clock.advance(minutes=20)
     project(*POINTS)
     (burst,) = anomalies_of(db, "award_burst", burst_awards=3, burst_minutes=10)
+    as_json = json.loads(json.dumps(run(db, burst_awards=3, burst_minutes=10).as_json()))
+    (shown,) = [a for a in as_json["anomalies"] if a["kind"] == "award_burst"]
+    assert shown["ends_at"] == burst.ends_at.isoformat()
     assert burst.actor == "staff-1" and burst.community == BH
     assert "made up to 4 awards within 10 minutes (more than 3)" in burst.detail
     assert anomalies_of(db, "award_burst", burst_awards=4, burst_minutes=10) == []
