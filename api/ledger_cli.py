@@ -35,7 +35,7 @@ def parse_as_of(text: str) -> datetime:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(
-            "as-of must be a date (YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM[:SS][+08:00])",
+            "as-of must be a date (YYYY-MM-DD) or an ISO 8601 time (YYYY-MM-DDTHH:MM[:SS][+08:00])",
             param_hint="--as-of",
         ) from None
     return (when if when.tzinfo else when.replace(tzinfo=LOCAL_TZ)).astimezone(UTC)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from api.ledger_cli import parse_as_of
 from api.settings import Settings
-from domain.calendar import LOCAL_TZ
 
 console = Console()
 FORMATS = ("html", "pdf")
@@ -21,17 +21,6 @@ def _day(text: str, option: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter("a date, YYYY-MM-DD", param_hint=option) from None
-
-
-def _moment(text: str) -> datetime:
-    """An ISO 8601 instant; without an offset, local time (Asia/Shanghai)."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            "an ISO 8601 time, e.g. 2026-04-01T00:00:00+08:00", param_hint="--as-of"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
 
 
 def report(
@@ -62,7 +51,7 @@ def report(
         raise typer.BadParameter("must not be before --from", param_hint="--to")
     if fmt not in FORMATS:
         raise typer.BadParameter(f"one of {', '.join(FORMATS)}", param_hint="--format")
-    moment = _moment(as_of) if as_of is not None else None
+    moment = parse_as_of(as_of) if as_of is not None else None
     target = out or Path(f"report-{jurisdiction}-{first}-{last}.{fmt}")
     with psycopg.connect(database_url(Settings()), autocommit=True) as conn:
         try:

@@ -20,7 +20,7 @@ flow comes from the double-entry `points_postings`.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +28,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from api.report import ChildOverdue, Headline, Month, PointsMonth, ReportData, Worker
-from domain.calendar import LOCAL_TZ
+from domain.calendar import end_of_local_day, start_of_local_day
 from domain.errors import NotFoundError
 from projections.runner import max_position
 from projections.scorecards import (
@@ -52,8 +52,7 @@ MONTH_RATES = ("response_in_time_rate", "on_time_resolution_rate", "satisfaction
 
 def bounds(start: date, end: date, as_of: datetime | None) -> tuple[datetime, datetime]:
     """[first instant of `start`, first instant after `end`) in local time, cut at as_of."""
-    lo = datetime.combine(start, time(0), tzinfo=LOCAL_TZ).astimezone(UTC)
-    hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=LOCAL_TZ).astimezone(UTC)
+    lo, hi = start_of_local_day(start), end_of_local_day(end)
     if as_of is not None:
         hi = min(hi, as_of + timedelta(microseconds=1))
     return lo, max(lo, hi)

@@ -22,16 +22,29 @@ def server_url() -> str:
     )
 
 
-def fresh_database(name: str) -> str:
-    """Create (or re-create) database `name` and migrate it; answer its URL."""
-    server = server_url()
-    with psycopg.connect(server, autocommit=True) as conn:
+def database_url(name: str) -> str:
+    """The URL of database `name` on the configured server."""
+    params = conninfo_to_dict(server_url())
+    params["dbname"] = name
+    return make_conninfo(**params)
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(server_url(), autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    params = conninfo_to_dict(server)
-    params["dbname"] = name
-    url = make_conninfo(**params)
+
+
+def fresh_database(name: str, template: str | None = None) -> str:
+    """Create (or re-create) database `name`, empty or as a copy of `template` (nobody
+    may be connected to it meanwhile), and migrate it; answer its URL."""
+    drop_database(name)
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    with psycopg.connect(server_url(), autocommit=True) as conn:
+        conn.execute(create)
+    url = database_url(name)
     migrate(url)
     return url

@@ -20,11 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._db import server_url
+from bench._db import database_url
 from projections.families.assessments import Assessments
 from projections.rebuild import event_mapper, handled_count, rebuild_all, topic_counts
 from projections.scorecards import (
@@ -33,12 +32,6 @@ from projections.scorecards import (
     path_of,
     worker_scorecard,
 )
-
-
-def _url(database: str) -> str:
-    params = conninfo_to_dict(server_url())
-    params["dbname"] = database
-    return make_conninfo(**params)
 
 
 def _times(call, calls: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -61,7 +54,7 @@ def main() -> None:
         "--no-spares", action="store_true", help="every query on one connection, one by one"
     )
     args = parser.parse_args()
-    url = _url(args.database)
+    url = database_url(args.database)
     projection = Assessments()
     if not args.skip_rebuild:
         with psycopg.connect(url) as conn:

@@ -27,9 +27,8 @@ import time
 from datetime import UTC, datetime
 
 import psycopg
-from _db import ROOT, fresh_database, server_url
+from _db import ROOT, database_url, fresh_database
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from api.database import library_env, migrate
 from api.simulate import SimClock, simulate
@@ -49,19 +48,13 @@ ADMIN = Meta(actor=Actor("admin-1", "admin"))
 STAFF = Meta(actor=Actor("staff-1", "community_staff"))
 
 
-def url_of(name: str) -> str:
-    params = conninfo_to_dict(server_url())
-    params["dbname"] = name
-    return make_conninfo(**params)
-
-
 def dataset(events: int) -> str:
     for name in (SHARED, OWN):
         try:
-            with psycopg.connect(url_of(name)) as conn:
+            with psycopg.connect(database_url(name)) as conn:
                 if max_position(conn) >= events:
                     print(f"dataset: reusing {max_position(conn):,} events in {name}")
-                    return url_of(name)
+                    return database_url(name)
         except psycopg.Error:
             continue
     url = fresh_database(OWN)

@@ -29,13 +29,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from _db import ROOT, fresh_database, server_url
+from _db import ROOT, database_url, fresh_database
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection as LibraryProjection
 from eventsourcing.projection import ProjectionRunner
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from api.database import library_env
 from api.simulate import SimClock, SimReport, simulate
@@ -79,9 +78,7 @@ class LibraryRows(LibraryProjection[OneRowPerEvent]):
 
 
 def dataset(events: int, database: str = DATABASE) -> str:
-    params = conninfo_to_dict(server_url())
-    params["dbname"] = database
-    url = make_conninfo(**params)
+    url = database_url(database)
     try:
         with psycopg.connect(url) as conn:
             if max_position(conn) >= events:

@@ -25,11 +25,9 @@ from collections import Counter
 from collections.abc import Callable
 
 import psycopg
-from _db import server_url
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from _db import drop_database, fresh_database
 
-from api.database import library_env, migrate
+from api.database import library_env
 from domain.application import Governance
 from projections.families.jurisdictions import Jurisdictions
 from projections.families.points import PointsProjection, PointsRulesProjection
@@ -39,33 +37,9 @@ from projections.runner import max_position
 from projections.trial_balance import trial_balance
 
 
-def copy_database(source: str, copy: str) -> str:
-    server = server_url()
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(copy))
-        )
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(copy), sql.Identifier(source)
-            )
-        )
-    params = conninfo_to_dict(server)
-    params["dbname"] = copy
-    return make_conninfo(**params)
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(server_url(), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
 def catch_up(url: str) -> float:
     """Rebuild what the ledger reads from zero (the shared dataset may hold only events,
     or projections some earlier run left at any position)."""
-    migrate(url)
     app = Governance(env=library_env(url))
     projections = [Jurisdictions(), PointsProjection(), PointsRulesProjection()]
     started = time.perf_counter()
@@ -91,7 +65,7 @@ def main() -> None:
     parser.add_argument("--copy", default="gridledger_bench_ledger")
     parser.add_argument("--keep", action="store_true", help="Keep the copy afterwards.")
     args = parser.parse_args()
-    url = copy_database(args.source, args.copy)
+    url = fresh_database(args.copy, args.source)
     try:
         print(f"copied {args.source} to {args.copy}")
         print(f"projections points, points_rules, jurisdictions rebuilt in {catch_up(url):.1f}s")

@@ -17,6 +17,11 @@ def local_date(dt: datetime) -> date:
     return dt.astimezone(LOCAL_TZ).date()
 
 
+def start_of_local_day(d: date) -> datetime:
+    """The first instant of local date `d`, in UTC."""
+    return datetime.combine(d, time(0), tzinfo=LOCAL_TZ).astimezone(UTC)
+
+
 def end_of_local_day(d: date) -> datetime:
     """The first instant after local date `d` (its end, exclusive), in UTC."""
     return datetime.combine(d + timedelta(days=1), time(0), tzinfo=LOCAL_TZ).astimezone(UTC)

@@ -7,10 +7,9 @@ in the README's "Evaluating" section and computed by `projections.scorecards`.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request
 from psycopg import sql
@@ -33,6 +32,7 @@ from api.schemas.common import Answer, Body, Code, Day, Instant
 from api.schemas.scorecards import PolicyOut, ScorecardOut, WorkerScorecardOut
 from api.visibility import Viewer, ViewerDep
 from domain.assessment_policy import DEFAULT_TERMS
+from domain.calendar import start_of_local_day
 from domain.errors import InvalidValueError, NotFoundError
 from projections.scorecards import (
     Period,
@@ -48,7 +48,6 @@ router = APIRouter(prefix="/v1", tags=["assessments"])
 Assessments = reader("assessments")
 Scorecards = reader("assessments", "points")
 WorkerCards = reader("assessments", "members", "points")
-LOCAL = ZoneInfo("Asia/Shanghai")
 READ_BY_SCOPE_FORBIDDEN = ("resident",)
 
 
@@ -77,7 +76,7 @@ PeriodBound = Annotated[
 def _instant(value: datetime | date) -> datetime:
     if isinstance(value, datetime):
         return value.astimezone(UTC)
-    return datetime.combine(value, time(), LOCAL).astimezone(UTC)
+    return start_of_local_day(value)
 
 
 def _period(start: datetime | date, end: datetime | date, as_of: datetime | None) -> Period:

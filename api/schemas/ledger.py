@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-Detail = Literal["account", "type"]
+from projections.trial_balance import Detail
 
 
 class TrialBalanceAccount(BaseModel):

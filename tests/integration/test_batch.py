@@ -13,10 +13,7 @@ from domain.application import Governance
 from domain.commands.base import BatchUsageError, Meta, Outcome
 from domain.errors import ConcurrencyConflictError, InvalidTransitionError, RuleViolationError
 from tests.fakes import FakeClock
-
-
-def head(gov: Governance) -> int:
-    return gov.recorder.max_notification_id() or 0
+from tests.writeside import max_position
 
 
 def stored_topics(gov: Governance, after: int) -> list[tuple[str, int]]:
@@ -34,7 +31,7 @@ def report(gov: Governance, meta: Meta, grid: str) -> str:
 def test_nothing_is_saved_until_the_batch_ends_then_everything_is(
     governance: Governance, admin: Meta, tree: dict[str, str]
 ) -> None:
-    before = head(governance)
+    before = max_position(governance)
     with governance.batch() as batch:
         ticket_id = report(governance, admin, tree["grid"])
         governance.accept_ticket(admin, ticket_id)
@@ -46,10 +43,10 @@ def test_nothing_is_saved_until_the_batch_ends_then_everything_is(
             party_member=False,
             home_grid=tree["grid"],
         )
-        assert head(governance) == before
+        assert max_position(governance) == before
         assert batch.commands == 3
         assert batch.events == 3
-    assert head(governance) == before + 3
+    assert max_position(governance) == before + 3
     assert governance.ticket(ticket_id).status == "accepted"
     assert governance.member(member.id).home_grid == tree["grid"]
 
@@ -57,12 +54,12 @@ def test_nothing_is_saved_until_the_batch_ends_then_everything_is(
 def test_an_exception_leaving_the_block_saves_nothing(
     governance: Governance, admin: Meta, tree: dict[str, str]
 ) -> None:
-    before = head(governance)
+    before = max_position(governance)
     with pytest.raises(InvalidTransitionError), governance.batch():
         ticket_id = report(governance, admin, tree["grid"])
         governance.accept_ticket(admin, ticket_id)
         governance.accept_ticket(admin, ticket_id)
-    assert head(governance) == before
+    assert max_position(governance) == before
 
 
 def test_later_commands_see_what_earlier_ones_did(
@@ -113,7 +110,7 @@ def test_later_commands_see_what_earlier_ones_did(
 def test_a_refused_command_leaves_the_batch_as_it_was(
     governance: Governance, admin: Meta, tree: dict[str, str]
 ) -> None:
-    before = head(governance)
+    before = max_position(governance)
 
     def accept_then_refuse(ticket_id: str) -> Outcome:
         ticket = governance.ticket(ticket_id)
@@ -150,7 +147,7 @@ def test_positions_are_filled_in_command_order_after_the_save(
         same_rule = governance.put_rule(admin, tree["community"], "GARBAGE", **put)
         assert [r.position for r in batch.results] == [0, 0, 0, 0]
     reported, published, accepted_at, _ = (r.position for r in batch.results)
-    assert 0 < reported < published < accepted_at == head(governance)
+    assert 0 < reported < published < accepted_at == max_position(governance)
     assert same_rule.position == rule.position  # records nothing: its aggregate's position
     assert accepted.position == governance._position_of(accepted.id, accepted.version)
     # A command that records nothing about an aggregate saved earlier answers at once.
@@ -198,14 +195,14 @@ def test_a_concurrent_change_fails_the_whole_batch(
     ticket_id = report(governance, admin, tree["grid"])
     other = Governance(env=library_env(database_url), clock=clock)
     try:
-        before = head(governance)
+        before = max_position(governance)
         with pytest.raises(ConcurrencyConflictError), governance.batch():
             report(governance, admin, tree["grid"])
             governance.accept_ticket(admin, ticket_id)
             other.reject_ticket(admin, ticket_id, reason="invalid")
     finally:
         other.close()
-    assert head(governance) == before + 1
+    assert max_position(governance) == before + 1
     assert governance.ticket(ticket_id).status == "rejected"
     assert len(list(governance.events.get(governance.ticket(ticket_id).id))) == 2
     assert governance.ticket(ticket_id).rejection_reason == "invalid"
@@ -214,13 +211,13 @@ def test_a_concurrent_change_fails_the_whole_batch(
 def test_idempotency_keys_and_nested_batches_are_refused(
     governance: Governance, admin: Meta, tree: dict[str, str]
 ) -> None:
-    before = head(governance)
+    before = max_position(governance)
     with governance.batch():
         with pytest.raises(BatchUsageError, match="idempotency"):
             governance.accept_ticket(replace(admin, idempotency_key="k"), "x")
         with pytest.raises(BatchUsageError, match="nest"), governance.batch():
             pass
-    assert head(governance) == before
+    assert max_position(governance) == before
 
 
 def test_a_large_batch_places_every_result_at_its_own_event(

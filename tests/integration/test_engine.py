@@ -21,6 +21,7 @@ from projections.families.audit import AuditJournal
 from projections.rebuild import checksums, rebuild, rebuild_all
 from projections.runner import Runner, Target
 from tests.test_projections import BrokenInDatabase, MemberNames, PoisonedNames, SlowNames
+from tests.writeside import max_position
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,10 +42,6 @@ def positions(db: psycopg.Connection, table: str) -> list[int]:
     return [r[0] for r in db.execute(query)]
 
 
-def head(governance: Governance) -> int:
-    return governance.recorder.max_notification_id() or 0
-
-
 def test_a_projection_applies_every_event_once_and_resumes_where_it_stopped(
     governance: Governance, admin: Meta, project, db: psycopg.Connection
 ) -> None:
@@ -57,7 +54,7 @@ def test_a_projection_applies_every_event_once_and_resumes_where_it_stopped(
     project(MemberNames())
     assert positions(db, "test_names") == list(range(1, 13))
     (state,) = tracking.states(db, ["test_names"])
-    assert state.position == head(governance)
+    assert state.position == max_position(governance)
 
 
 def test_a_killed_worker_resumes_without_losing_or_repeating_an_event(
@@ -115,12 +112,12 @@ def test_a_tailing_projection_misses_nothing_while_writers_race(
         w.start()
     for w in writers:
         w.join()
-    reached = tracking.wait_for(database_url, ["audit"], head(governance), timeout=30)
+    reached = tracking.wait_for(database_url, ["audit"], max_position(governance), timeout=30)
     runner.stop()
     tail.join()
     runner.close()
     assert reached
-    assert positions(db, "audit_journal") == list(range(1, head(governance) + 1))
+    assert positions(db, "audit_journal") == list(range(1, max_position(governance) + 1))
 
 
 def test_a_poison_event_stops_only_its_projection_and_names_the_event(
@@ -128,7 +125,7 @@ def test_a_poison_event_stops_only_its_projection_and_names_the_event(
 ) -> None:
     register(governance, admin, "before")
     register(governance, admin, "poison")
-    poisoned_at = head(governance)
+    poisoned_at = max_position(governance)
     register(governance, admin, "after")
     project(PoisonedNames(), MemberNames())
     (failed,) = tracking.states(db, ["test_poisoned"])
@@ -186,7 +183,9 @@ def test_a_rebuild_gives_identical_tables_and_switches_readers_over(
         generation = rebuild(database_url, governance.mapper, projection, batch_size=7)
         assert generation == 2
         assert checksums(db, projection, 2) == before[projection.name]
-    assert db.execute("SELECT count(*) FROM audit_journal").fetchone()[0] == head(governance)
+    assert db.execute("SELECT count(*) FROM audit_journal").fetchone()[0] == max_position(
+        governance
+    )
     assert db.execute("SELECT to_regclass('audit_journal_g1')").fetchone()[0] is None
 
 
@@ -206,8 +205,10 @@ def test_wait_for_answers_when_the_position_is_reached_or_the_time_is_up(
 ) -> None:
     register(governance, admin, "a")
     project(MemberNames())
-    assert tracking.wait_for(database_url, ["test_names"], head(governance), timeout=1)
-    assert not tracking.wait_for(database_url, ["test_names"], head(governance) + 1, timeout=0.05)
+    assert tracking.wait_for(database_url, ["test_names"], max_position(governance), timeout=1)
+    assert not tracking.wait_for(
+        database_url, ["test_names"], max_position(governance) + 1, timeout=0.05
+    )
     assert not tracking.wait_for(database_url, ["no_such_projection"], 0, timeout=0.05)
 
 
