@@ -34,12 +34,12 @@ from projections.runner import max_position
 from projections.scorecards import (
     Period,
     jurisdiction_scorecard,
-    one_snapshot,
     path_of,
     stars,
     ticket_figures,
     ticket_rates,
 )
+from projections.snapshot import one_snapshot
 from projections.tracking import reached
 
 READS = ("assessments", "points", "jurisdictions")

@@ -85,15 +85,6 @@ class AssessmentPolicy(GovernedAggregate):
         )
         return len(self.versions)
 
-    def as_of(self, when: datetime) -> dict[str, Any] | None:
-        """The version in force at `when` (None: none yet)."""
-        found = None
-        for version in self.versions:
-            if version["effective_from"] > when:
-                break
-            found = version
-        return None if found is None else dict(found)
-
     @event("Published")
     def _published(
         self, jurisdiction: str, version: int, effective_from: datetime, terms: dict[str, Any]

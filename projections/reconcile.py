@@ -62,6 +62,7 @@ from projections.families.points_ledger import (
 )
 from projections.families.points_postings import MOVEMENT_LEGS, flows_table
 from projections.runner import EVENTS_TABLE, max_position
+from projections.snapshot import one_snapshot
 
 SOURCE_AGGREGATES = {
     "activity": get_topic(Activity),
@@ -508,18 +509,19 @@ def _query(conn: psycopg.Connection[Any], query: Any, params: dict[str, Any]) ->
 
 def _counts(conn: psycopg.Connection[Any], params: dict[str, Any]) -> dict[str, int]:
     query = (
-        f"SELECT (SELECT count(*) FROM ({LEDGER}) AS l) AS entries,"  # noqa: S608
-        f" (SELECT count(DISTINCT account_id) FROM ({LEDGER}) AS l) AS accounts,"
+        "SELECT count(*) AS entries, count(DISTINCT account_id) AS accounts,"  # noqa: S608
         f" (SELECT count(*) FROM ({POSTINGS}) AS p) AS postings,"
-        f" (SELECT count(DISTINCT community) FROM ({LEDGER}) AS l) AS communities"
+        f" count(DISTINCT community) AS communities FROM ({LEDGER}) AS l"
     )
     (row,) = _query(conn, query, params)
     return {k: int(v) for k, v in row.items()}
 
 
-def check(conn: psycopg.Connection[Any], options: Options) -> list[Finding]:
+def check(
+    conn: psycopg.Connection[Any], options: Options, params: dict[str, Any] | None = None
+) -> list[Finding]:
     """Every inconsistency of the ledger in scope (empty: it reconciles)."""
-    params = _params(conn, options)
+    params = params or _params(conn, options)
     return [
         Finding(check=name, **row)
         for name, (_, queries) in CHECKS.items()
@@ -528,9 +530,11 @@ def check(conn: psycopg.Connection[Any], options: Options) -> list[Finding]:
     ]
 
 
-def anomalies(conn: psycopg.Connection[Any], options: Options) -> list[Anomaly]:
+def anomalies(
+    conn: psycopg.Connection[Any], options: Options, params: dict[str, Any] | None = None
+) -> list[Anomaly]:
     """Every anomaly of the ledger in scope, in order of position."""
-    params = _params(conn, options)
+    params = params or _params(conn, options)
     found = [Anomaly(kind="cap_exceeded", **r) for r in _query(conn, _CAPS, params)]
     found += [Anomaly(kind="invalid_source", **r) for r in _query(conn, _SOURCES, params)]
     found += [Anomaly(**r) for r in _query(conn, _PEOPLE, params)]
@@ -590,14 +594,14 @@ def reconcile(conn: psycopg.Connection[Any], options: Options) -> Report:
     """Every check and every anomaly of the ledger in scope, in one repeatable-read
     snapshot (the projections may go on writing meanwhile)."""
     started = time.perf_counter()
-    with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    with one_snapshot(conn, ()):
+        params = _params(conn, options)
         report = Report(
             communities=None if options.communities is None else list(options.communities),
             as_of=options.as_of,
-            counts=_counts(conn, _params(conn, options)),
-            findings=check(conn, options),
-            anomalies=anomalies(conn, options),
+            counts=_counts(conn, params),
+            findings=check(conn, options, params),
+            anomalies=anomalies(conn, options, params),
         )
     report.seconds = time.perf_counter() - started
     return report

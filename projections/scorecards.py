@@ -11,20 +11,20 @@ README's "Evaluating" section. Cohort of ticket figures: tickets reported in
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
 import psycopg
-from psycopg import sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from domain.assessment_policy import DEFAULT_TERMS, STAR_COUNT
 from projections.flat_table import Column, Kind
+from projections.snapshot import one_snapshot
 
 Connection = psycopg.Connection[Any]
 Row = dict[str, Any]
@@ -123,18 +123,16 @@ CROSS JOIN LATERAL (
 """
 
 WORKER_VOLUNTEERING: LiteralString = """
-SELECT
- (SELECT coalesce(sum(s.hours), 0) FROM assessment_pledges p
+SELECT se.*, at.* FROM
+ (SELECT coalesce(sum(s.hours), 0) AS pledge_hours FROM assessment_pledges p
    JOIN assessment_sessions s ON s.pledge_id = p.pledge_id
    WHERE p.member_id = %(member)s AND s.verified_at >= %(start)s AND s.verified_at < %(end)s
-   AND s.verified_at <= %(as_of)s) AS pledge_hours,
+   AND s.verified_at <= %(as_of)s) AS se,
  (SELECT coalesce(sum(hours) FILTER (WHERE out_recorded_at <= %(as_of)s), 0)
+   AS activity_hours, count(*) AS participations
    FROM assessment_attendance WHERE member_id = %(member)s
    AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
-   AND in_recorded_at <= %(as_of)s) AS activity_hours,
- (SELECT count(*) FROM assessment_attendance WHERE member_id = %(member)s
-   AND checked_in_at >= %(start)s AND checked_in_at < %(end)s
-   AND in_recorded_at <= %(as_of)s) AS participations
+   AND in_recorded_at <= %(as_of)s) AS at
 """
 
 # The member's own accounts' legs (found through its ledger rows, by their positions:
@@ -283,40 +281,6 @@ def counts(raw: Row) -> Row:
     return {key: raw[key] for key in keys}
 
 
-def policy_answer(policy: Row) -> Row:
-    return {
-        "jurisdiction": policy["jurisdiction"],
-        "version": policy["version"],
-        "effective_from": policy["effective_from"],
-        "terms": policy["terms"],
-    }
-
-
-@contextmanager
-def one_snapshot(conn: Connection, spares: Sequence[Connection]) -> Iterator[list[Connection]]:
-    """Run what follows in one REPEATABLE READ, READ ONLY snapshot of the tables, on
-    `conn` (autocommit) and on the `spares` (autocommit connections of the same database,
-    idle) that join it: every figure of a scorecard then reflects the same commits,
-    whichever connection computed it. Answers the spares that joined."""
-    with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        exported = conn.execute("SELECT pg_export_snapshot()").fetchone()
-        assert exported is not None
-        joined: list[Connection] = []
-        try:
-            for spare in spares:
-                try:
-                    spare.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    spare.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(exported[0]))
-                except psycopg.OperationalError:  # a connection the server dropped
-                    continue
-                joined.append(spare)
-            yield joined
-        finally:
-            for spare in joined:
-                spare.execute("ROLLBACK")
-
-
 def jurisdiction_scorecard(
     conn: Connection,
     code: str,
@@ -333,31 +297,27 @@ def jurisdiction_scorecard(
     computes the ticket figures, in the same snapshot: the answer is the same, sooner."""
     params = {**period.params(), "code": code}
     points_query = POINTS_OF_DISTRICT if kind == "district" else POINTS_FIGURES
-    if not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE:
-        policy = policy_for(conn, path, period.as_of)  # in the caller's transaction
-        raw = ticket_figures(conn, period, code=code, now=now)
-        community = _one(conn, COMMUNITY_FIGURES, params)
-        points = _one(conn, points_query, params)
-    else:
-        with one_snapshot(conn, spares[:2] if len(spares) >= 2 else ()) as joined:
-            policy = policy_for(conn, path, period.as_of)
-            if len(joined) == 2:
-                with ThreadPoolExecutor(max_workers=2) as pool:
-                    community_at = pool.submit(_one, joined[0], COMMUNITY_FIGURES, params)
-                    points_at = pool.submit(_one, joined[1], points_query, params)
-                    raw = ticket_figures(conn, period, code=code, now=now)
-                    community, points = community_at.result(), points_at.result()
-            else:
+    in_callers = not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE
+    two = spares[:2] if len(spares) >= 2 else ()
+    with nullcontext([]) if in_callers else one_snapshot(conn, two) as joined:
+        policy = policy_for(conn, path, period.as_of)
+        if len(joined) == 2:  # the other figures on the spares, beside the ticket figures
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                community_at = pool.submit(_one, joined[0], COMMUNITY_FIGURES, params)
+                points_at = pool.submit(_one, joined[1], points_query, params)
                 raw = ticket_figures(conn, period, code=code, now=now)
-                community = _one(conn, COMMUNITY_FIGURES, params)
-                points = _one(conn, points_query, params)
+                community, points = community_at.result(), points_at.result()
+        else:
+            raw = ticket_figures(conn, period, code=code, now=now)
+            community = _one(conn, COMMUNITY_FIGURES, params)
+            points = _one(conn, points_query, params)
     terms = policy["terms"]
     return {
         "jurisdiction": code,
         "kind": kind,
         "period": {"from": period.start, "to": period.end},
         "as_of": period.as_of,
-        "policy": policy_answer(policy),
+        "policy": policy,
         "tickets": counts(raw),
         "rates": ticket_rates(raw, terms),
         "times": times(raw),
@@ -406,7 +366,7 @@ def worker_scorecard(
         "member_id": member_id,
         "period": {"from": period.start, "to": period.end},
         "as_of": period.as_of,
-        "policy": policy_answer(policy),
+        "policy": policy,
         "tickets": counts(raw),
         "rates": rates,
         "times": times(raw),

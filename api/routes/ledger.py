@@ -46,6 +46,7 @@ from projections.reconcile import (
     Options,
     anomalies,
 )
+from projections.snapshot import one_snapshot
 from projections.trial_balance import trial_balance, trial_balance_table
 
 
@@ -151,7 +152,8 @@ def get_anomalies(
     # `to` is exclusive; the ledger keeps microseconds, so "at or before to - 1 µs".
     as_of = None if recorded_to is None else recorded_to - timedelta(microseconds=1)
     options = Options(communities, as_of, burst_awards, burst_minutes, since=recorded_from)
-    found_anomalies = anomalies(conn, options)
+    with one_snapshot(conn, ()):  # its six queries see the same commits
+        found_anomalies = anomalies(conn, options)
     return AnomaliesOut.model_validate(
         {
             "jurisdiction": jurisdiction,

@@ -7,11 +7,12 @@ in the README's "Evaluating" section and computed by `projections.scorecards`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from psycopg import sql
 from pydantic import BaseModel, Field
 
@@ -26,11 +27,12 @@ from api.exports import (
     period_text,
     request_query,
 )
+from api.permissions import OWN
 from api.problems import COMMAND, QUERY, ForbiddenError
 from api.reads import one, reader, rows, spare_connections
 from api.schemas.common import Answer, Body, Code, Day, Instant
 from api.schemas.scorecards import PolicyOut, ScorecardOut, WorkerScorecardOut
-from api.visibility import Viewer, ViewerDep
+from api.visibility import ViewerDep
 from domain.assessment_policy import DEFAULT_TERMS
 from domain.calendar import start_of_local_day
 from domain.errors import InvalidValueError, NotFoundError
@@ -48,7 +50,6 @@ router = APIRouter(prefix="/v1", tags=["assessments"])
 Assessments = reader("assessments")
 Scorecards = reader("assessments", "points")
 WorkerCards = reader("assessments", "members", "points")
-READ_BY_SCOPE_FORBIDDEN = ("resident",)
 
 
 class StarRule(Body):
@@ -79,16 +80,34 @@ def _instant(value: datetime | date) -> datetime:
     return start_of_local_day(value)
 
 
-def _period(start: datetime | date, end: datetime | date, as_of: datetime | None) -> Period:
+@dataclass(frozen=True)
+class Asked:
+    """What a scorecard request asks for: the period as given (for a file's name), the
+    period to count, and the format."""
+
+    start: datetime | date
+    end: datetime | date
+    period: Period
+    fmt: Format
+
+
+def asked(
+    viewer: ViewerDep,
+    start: Annotated[PeriodBound, Query(alias="from")],
+    end: Annotated[PeriodBound, Query(alias="to")],
+    as_of: Annotated[Instant | None, Query(description="As the record stood then.")] = None,
+    fmt: FormatQuery = Format.JSON,
+) -> Asked:
+    """A scorecard's query, checked: residents may not read scorecards; from before to."""
+    if viewer.principal.role == OWN:
+        raise ForbiddenError("a resident may not read scorecards")
     period = Period(_instant(start), _instant(end), as_of)
     if period.start >= period.end:
         raise InvalidValueError("from must be before to", rule="scorecard.period")
-    return period
+    return Asked(start, end, period, fmt)
 
 
-def _require_reader(viewer: Viewer) -> None:
-    if viewer.principal.role in READ_BY_SCOPE_FORBIDDEN:
-        raise ForbiddenError("a resident may not read scorecards")
+AskedDep = Annotated[Asked, Depends(asked)]
 
 
 @router.put("/assessment-policies/{jurisdiction}", responses=COMMAND)
@@ -98,7 +117,6 @@ def put_policy(
     """Publish a new version of a jurisdiction's assessment policy, effective now
     (identical to the version in force: nothing new). Admins only."""
     terms = body.model_dump()
-    terms["min_cases"] = body.min_cases
     result = caller.run("put_assessment_policy", jurisdiction, terms, place=jurisdiction)
     return PolicyAnswer.of(result)
 
@@ -145,15 +163,10 @@ def worker_card(
     viewer: ViewerDep,
     governance: GovernanceDep,
     request: Request,
-    start: Annotated[PeriodBound, Query(alias="from")],
-    end: Annotated[PeriodBound, Query(alias="to")],
-    as_of: Annotated[Instant | None, Query(description="As the record stood then.")] = None,
-    fmt: FormatQuery = Format.JSON,
+    ask: AskedDep,
 ) -> Any:
     """A worker's scorecard: the tickets reported in [from, to) that they were assigned,
     responded to or resolved; their stars, each with the rule that made it visible."""
-    _require_reader(viewer)
-    period = _period(start, end, as_of)
     condition, params = viewer.members()
     query = sql.SQL("SELECT m.id, m.home_grid FROM members m WHERE m.id = %s AND ") + condition
     member = one(conn, query, member_id, *params)
@@ -161,9 +174,9 @@ def worker_card(
         raise NotFoundError("Member", member_id)
     home = path_of(conn, member["home_grid"]) if member["home_grid"] else None
     card = worker_scorecard(
-        conn, str(member_id), home[1] if home else None, period, governance.clock()
+        conn, str(member_id), home[1] if home else None, ask.period, governance.clock()
     )
-    return _as(card, WorkerScorecardOut, fmt, request, "worker-scorecard", member_id, start, end)
+    return _as(card, WorkerScorecardOut, ask, request, "worker-scorecard", member_id)
 
 
 @router.get(
@@ -176,14 +189,9 @@ def scorecard(
     viewer: ViewerDep,
     governance: GovernanceDep,
     request: Request,
-    start: Annotated[PeriodBound, Query(alias="from")],
-    end: Annotated[PeriodBound, Query(alias="to")],
-    as_of: Annotated[Instant | None, Query(description="As the record stood then.")] = None,
-    fmt: FormatQuery = Format.JSON,
+    ask: AskedDep,
 ) -> Any:
     """The scorecard of a jurisdiction's subtree for tickets reported in [from, to)."""
-    _require_reader(viewer)
-    period = _period(start, end, as_of)
     place = path_of(conn, jurisdiction)
     if place is None:
         raise NotFoundError("Jurisdiction", jurisdiction)
@@ -193,26 +201,26 @@ def scorecard(
         raise ForbiddenError(f"{jurisdiction} lies outside this token's scope {scope}")
     with spare_connections(pool, 2) as spares:
         card = jurisdiction_scorecard(
-            conn, jurisdiction, kind, path, period, governance.clock(), spares
+            conn, jurisdiction, kind, path, ask.period, governance.clock(), spares
         )
-    return _as(card, ScorecardOut, fmt, request, "scorecard", jurisdiction, start, end)
+    return _as(card, ScorecardOut, ask, request, "scorecard", jurisdiction)
 
 
 def _as(
-    card: dict[str, Any], model: type[BaseModel], fmt: Format, request: Request, *name: Any
+    card: dict[str, Any], model: type[BaseModel], ask: Asked, request: Request, *name: Any
 ) -> Any:
     """The scorecard as asked: JSON, or one row per figure in a csv or xlsx file."""
-    if fmt is Format.JSON:
+    if ask.fmt is Format.JSON:
         return model.model_validate(card)
     columns, figures = scorecard_table(card)
-    as_of = card.get("as_of")
+    as_of = ask.period.as_of
     export = Export(
-        name=file_name(*name),
+        name=file_name(*name, ask.start, ask.end),
         title="Scorecard 考核记分卡",
         columns=columns,
         query=request_query(request),
         position=request.state.projection_position,
-        period=period_text(*name[-2:]),
+        period=period_text(ask.start, ask.end),
         as_of=str(as_of) if as_of else "now",
     )
-    return file_response(export, figures, fmt)
+    return file_response(export, figures, ask.fmt)

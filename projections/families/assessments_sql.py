@@ -54,7 +54,6 @@ PLEDGE_OUTCOMES = {
     Pledge.Withdrawn: "withdrawn",
 }
 
-STAGE = "assessment_batch"
 """This connection's temporary table of the batch's events, each parsed once."""
 
 CREATE_STAGE = (

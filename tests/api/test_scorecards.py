@@ -263,7 +263,8 @@ def test_a_scorecard_on_spare_connections_is_the_same_and_one_snapshot(
     import psycopg
     from psycopg.pq import TransactionStatus
 
-    from projections.scorecards import Period, jurisdiction_scorecard, one_snapshot, path_of
+    from projections.scorecards import Period, jurisdiction_scorecard, path_of
+    from projections.snapshot import one_snapshot
 
     connect = lambda: psycopg.connect(api.url, autocommit=True)  # noqa: E731
     with connect() as conn, connect() as first, connect() as second, connect() as writer:
