@@ -32,9 +32,11 @@ from domain.calendar import end_of_local_day, start_of_local_day
 from domain.errors import NotFoundError
 from projections.runner import max_position
 from projections.scorecards import (
+    CHILD,
+    LOCAL_MONTH,
     Period,
+    figures_by,
     jurisdiction_scorecard,
-    path_of,
     stars,
     ticket_figures,
     ticket_rates,
@@ -45,7 +47,7 @@ from projections.tracking import reached
 READS = ("assessments", "points", "jurisdictions")
 TOP_WORKERS = 20
 """How many workers a report lists (those with the most tickets)."""
-LOCAL_MONTH = "date_trunc('month', {} AT TIME ZONE 'Asia/Shanghai')::date"
+MONTH_OF = "date_trunc('month', {} AT TIME ZONE 'Asia/Shanghai')::date"
 MONTH_RATES = ("response_in_time_rate", "on_time_resolution_rate", "satisfaction_rate",
                "three_rates_score")  # fmt: skip
 
@@ -76,24 +78,31 @@ def assemble(
     now: datetime | None = None,
 ) -> ReportData:
     """The report of the subtree of `code` for local dates `start`..`end` (inclusive)."""
-    node = _one(conn, "SELECT code, name, path FROM jurisdictions WHERE code = %s", code)
-    place = path_of(conn, code)
-    if node is None or place is None:
-        raise NotFoundError("Jurisdiction", code)
     now = now or datetime.now(UTC)
     with one_snapshot(conn, ()):  # every figure and the position from one state of the tables
         position = reached(conn, READS) or 0
         head = max_position(conn)
+        node = _one(
+            conn,
+            "SELECT code, name, kind, p.path FROM jurisdictions JOIN assessment_paths p"
+            " USING (code, kind) WHERE code = %s",
+            code,
+        )
+        if node is None:
+            raise NotFoundError("Jurisdiction", code)
         lo, hi = bounds(start, end, as_of)
         period = Period(lo, hi, as_of)
-        card = jurisdiction_scorecard(conn, code, place[0], place[1], period, now)
+        card = jurisdiction_scorecard(conn, code, node["kind"], node["path"], period, now)
         terms = card["policy"]["terms"]
-        monthly = []
-        for month in months(start, end):
-            m_lo, m_hi = bounds(max(start, month), min(end, _month_end(month)), as_of)
-            raw = ticket_figures(conn, Period(m_lo, m_hi, as_of), code=code, now=now)
-            rates = ticket_rates(raw, terms)
-            monthly.append(Month(month, *(rates[key]["value"] for key in MONTH_RATES)))
+        by_month = {
+            raw["month"]: ticket_rates(raw, terms)
+            for raw in figures_by(conn, period, code, now, {"month": LOCAL_MONTH})
+        }
+        empty = {key: {"value": None} for key in MONTH_RATES}
+        monthly = [
+            Month(month, *(by_month.get(month, empty)[key]["value"] for key in MONTH_RATES))
+            for month in months(start, end)
+        ]
         flow = _points_flow(conn, {"code": code, "lo": lo, "hi": hi}, start, end)
         policy = card["policy"]
         defined_by = policy["jurisdiction"] or "the built-in default"
@@ -122,10 +131,6 @@ def assemble(
     )
 
 
-def _month_end(month: date) -> date:
-    return (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-
-
 def _rate(card: dict[str, Any], key: str, en: str, zh: str) -> Headline:
     figure = card["rates"][key]
     return Headline(en, zh, figure["value"], figure["numerator"], figure["denominator"])
@@ -135,6 +140,7 @@ def _headline(card: dict[str, Any], flow: list[PointsMonth]) -> list[Headline]:
     tickets = card["tickets"]
     score = card["rates"]["three_rates_score"]["value"]
     hours = card["volunteering"]["verified_hours"]
+    points = card["points"]
     return [
         Headline("Tickets received", "受理工单", tickets["received"], unit="count"),
         _rate(card, "response_in_time_rate", "Response in time", "响应及时率"),
@@ -144,9 +150,9 @@ def _headline(card: dict[str, Any], flow: list[PointsMonth]) -> list[Headline]:
         Headline("Three-rates score", "三率综合得分", score, unit="score"),
         Headline("Open and overdue", "超期未办结", tickets["overdue_open"], unit="count"),
         Headline("Verified volunteer hours", "认证志愿时长", hours, unit="hours"),
-        Headline("Points issued", "积分发放", sum(p.issued for p in flow), unit="points"),
-        Headline("Points redeemed", "积分兑换", sum(p.redeemed for p in flow), unit="points"),
-        Headline("Points deducted", "积分扣减", sum(p.deducted for p in flow), unit="points"),
+        Headline("Points issued", "积分发放", points["issued"], unit="points"),
+        Headline("Points redeemed", "积分兑换", points["redeemed"], unit="points"),
+        Headline("Points deducted", "积分扣减", points["deducted"], unit="points"),
         Headline("Points expired", "积分清零", sum(p.expired for p in flow), unit="points"),
     ]
 
@@ -161,13 +167,21 @@ def _overdue_by_child(
         {"code": node["code"]},
     )
     places = children or [{"code": node["code"], "name": node["name"]}]
-    found = []
-    for place in places:
-        raw = ticket_figures(conn, period, code=place["code"], now=now)
-        found.append(
-            ChildOverdue(place["code"], place["name"], raw["response_late"], raw["resolution_late"])
+    groups = {"child": CHILD}
+    found = {
+        raw["child"]: raw
+        for raw in figures_by(conn, period, node["code"], now, groups, len(node["path"]))
+    }
+    late = {"response_late": 0, "resolution_late": 0}
+    return [
+        ChildOverdue(
+            place["code"],
+            place["name"],
+            found.get(place["code"], late)["response_late"],
+            found.get(place["code"], late)["resolution_late"],
         )
-    return found
+        for place in places
+    ]
 
 
 def _points_flow(
@@ -179,7 +193,7 @@ def _points_flow(
         r["month"]: r
         for r in _all(
             conn,
-            f"SELECT {LOCAL_MONTH.format('recorded_at')} AS month,"  # noqa: S608
+            f"SELECT {MONTH_OF.format('recorded_at')} AS month,"  # noqa: S608
             " coalesce(-sum(amount) FILTER (WHERE account_type = 'issuance'), 0) AS issued,"
             " coalesce(sum(amount) FILTER (WHERE account_type = 'redeemed'), 0) AS redeemed,"
             " coalesce(sum(amount) FILTER (WHERE account_type = 'deducted'), 0) AS deducted,"

@@ -484,23 +484,41 @@ def scorecard_table(card: Row) -> tuple[tuple[Column, ...], list[Row]]:
     return TABLE_COLUMNS, rows
 
 
+CHILD: LiteralString = "coalesce(grid_path[%(depth)s + 1], grid_path[%(depth)s])"
+"""The child of the jurisdiction at `depth` (its place in the path, from 1) that a
+ticket lies in (a grid is its own child)."""
+LOCAL_MONTH: LiteralString = "date_trunc('month', reported_at AT TIME ZONE 'Asia/Shanghai')::date"
+"""The local month a ticket was reported in."""
+
+
+def figures_by(
+    conn: Connection,
+    period: Period,
+    code: str,
+    now: datetime,
+    groups: dict[str, LiteralString],
+    depth: int | None = None,
+) -> list[Row]:
+    """`ticket_figures` of the subtree of `code`, per value of each expression of
+    `groups` (CHILD, LOCAL_MONTH), which each row carries under its name; in one query."""
+    keys = ", ".join(f"{expression} AS {name}" for name, expression in groups.items())
+    body = TICKET_FIGURES.strip().removeprefix("SELECT ")
+    order = ", ".join(str(n) for n in range(1, len(groups) + 1))
+    query = f"SELECT {keys}, {body}{NOW_ROWS if period.as_of is None else AS_OF_ROWS}"
+    query += f"{COHORT}{IN_SUBTREE} GROUP BY {order} ORDER BY {order}"
+    params = {**period.params(), "code": code, "depth": depth, "now": period.as_of or now}
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params, prepare=False).fetchall()  # type: ignore[call-overload]
+
+
 def monthly_series(
     conn: Connection, code: str, depth: int, period: Period, terms: dict[str, Any], now: datetime
 ) -> list[Row]:
     """Per child jurisdiction of `code` (at `depth`, its position in the path counted
     from 1; a grid is its own child) and per month (Asia/Shanghai) of report: the three
     rates and the overdue counts, by the same SQL as a scorecard."""
-    child = "coalesce(grid_path[%(depth)s + 1], grid_path[%(depth)s])"
-    month = "date_trunc('month', reported_at AT TIME ZONE 'Asia/Shanghai')::date"
-    select = f"SELECT {child} AS child, {month} AS month, "
-    body = TICKET_FIGURES.strip().removeprefix("SELECT ")
-    query = select + body + (NOW_ROWS if period.as_of is None else AS_OF_ROWS) + COHORT
-    query += IN_SUBTREE + " GROUP BY 1, 2 ORDER BY 1, 2"
-    params = {**period.params(), "code": code, "depth": depth, "now": period.as_of or now}
-    with conn.cursor(row_factory=dict_row) as cur:
-        found = cur.execute(query, params, prepare=False).fetchall()  # type: ignore[call-overload]
     series = []
-    for raw in found:
+    for raw in figures_by(conn, period, code, now, {"child": CHILD, "month": LOCAL_MONTH}, depth):
         rates = ticket_rates(raw, terms)
         series.append(
             {
