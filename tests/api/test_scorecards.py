@@ -301,3 +301,13 @@ def test_late_responses_count_only_once_their_deadline_has_passed(
         before_due = ticket_figures(conn, period, code=tree["community"], now=scenario["start"])
     assert (raw["dispatched"], raw["in_time"], raw["response_late"]) == (2, 1, 1)
     assert before_due["response_late"] == 1  # t2 answered late: late whatever the hour
+    start = scenario["start"]  # t2 is due an hour after it, and answered two hours after
+    with psycopg.connect(api.url, autocommit=True) as conn:
+        at = {
+            minutes: ticket_figures(
+                conn, Period(start, scenario["end"], start + timedelta(minutes=minutes)),
+                code=tree["community"], now=scenario["as_of"],
+            )["response_late"]
+            for minutes in (45, 90)
+        }  # fmt: skip
+    assert at == {45: 0, 90: 1}  # unanswered: late only once its deadline has passed

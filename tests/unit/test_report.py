@@ -67,8 +67,9 @@ def test_the_html_holds_three_inline_svg_charts_and_every_figure() -> None:
     assert html.startswith("<!DOCTYPE html>")
     assert html.count("<svg") == 3
     assert "<?xml" not in html and "<img" not in html and "src=" not in html  # self-contained
-    for shown in ("96.2%", "1,187 / 1,234", "1,234", "95.0%", "87.5%", "4,200", "1,300", "900"):
+    for shown in ("96.2%", "1,187 / 1,234", "1,234", "95.0%", "87.5%", "4,200", "1,300"):
         assert shown in html, shown
+    assert '<td class="num">900</td>' in html  # March's expiry (not the 900 of "3,900")
     assert "文化路街道" in html and "HG-WH" in html and "2026-01-01" in html
     assert 'href="README.md#evaluating"' in html
     assert "123,456" in html and "v2" in html and "2026-04-01 08:00:00 +0800" in html
