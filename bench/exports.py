@@ -4,9 +4,10 @@ of the district over its first year, HTML and PDF.
 
     GRIDLEDGER_BENCH_DATABASE_URL=postgresql://.../my_copy .venv/bin/python bench/exports.py
 
-The database must hold the `jurisdictions`, `members`, `tickets` and `points` query
-tables (e.g. `gridledger rebuild jurisdictions members tickets points` on a copy of the
-shared dataset). It is only read. Peak memory is the process's maximum resident size.
+The database must hold the `jurisdictions`, `members`, `points` and `assessments` query
+tables (e.g. `gridledger rebuild jurisdictions members points assessments` on a copy of
+the shared dataset). It is only read. "peak memory" is the process's maximum resident
+size so far (it only rises, so it bounds each step from above).
 """
 
 from __future__ import annotations
