@@ -66,3 +66,43 @@ class BrokenInDatabase(Projection):
 
     def apply(self, batch: Batch) -> None:
         batch.cur.execute("SELECT 1 / 0")
+
+
+class MemberRanges(Projection):
+    """Works inside the database on members' registrations: records each range it was
+    given (so a test sees which pages it ran on)."""
+
+    name = "test_ranges"
+    reads_events = False
+    event_types = (Member.Registered,)
+    tables = {
+        "test_ranges": (
+            "CREATE TABLE IF NOT EXISTS {test_ranges} (after bigint PRIMARY KEY, last bigint)"
+        )
+    }
+
+    def apply(self, batch: Batch) -> None:
+        batch.cur.execute(
+            batch.sql("INSERT INTO {test_ranges} (after, last) VALUES (%s, %s)"),
+            (batch.after, batch.last),
+        )
+
+
+class Interrupted(BaseException):
+    """Stops a page the way a kill would: no projection's work of it commits."""
+
+
+class InterruptOnce(MemberNames):
+    """Like MemberNames, but once `armed`, interrupts the next page it is given."""
+
+    name = "test_interrupt"
+    tables = _names_table("test_interrupt")
+
+    def __init__(self) -> None:
+        self.armed = False
+
+    def apply(self, batch: Batch) -> None:
+        if self.armed:
+            self.armed = False
+            raise Interrupted
+        super().apply(batch)

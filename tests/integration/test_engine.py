@@ -20,7 +20,13 @@ from projections import tracking
 from projections.families.audit import AuditJournal
 from projections.rebuild import checksums, rebuild, rebuild_all
 from projections.runner import Runner, Target
-from tests.test_projections import BrokenInDatabase, MemberNames, PoisonedNames, SlowNames
+from tests.test_projections import (
+    BrokenInDatabase,
+    MemberNames,
+    MemberRanges,
+    PoisonedNames,
+    SlowNames,
+)
 from tests.writeside import max_position
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -235,4 +241,31 @@ def test_a_generation_gets_its_secondary_indexes_when_it_is_activated(
     assert indexes(generation) == {
         f"audit_journal_g{generation}_pkey",
         f"audit_journal_g{generation}_stream",
+    }
+
+
+def test_a_live_page_without_its_events_advances_an_in_database_projection_untouched(
+    governance: Governance, admin: Meta, tree, database_url: str, db: psycopg.Connection
+) -> None:
+    ranges = MemberRanges()
+    runner = Runner(database_url, governance.mapper, [Target(ranges), Target(MemberNames())])
+    try:
+        runner.run_until_caught_up()
+        before = max_position(governance)
+        register(governance, admin, "a")
+        runner.run_page()  # a page with a registration: it runs
+        registered = max_position(governance)
+        governance.define_jurisdiction(
+            admin, code="HG-WH-BH-03", name="新网格", kind="grid", parent=tree["community"]
+        )
+        runner.run_page()  # a page without one: nothing to do
+    finally:
+        runner.close()
+    ran = db.execute("SELECT after, last FROM test_ranges_g1 ORDER BY after").fetchall()
+    assert (before, registered) in ran
+    assert all(last <= registered for _, last in ran)
+    states = {s.name: s.position for s in tracking.states(db, ["test_ranges", "test_names"])}
+    assert states == {
+        "test_ranges": max_position(governance),
+        "test_names": max_position(governance),
     }
