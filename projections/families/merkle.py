@@ -29,7 +29,7 @@ STORED_FROM = 4
 class MerkleLog(Projection):
     name = "merkle"
     reads_events = False
-    rebuild_weight = 0.35  # 13.7 µs an event (inside the database)
+    rebuild_weight = 0.26  # 10.5 µs an event (inside the database)
     tables = {
         "merkle_leaves": (
             "CREATE TABLE IF NOT EXISTS {merkle_leaves} ("
@@ -46,8 +46,20 @@ class MerkleLog(Projection):
         " ON {merkle_leaves} (position)",
     ]
 
+    _kept: tuple[tuple[int, int, int, int], Frontier] | None = None
+    """The tree as this object's last batch left it, and where: (connection, backend,
+    generation, position). A live runner's next batch starts there and need not read
+    the peaks again; any other batch (a reconnect, another generation, a page that was
+    rolled back and is read again) reads them."""
+
     def apply(self, batch: Batch) -> None:
-        tree = self._frontier(batch)
+        conn = batch.cur.connection
+        where = (id(conn), conn.info.backend_pid, batch.generation)
+        kept = self._kept
+        if kept is not None and kept[0] == (*where, batch.after):
+            tree = Frontier(kept[1].peaks)
+        else:
+            tree = self._frontier(batch)
         batch.cur.execute(
             batch.sql(
                 "INSERT INTO {merkle_leaves} (leaf_index, position, hash)"
@@ -65,6 +77,7 @@ class MerkleLog(Projection):
             made = tree.append(bytes(leaf))
             nodes.extend(node for node in made if node[0] >= STORED_FROM)
         batch.copy("merkle_nodes", ["level", "index", "hash"], nodes)
+        self._kept = ((*where, batch.last), tree)
 
     @staticmethod
     def _frontier(batch: Batch) -> Frontier:
