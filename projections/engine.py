@@ -74,9 +74,9 @@ class Projection(ABC):
     rebuild_weight: ClassVar[float] = 1.0
     """The relative cost of one event it handles in a rebuild, to share projections out
     among rebuild workers: 1.0 is 40 µs an event (the activities projection measures
-    41.8). `bench/projections.py --workers 1 --rebuild-only --projections NAME` prints a
+    37.1). `bench/projections.py --workers 1 --rebuild-only --projections NAME` prints a
     projection's µs per handled event; the figures beside each weight come from it (on
-    the 1,178,708-event bench dataset, this 2-core machine)."""
+    the 1,150,704-event bench dataset, this 2-core machine, quiet, 2026-11-23)."""
     reads_events: ClassVar[bool] = True
     """False for a projection that reads the events table itself (inside the database):
     the runner then fetches no events for it, only tells it the positions."""

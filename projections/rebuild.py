@@ -77,7 +77,9 @@ def rebuild_all(
     with `event_mapper()`, and the projections must be importable (they are pickled).
     If a worker fails, nothing is activated and the error is raised."""
     generations = create_generations(url, projections)
-    build_into(url, mapper, projections, generations, batch_size, progress, workers, None)
+    build_into(
+        url, mapper, projections, generations, batch_size, progress, workers, None, indexes=activate
+    )
     if not activate:
         return generations
     with psycopg.connect(url) as conn, conn.transaction():
@@ -101,16 +103,20 @@ def build_into(
     progress: Callable[[int], None] | None,
     workers: int,
     until: int | None,
+    *,
+    indexes: bool = False,
 ) -> None:
     """Build the given `building` generations from zero, up to the log's head or to
-    position `until` (see `rebuild_all` for `workers`)."""
+    position `until` (see `rebuild_all` for `workers`). `indexes`: then give each its
+    secondary indexes (those it gets when activated), each worker those of its own
+    projections as soon as it is done, while the others may still be building."""
     with psycopg.connect(url) as conn:
         groups = _share_out(conn, projections, workers)
     targets = [[Target(p, generations[p.name]) for p in group] for group in groups]
     if len(targets) == 1:
-        _build(url, mapper, targets[0], batch_size, progress, until)
+        _build(url, mapper, targets[0], batch_size, progress, until, indexes)
     else:
-        _build_in_processes(url, targets, batch_size, progress, until)
+        _build_in_processes(url, targets, batch_size, progress, until, indexes)
     with psycopg.connect(url) as conn:
         _refuse_failed(conn, generations)
 
@@ -141,10 +147,16 @@ def _build(
     batch_size: int,
     progress: Callable[[int], None] | None,
     until: int | None = None,
+    indexes: bool = False,
 ) -> None:
     runner = Runner(url, mapper, targets, batch_size=batch_size)
     try:
         runner.run_until_caught_up(progress, until)
+        if indexes:
+            for target in targets:
+                assert target.generation is not None
+                with runner.conn.transaction():
+                    tracking.create_indexes(runner.conn, target.projection, target.generation)
     finally:
         runner.close()
 
@@ -186,12 +198,15 @@ def _build_in_processes(
     batch_size: int,
     progress: Callable[[int], None] | None,
     until: int | None = None,
+    indexes: bool = False,
 ) -> None:
     context = multiprocessing.get_context("spawn")
     reports: multiprocessing.Queue[tuple[int, int]] = context.Queue()
     processes = [
         context.Process(
-            target=_worker, args=(url, group, batch_size, i, reports, until), daemon=True
+            target=_worker,
+            args=(url, group, batch_size, i, reports, until, indexes),
+            daemon=True,
         )
         for i, group in enumerate(groups)
     ]
@@ -221,5 +236,9 @@ def _worker(
     index: int,
     reports: multiprocessing.Queue[tuple[int, int]],
     until: int | None = None,
+    indexes: bool = False,
 ) -> None:
-    _build(url, event_mapper(), targets, batch_size, lambda p: reports.put((index, p)), until)
+    def progress(position: int) -> None:
+        reports.put((index, position))
+
+    _build(url, event_mapper(), targets, batch_size, progress, until, indexes)

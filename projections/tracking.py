@@ -67,8 +67,9 @@ def current(conn: psycopg.Connection[Any], name: str) -> State | None:
 
 def create_generation(conn: psycopg.Connection[Any], projection: Projection, status: str) -> int:
     """Create a new generation's tables and state row; answer its number. A generation
-    being built gets its secondary indexes when it is activated: building them once
-    over the loaded rows is cheaper than maintaining them row by row."""
+    being built gets its secondary indexes once it has loaded its rows (at the end of
+    its build, or when it is activated): building them once over the loaded rows is
+    cheaper than maintaining them row by row."""
     row = conn.execute(
         "SELECT coalesce(max(generation), 0) + 1 FROM projection_state WHERE name = %s",
         (projection.name,),
