@@ -13,6 +13,7 @@ from api.actions import add_action
 from api.deps import CallerDep
 from api.problems import COMMAND, QUERY
 from api.reads import Connection, Cursor, Limit, Page, conditions, found, matching, one, reader
+from api.routing import OneHopRoute
 from api.schemas.activities import (
     ActivityIn,
     ActivityOut,
@@ -26,7 +27,7 @@ from api.visibility import Viewer, ViewerDep, in_subtree
 from domain.activity import ActivityStatus
 from domain.application import Governance
 
-router = APIRouter(prefix="/v1", tags=["activities"])
+router = APIRouter(prefix="/v1", tags=["activities"], route_class=OneHopRoute)
 
 Activities = reader("activities", "jurisdictions")
 

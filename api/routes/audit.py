@@ -16,6 +16,7 @@ from api.auth import PrincipalDep
 from api.deps import GovernanceDep, PoolDep
 from api.problems import QUERY, ForbiddenError
 from api.reads import MAX_POSITION, Limit, reader, rows
+from api.routing import OneHopRoute
 from api.schemas.audit import (
     CheckpointOut,
     ConsistencyProof,
@@ -40,7 +41,9 @@ def auditor(principal: PrincipalDep) -> None:
         raise ForbiddenError(f"a {principal.role} may not read the audit trail")
 
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(auditor)])
+router = APIRouter(
+    prefix="/v1/audit", tags=["audit"], dependencies=[Depends(auditor)], route_class=OneHopRoute
+)
 Journal = reader("audit")
 Tree = reader("merkle")
 Position = Annotated[int, Query(ge=0, le=MAX_POSITION)]

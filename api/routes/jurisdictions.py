@@ -10,11 +10,12 @@ from psycopg import sql
 from api.deps import CallerDep
 from api.problems import COMMAND, QUERY
 from api.reads import Connection, Cursor, Limit, Page, conditions, found, one, reader
+from api.routing import OneHopRoute
 from api.schemas.common import Answer, Code, PageOf, created
 from api.schemas.jurisdictions import JurisdictionIn, JurisdictionOut, RosterEntry
 from api.visibility import ViewerDep
 
-router = APIRouter(prefix="/v1", tags=["jurisdictions"])
+router = APIRouter(prefix="/v1", tags=["jurisdictions"], route_class=OneHopRoute)
 
 CodePath = Annotated[Code, Path(description="A jurisdiction code.")]
 Jurisdictions = reader("jurisdictions")

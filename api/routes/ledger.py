@@ -28,6 +28,7 @@ from api.exports import (
 )
 from api.problems import QUERY, ForbiddenError
 from api.reads import Connection, conditions, found, one, reader
+from api.routing import OneHopRoute
 from api.schemas.common import Code, Instant
 from api.schemas.ledger import (
     AnomaliesOut,
@@ -55,7 +56,12 @@ def ledger_reader(principal: PrincipalDep) -> None:
         raise ForbiddenError(f"a {principal.role} may not read the points ledger's reports")
 
 
-router = APIRouter(prefix="/v1/points", tags=["points"], dependencies=[Depends(ledger_reader)])
+router = APIRouter(
+    prefix="/v1/points",
+    tags=["points"],
+    dependencies=[Depends(ledger_reader)],
+    route_class=OneHopRoute,
+)
 Ledger = reader("points", "jurisdictions")
 Rules = reader("points", "points_rules", "jurisdictions")
 Jurisdiction = Annotated[Code | None, Query(description="Communities in this subtree.")]

@@ -12,12 +12,13 @@ from psycopg import sql
 from api.deps import CallerDep
 from api.problems import COMMAND, QUERY
 from api.reads import Cursor, Limit, Page, conditions, first, found, reader
+from api.routing import OneHopRoute
 from api.schemas.common import Answer, Code, PageOf, created
 from api.schemas.members import MemberIn, MemberOut, MemberReportIn, RoleClaimIn, RoleReleaseIn
 from api.visibility import MEMBER_IN_SUBTREE, ViewerDep
 from domain.member import MemberKind, Role
 
-router = APIRouter(prefix="/v1", tags=["members"])
+router = APIRouter(prefix="/v1", tags=["members"], route_class=OneHopRoute)
 
 Members = reader("members", "rosters", "jurisdictions")
 

@@ -11,9 +11,10 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 
 from api.deps import PoolDep
+from api.routing import OneHopRoute
 from projections.runner import lag
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=OneHopRoute)
 
 
 class Health(BaseModel):

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Response
 from api.deps import CallerDep
 from api.problems import COMMAND, QUERY
 from api.reads import found, one, reader
+from api.routing import OneHopRoute
 from api.schemas.common import Answer, created
 from api.schemas.organisations import OrganisationIn, OrganisationOut, OrganisationReportIn
 
-router = APIRouter(prefix="/v1", tags=["organisations"])
+router = APIRouter(prefix="/v1", tags=["organisations"], route_class=OneHopRoute)
 
 Organisations = reader("organisations")
 

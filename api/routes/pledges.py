@@ -12,6 +12,7 @@ from api.actions import act, add_action
 from api.deps import CallerDep
 from api.problems import COMMAND, QUERY
 from api.reads import Cursor, Limit, Page, conditions, first, found, reader, rows
+from api.routing import OneHopRoute
 from api.schemas.common import Answer, Code, PageOf, created
 from api.schemas.pledges import (
     PledgeIn,
@@ -26,7 +27,7 @@ from api.visibility import Filter, Viewer, ViewerDep
 from domain.application import Governance
 from domain.pledge_rules import PledgeStatus
 
-router = APIRouter(prefix="/v1", tags=["pledges"])
+router = APIRouter(prefix="/v1", tags=["pledges"], route_class=OneHopRoute)
 
 Pledges = reader("pledges", "jurisdictions")
 

@@ -36,6 +36,7 @@ from api.reads import (
     rows,
     stream,
 )
+from api.routing import OneHopRoute
 from api.schemas.common import Code, Instant, PageOf, created
 from api.schemas.points import (
     LEADERBOARD_COLUMNS,
@@ -65,7 +66,7 @@ from domain.jurisdiction import Kind
 from projections.runner import max_position
 from projections.tracking import wait_for
 
-router = APIRouter(prefix="/v1", tags=["points"])
+router = APIRouter(prefix="/v1", tags=["points"], route_class=OneHopRoute)
 
 Rules = reader("points_rules", "jurisdictions")
 Accounts = reader("points", "members", "rosters", "jurisdictions")

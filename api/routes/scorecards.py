@@ -30,6 +30,7 @@ from api.exports import (
 from api.permissions import OWN
 from api.problems import COMMAND, QUERY, ForbiddenError
 from api.reads import one, reader, rows, spare_connections
+from api.routing import OneHopRoute
 from api.schemas.common import Answer, Body, Code, Day, Instant
 from api.schemas.scorecards import PolicyOut, ScorecardOut, WorkerScorecardOut
 from api.visibility import ViewerDep
@@ -45,7 +46,7 @@ from projections.scorecards import (
     worker_scorecard,
 )
 
-router = APIRouter(prefix="/v1", tags=["assessments"])
+router = APIRouter(prefix="/v1", tags=["assessments"], route_class=OneHopRoute)
 
 Assessments = reader("assessments")
 Scorecards = reader("assessments", "points")

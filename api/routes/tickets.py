@@ -12,6 +12,7 @@ from api.actions import add_action
 from api.deps import CallerDep
 from api.problems import COMMAND, QUERY
 from api.reads import Cursor, Limit, Page, conditions, first, found, reader
+from api.routing import OneHopRoute
 from api.schemas.common import Answer, Code, Instant, PageOf, created
 from api.schemas.tickets import (
     DispatchIn,
@@ -30,7 +31,7 @@ from api.visibility import ViewerDep
 from domain.application import Governance
 from domain.ticket_policy import Level, Status
 
-router = APIRouter(prefix="/v1", tags=["tickets"])
+router = APIRouter(prefix="/v1", tags=["tickets"], route_class=OneHopRoute)
 
 Tickets = reader("tickets")
 Timeline = reader("tickets", "ticket_timeline")
