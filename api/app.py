@@ -8,6 +8,7 @@ stops them cleanly on shutdown.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -77,6 +78,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             workers.start()
         app.state.governance = governance
         app.state.pool = pool
+        # Nearly every object made so far (modules, routes, schemas) lives as long as the
+        # process. Frozen, they are out of the collector's sight: a full collection then
+        # scans what requests made since (10-30 ms measured under load), not the whole
+        # heap (110-130 ms, holding the GIL, so every request in flight waits).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
