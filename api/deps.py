@@ -181,13 +181,12 @@ class Caller:
 
 
 async def get_caller(
-    request: Request,
-    principal: PrincipalDep,
-    governance: GovernanceDep,
-    pool: PoolDep,
-    idempotency_key: IdempotencyKey = None,
+    request: Request, principal: PrincipalDep, idempotency_key: IdempotencyKey = None
 ) -> Caller:
-    return Caller(principal, governance, pool, idempotency_key, request.app.state.facts)
+    # What the app holds is read here, not through GovernanceDep and PoolDep: each
+    # dependency more costs every command its share of FastAPI's dependency solving.
+    state = request.app.state
+    return Caller(principal, state.governance, state.pool, idempotency_key, state.facts)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

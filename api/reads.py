@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel
 
 from api.auth import PrincipalDep
-from api.deps import PoolDep, answering
+from api.deps import answering
 from api.problems import POSITION_HEADER, BadCursorError, NotCaughtUpError
 from domain.errors import NotFoundError
 from projections.tracking import reached, wait_for
@@ -68,8 +68,9 @@ def reads(*names: str) -> Callable[..., AsyncIterator[Connection]]:
     back to the pool without I/O), sparing each read two thread hand-overs."""
 
     async def dependency(
-        _: PrincipalDep, pool: PoolDep, fresh: FreshnessDep, request: Request, response: Response
+        _: PrincipalDep, fresh: FreshnessDep, request: Request, response: Response
     ) -> AsyncIterator[Connection]:
+        pool: ConnectionPool[Any] = request.app.state.pool  # (not PoolDep: see get_caller)
         conn, at, caught_up = await run_in_threadpool(_caught_up, pool, names, fresh)
         try:
             position = str(at or 0)
