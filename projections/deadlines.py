@@ -8,7 +8,8 @@ where it stopped. The deadline watcher reads it to know what has fallen due.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -61,10 +62,28 @@ class DeadlineIndex:
         self.url = url
         self.governance = governance
         self.batch_size = batch_size
+        self._conn: psycopg.Connection[Any] | None = None
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """The index's connection, kept between calls (a watcher catches up every
+        second); one that failed is closed, and the next call opens another."""
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.url)
+        try:
+            yield self._conn
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def catch_up(self) -> int:
         """Follow the log to its end; answer the position reached."""
-        with psycopg.connect(self.url) as conn:
+        with self._connection() as conn:
             while True:
                 with conn.transaction():
                     conn.execute(
@@ -102,7 +121,7 @@ class DeadlineIndex:
                 )
 
     def fallen_due(self, now: datetime, limit: int = 500) -> list[tuple[UUID, str]]:
-        with psycopg.connect(self.url) as conn:
+        with self._connection() as conn, conn.transaction():
             rows = conn.execute(
                 "SELECT aggregate_id, kind FROM deadline_watch WHERE due_at < %s"
                 " ORDER BY due_at, aggregate_id, kind LIMIT %s",

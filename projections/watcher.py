@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -23,6 +24,9 @@ from domain.errors import DomainError, RuleViolationError
 from projections.deadlines import PLEDGE_DUE, RESOLUTION, RESPONSE, DeadlineIndex
 
 log = logging.getLogger(__name__)
+
+FOLLOW_SECONDS = 1.0
+"""How often the deadline index catches up with the log between rounds."""
 
 
 @dataclass
@@ -74,15 +78,25 @@ class DeadlineWatcher:
     def stop(self) -> None:
         self.stopping.set()
 
-    def run_forever(self, interval: float = 30.0) -> None:
-        """Run a round every `interval` seconds until `stop()`; a failed round is logged
-        and retried."""
-        while not self.stopping.is_set():
-            try:
-                report = self.run_once()
-            except (DomainError, psycopg.Error, EventSourcingError) as error:
-                log.warning("deadline round failed, retrying in %ss: %s", interval, error)
-            else:
-                if report.total:
-                    log.info("recorded %s", report.recorded)
-            self.stopping.wait(interval)
+    def run_forever(self, interval: float = 30.0, follow: float = FOLLOW_SECONDS) -> None:
+        """Run a round every `interval` seconds until `stop()`; between rounds, bring the
+        deadline index up to date every `follow` seconds, so that a round never meets
+        `interval` seconds' worth of new events at once (a burst that, in the API's
+        process, would hold up the requests in flight). A failed round is logged and
+        retried."""
+        next_round = time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                try:
+                    if time.monotonic() >= next_round:
+                        next_round = time.monotonic() + interval
+                        report = self.run_once()
+                        if report.total:
+                            log.info("recorded %s", report.recorded)
+                    else:
+                        self.index.catch_up()
+                except (DomainError, psycopg.Error, EventSourcingError) as error:
+                    log.warning("deadline round failed, retrying in %ss: %s", interval, error)
+                self.stopping.wait(min(follow, max(0.0, next_round - time.monotonic())))
+        finally:
+            self.index.close()

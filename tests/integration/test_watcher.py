@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from domain.context import Actor
 from projections.deadlines import DeadlineIndex
 from projections.watcher import DeadlineWatcher
 from tests.fakes import FakeClock
+from tests.writeside import max_position
 
 STAFF = Meta(actor=Actor("staff-1", "community_staff"))
 
@@ -22,6 +24,11 @@ def watcher_for(governance: Governance, database_url: str) -> DeadlineWatcher:
 
 def event_types(governance: Governance, aggregate_id: object) -> list[str]:
     return [type(e).__name__ for e in governance.events.get(aggregate_id)]
+
+
+def watched_to(db) -> int:
+    row = db.execute("SELECT max(position) FROM deadline_watch_position").fetchone()
+    return int(row[0] or 0)
 
 
 def report(governance: Governance, grid: str) -> object:
@@ -129,3 +136,30 @@ def test_two_watchers_at_once_record_each_fact_once(
     assert sum(r.total for r in reports) == 8  # type: ignore[attr-defined]
     for ticket_id in tickets:
         assert event_types(governance, ticket_id).count("ResponseOverdue") == 1
+
+
+def test_between_rounds_the_index_follows_the_log_and_a_stop_closes_its_connection(
+    governance: Governance, database_url: str, tree: dict[str, str], db
+) -> None:
+    watcher = watcher_for(governance, database_url)
+    thread = threading.Thread(target=watcher.run_forever, kwargs={"interval": 3600, "follow": 0.02})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        head = max_position(governance)
+        while watched_to(db) < head and time.monotonic() < deadline:  # the first round
+            time.sleep(0.02)
+        ticket_id = report(governance, tree["grid"])  # long before the next round
+        kinds: list[str] = []
+        while not kinds and time.monotonic() < deadline:
+            rows = db.execute(
+                "SELECT kind FROM deadline_watch WHERE aggregate_id = %s", (ticket_id,)
+            ).fetchall()
+            kinds = sorted(r[0] for r in rows)
+            time.sleep(0.02)
+        assert kinds == ["ticket.resolution", "ticket.response"]
+    finally:
+        watcher.stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert watcher.index._conn is None
