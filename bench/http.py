@@ -3,6 +3,7 @@ directly, in one run on one fresh database.
 
     .venv/bin/python bench/http.py [--ops 2000] [--clients 1,16,64] [--gets 2000]
         [--separate | --server-workers N] [--open-load 0.5] [--open-seconds 20]
+        [--open-rates 50,100]
 
 1. Starts the server on a fresh database (bench/_db.py) and defines a small tree. The
    server's shape is printed above the figures: by default one `gridledger serve`
@@ -23,6 +24,7 @@ directly, in one run on one fresh database.
    `--open-seconds`, first commands (each a report, or the accept of a ticket reported
    earlier), then GETs. Latency runs from each request's scheduled send time, so a
    request that waits for a free connection counts its wait (no coordinated omission).
+   `--open-rates`: then commands at each of these fixed rates, the same way.
 
 Every row also gives the CPU time per request of the process that served it: over
 HTTP the server's (all its processes, not the projections' own process), direct this
@@ -373,6 +375,11 @@ def main() -> None:
         help="open-loop rate, as a share of the closed-loop rate at 16 clients (0: none)",
     )
     parser.add_argument("--open-seconds", type=float, default=20, help="each open-loop run")
+    parser.add_argument(
+        "--open-rates",
+        default="",
+        help="also offer commands at these fixed rates, per second (e.g. 50,100), open loop",
+    )
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
     connections = 16
@@ -441,6 +448,10 @@ def main() -> None:
                         result,
                     )
                 )
+        for rate in [float(r) for r in args.open_rates.split(",") if r]:
+            result = separately(server, open_commands, port, connections, rate, args.open_seconds)
+            what = f"HTTP report / accept, open loop offering {rate:,.0f}/s"
+            lines.append(row(what, connections, result))
     finally:
         for process in servers:
             process.terminate()
