@@ -66,7 +66,8 @@ class Target:
 @dataclass
 class PageReport:
     events: int = 0
-    """Events fetched and handed to projections."""
+    """Events fetched: those handed to projections and, on a page read whole, the
+    others (read without their state, to learn the page's topics)."""
     last_position: int = 0
     """The end of the page's range: every projection that did not fail stands there."""
     caught_up: bool = True
@@ -93,7 +94,12 @@ class Runner:
     @property
     def conn(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.url, options="-c synchronous_commit=off")
+            conn = psycopg.connect(self.url)
+            # A session setting, made after connecting so that the URL's own options
+            # stand (the runner LISTENs, so it needs a session of its own anyway).
+            conn.execute("SET synchronous_commit TO off")
+            conn.commit()
+            self._conn = conn
         return self._conn
 
     def close(self) -> None:
@@ -125,21 +131,23 @@ class Runner:
         return total
 
     def run_forever(self, idle_wait: float = 1.0, gather: float = GATHER_SECONDS) -> None:
-        """Follow the log until `stop()`; wake on each commit's NOTIFY. A page starts
-        at least `gather` seconds after the one before it: the first commit after a quiet
-        spell is applied at once, and under load pages grow instead of multiplying, so the
-        projections' CPU per command falls as commands come faster."""
+        """Follow the log until `stop()`; wake on each commit's NOTIFY. A page that
+        follows a caught-up one starts at least `gather` seconds after it: the first
+        commit after a quiet spell is applied at once, and under load pages grow instead
+        of multiplying, so the projections' CPU per command falls as commands come
+        faster. A backlog is read page after page, with no wait."""
         self.prepare()
         with psycopg.connect(self.url, autocommit=True) as listener:
             listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(EVENTS_TABLE)))
-            started = -gather
+            started, caught_up = -gather, True
             while not self.stopping.is_set():
                 early = started + gather - time.monotonic()
-                if early > 0:
+                if caught_up and early > 0:
                     self.stopping.wait(early)
                 started = time.monotonic()
                 report = self.run_page()
-                if report.caught_up:
+                caught_up = report.caught_up
+                if caught_up:
                     for _ in listener.notifies(timeout=idle_wait, stop_after=1):
                         pass
 
