@@ -87,16 +87,19 @@ class DeadlineWatcher:
         next_round = time.monotonic()
         try:
             while not self.stopping.is_set():
-                try:
-                    if time.monotonic() >= next_round:
-                        next_round = time.monotonic() + interval
+                if time.monotonic() >= next_round:
+                    next_round = time.monotonic() + interval
+                    try:
                         report = self.run_once()
                         if report.total:
                             log.info("recorded %s", report.recorded)
-                    else:
+                    except (DomainError, psycopg.Error, EventSourcingError) as error:
+                        log.warning("deadline round failed, retrying in %ss: %s", interval, error)
+                else:
+                    try:
                         self.index.catch_up()
-                except (DomainError, psycopg.Error, EventSourcingError) as error:
-                    log.warning("deadline round failed, retrying in %ss: %s", interval, error)
+                    except (psycopg.Error, EventSourcingError) as error:
+                        log.warning("deadline index could not catch up, retrying: %s", error)
                 self.stopping.wait(min(follow, max(0.0, next_round - time.monotonic())))
         finally:
             self.index.close()
