@@ -382,6 +382,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
+    try:
+        open_rates = [float(r) for r in args.open_rates.split(",") if r]
+    except ValueError:
+        parser.error(f"--open-rates: not a list of rates: {args.open_rates!r}")
     connections = 16
 
     url = fresh_database("gridledger_bench_http")
@@ -448,7 +452,7 @@ def main() -> None:
                         result,
                     )
                 )
-        for rate in [float(r) for r in args.open_rates.split(",") if r]:
+        for rate in open_rates:
             result = separately(server, open_commands, port, connections, rate, args.open_seconds)
             what = f"HTTP report / accept, open loop offering {rate:,.0f}/s"
             lines.append(row(what, connections, result))
