@@ -44,7 +44,7 @@ from domain.context import Actor
 from projections import tracking
 from projections.rebuild import checksums, handled_count, rebuild_all, topic_counts
 from projections.registry import all_projections
-from projections.runner import Runner, Target, max_position
+from projections.runner import PageReport, Runner, Target, max_position
 
 DATABASE = "gridledger_bench_proj"
 
@@ -175,7 +175,23 @@ def bench_live(url: str, rate: float, seconds: float) -> None:
     names = [p.name for p in projections]
     runner = Runner(url, governance.mapper, [Target(p) for p in projections], batch_size=1000)
     runner.run_until_caught_up()
-    worker = threading.Thread(target=runner.run_forever, kwargs={"idle_wait": 1.0})
+    pages, read, cpu = [0], [0], [0.0]
+    run_page = runner.run_page
+
+    def counted(until: int | None = None) -> PageReport:
+        report = run_page(until)
+        if report.events:
+            pages[0] += 1
+            read[0] += report.events
+        return report
+
+    def follow() -> None:
+        started = time.thread_time()
+        runner.run_forever(idle_wait=1.0)
+        cpu[0] = time.thread_time() - started
+
+    runner.run_page = counted  # type: ignore[method-assign]
+    worker = threading.Thread(target=follow)
     worker.start()
     meta = Meta(actor=Actor("bench", "community_staff"))
     with psycopg.connect(url) as conn:
@@ -224,6 +240,10 @@ def bench_live(url: str, rate: float, seconds: float) -> None:
     worker.join()
     runner.close()
     lags = sorted((visible[p] - committed[p]) * 1000 for p in committed if p in visible)
+    print(
+        f"runner: {pages[0]} pages of {read[0] / max(pages[0], 1):.1f} events on average,"
+        f" {cpu[0] * 1000 / max(pages[0], 1):.2f} ms of its thread's CPU per page"
+    )
     after = sorted(max(0.0, (t - visible[p]) * 1000) for t, p in waited if p in visible)
     print(
         f"live lag at {rate:.0f} commands/s for {seconds:.0f}s ({len(lags)} commands):"
