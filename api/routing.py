@@ -22,9 +22,17 @@ from starlette.concurrency import run_in_threadpool
 
 
 def one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """`endpoint` as a coroutine function running it in the thread pool (a coroutine
-    function or a generator function is answered as it is)."""
-    if inspect.iscoroutinefunction(endpoint) or inspect.isgeneratorfunction(endpoint):
+    """`endpoint` as a coroutine function running it in the thread pool. Only a plain
+    function or method is wrapped: anything else (a coroutine, generator or async
+    generator function, a partial, a callable object) is answered as it is, for FastAPI
+    to run its own way."""
+    plain = inspect.isfunction(endpoint) or inspect.ismethod(endpoint)
+    if (
+        not plain
+        or inspect.iscoroutinefunction(endpoint)
+        or inspect.isgeneratorfunction(endpoint)
+        or inspect.isasyncgenfunction(endpoint)
+    ):
         return endpoint
 
     @functools.wraps(endpoint)
