@@ -3,7 +3,7 @@ directly, in one run on one fresh database.
 
     .venv/bin/python bench/http.py [--ops 2000] [--clients 1,16,64] [--gets 2000]
         [--separate | --server-workers N] [--open-load 0.5] [--open-seconds 20]
-        [--open-rates 50,100]
+        [--open-rates 50,100] [--warmup 1000]
 
 1. Starts the server on a fresh database (bench/_db.py) and defines a small tree. The
    server's shape is printed above the figures: by default one `gridledger serve`
@@ -11,15 +11,18 @@ directly, in one run on one fresh database.
    `--separate`: one serve process, the projections in a `gridledger project` process
    of their own; `--server-workers N`: `gridledger serve --workers N` beside a
    `gridledger project` process (the production shape).
-2. Closed loop, for each number of concurrent clients: a load generator in a separate
+2. Warm-up, unmeasured: `--warmup` commands of the mix over HTTP (16 clients) and as
+   many through `Governance` directly, so that neither path is measured cold (pools
+   still opening connections, caches empty).
+3. Closed loop, for each number of concurrent clients: a load generator in a separate
    process (threads, one keep-alive http.client connection each, each sending its next
    request as soon as the last is answered) runs the command mix report_ticket +
    accept_ticket, `--ops` commands in all; commands/s and p50/p99 of each request.
    At saturation these latencies measure queueing (p99 ~ clients / throughput), not
    how long the server takes over one request.
-3. The same mix through `Governance` in this process, with as many threads.
-4. GET /v1/tickets/{id} of tickets just made, `--gets` requests, closed loop.
-5. Open loop: 16 connections together offer a fixed rate (`--open-load` times the
+4. The same mix through `Governance` in this process, with as many threads.
+5. GET /v1/tickets/{id} of tickets just made, `--gets` requests, closed loop.
+6. Open loop: 16 connections together offer a fixed rate (`--open-load` times the
    closed-loop rate the same run measured at 16 clients), with Poisson arrivals, for
    `--open-seconds`, first commands (each a report, or the accept of a ticket reported
    earlier), then GETs. Latency runs from each request's scheduled send time, so a
@@ -358,6 +361,9 @@ def main() -> None:
     parser.add_argument("--clients", default="1,16,64", help="concurrent clients per run")
     parser.add_argument("--gets", type=int, default=2000, help="GET by id per run")
     parser.add_argument(
+        "--warmup", type=int, default=1000, help="commands each way, unmeasured, before the runs"
+    )
+    parser.add_argument(
         "--separate",
         action="store_true",
         help="projections in a `gridledger project` process, not in the API's",
@@ -408,11 +414,14 @@ def main() -> None:
                 {"code": code, "kind": kind, "name": code, "parent": parent},
             )
         closed: dict[tuple[str, int], float] = {}
+        governance = Governance(env=library_env(url))
+        if args.warmup:  # both paths warm (connections open, caches filled) before measuring
+            separately(server, http_commands, port, 16, args.warmup)
+            direct_commands(governance, 16, args.warmup)
         for clients in levels:
             result = separately(server, http_commands, port, clients, args.ops)
             closed[("commands", clients)] = len(result[0]) / result[1]
             lines.append(row("HTTP report + accept, closed loop", clients, result))
-        governance = Governance(env=library_env(url))
         try:
             for clients in levels:
                 lines.append(
