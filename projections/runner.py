@@ -11,9 +11,13 @@ library serialises event inserts with a table lock, so positions become visible 
 order: once the head is visible, every position below it is committed (or was rolled
 back and never will be).
 
-A projection that fails on an event (a poison event) is found out event by event
-inside savepoints: the events before it are kept, its generation is marked `failed`
-with the position, topic and error, and it stops there; the other projections go on.
+A page is first applied optimistically, every projection straight into the page's
+transaction. If one of them fails, the whole page is rolled back and applied again
+carefully, each projection inside a savepoint: a projection that fails on an event (a
+poison event) is found out event by event, the events before it are kept, its
+generation is marked `failed` with the position, topic and error, and it stops there;
+the other projections go on. (Savepoints cost two round trips a projection, most of a
+live page's cost, for a failure that almost never happens.)
 
 When the log is drained the runner waits on the library's NOTIFY channel, so a new
 commit wakes it at once.
@@ -156,7 +160,15 @@ class Runner:
 
     def run_page(self, until: int | None = None) -> PageReport:
         """Apply one page; with `until`, read no position beyond it (the log's head
-        counts as `until` if the log reaches further)."""
+        counts as `until` if the log reaches further). Optimistically first; if a
+        projection fails, the page is rolled back and applied again carefully."""
+        try:
+            return self._run_page(until, careful=False)
+        except _RetryCarefullyError as failure:
+            log.info("a page is applied again carefully: %s", failure.__cause__)
+            return self._run_page(until, careful=True)
+
+    def _run_page(self, until: int | None, careful: bool) -> PageReport:
         conn = self.conn
         with conn.transaction():
             plan = self._lock_targets(conn)
@@ -178,7 +190,7 @@ class Runner:
                 if last <= position:
                     continue
                 outcome = self._apply(conn, target.projection, generation, position, page, last,
-                                      present)  # fmt: skip
+                                      present, careful)  # fmt: skip
                 if outcome == FAILED:
                     report.failed.append(target.projection.name)
                 elif outcome == APPLIED:
@@ -264,12 +276,15 @@ class Runner:
         page: list[Recorded],
         last: int,
         present: set[str] | None,
+        careful: bool = True,
     ) -> str:
         """Apply the page's events to one projection that stands before `last`: answer
         APPLIED (its position is to advance to `last`), FAILED (it stopped at a poison
         event) or ISOLATED (its events were applied one by one and it advanced).
         `present`: every topic in the page, if known; a projection none of whose events
-        is in the page has nothing to do (no round trip), beyond advancing."""
+        is in the page has nothing to do (no round trip), beyond advancing. Not
+        `careful`: no savepoint, and a failure raises `_RetryCarefullyError` (the page's transaction
+        is then to be rolled back)."""
         handled = projection.handled()
         if projection.reads_events:
             events = [
@@ -282,6 +297,13 @@ class Runner:
             events = []
             if present is not None and handled is not None and handled.isdisjoint(present):
                 return APPLIED
+        if not careful:
+            try:
+                with conn.cursor() as cur:
+                    projection.apply(Batch(cur, projection, generation, events, position, last))
+            except Exception as error:
+                raise _RetryCarefullyError(projection.name) from error
+            return APPLIED
         try:
             with conn.transaction(), conn.cursor() as cur:
                 projection.apply(Batch(cur, projection, generation, events, position, last))
@@ -358,6 +380,10 @@ class Runner:
             " updated_at = now() WHERE name = %s AND generation = %s",
             (message, position, name, generation),
         )
+
+
+class _RetryCarefullyError(Exception):
+    """A projection failed in an optimistic page: apply the page again carefully."""
 
 
 def max_position(conn: psycopg.Connection[Any]) -> int:

@@ -145,6 +145,30 @@ def test_a_poison_event_stops_only_its_projection_and_names_the_event(
     assert positions(db, "test_poisoned") == [1]
 
 
+def test_a_page_a_projection_fails_is_rolled_back_whole_and_applied_once_carefully(
+    governance: Governance, admin: Meta, project, db: psycopg.Connection
+) -> None:
+    # The projections before the poisoned one apply the page first, optimistically;
+    # its failure rolls their rows back with it, and the careful second pass applies
+    # them once, with the poisoned projection's events before the poison.
+    register(governance, admin, "before")
+    register(governance, admin, "poison")
+    poisoned_at = max_position(governance)
+    register(governance, admin, "after")
+    project(AuditJournal(), MemberNames(), PoisonedNames())
+    assert positions(db, "audit_journal") == [1, 2, 3]
+    assert positions(db, "test_names") == [1, 2, 3]
+    assert positions(db, "test_poisoned") == [1]
+    states = {s.name: (s.status, s.position) for s in tracking.states(db)}
+    assert states["audit"] == ("active", 3)
+    assert states["test_names"] == ("active", 3)
+    assert states["test_poisoned"] == ("failed", poisoned_at - 1)
+    register(governance, admin, "later")
+    project(AuditJournal(), MemberNames(), PoisonedNames())
+    assert positions(db, "test_names") == [1, 2, 3, 4]
+    assert positions(db, "test_poisoned") == [1]
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_rebuild_that_meets_a_poison_event_activates_nothing(
     governance: Governance, admin: Meta, project, database_url: str, db: psycopg.Connection, workers
