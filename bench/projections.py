@@ -275,6 +275,9 @@ def main() -> None:
     parser.add_argument(
         "--rebuild-only", action="store_true", help="skip the library runner and live lag"
     )
+    parser.add_argument(
+        "--live-only", action="store_true", help="only the live lag (no rebuild, no library)"
+    )
     parser.add_argument("--database", default=DATABASE, help="the dataset's database")
     parser.add_argument(
         "--checksums", metavar="FILE", help="write every rebuilt table's checksum to FILE"
@@ -282,6 +285,9 @@ def main() -> None:
     args = parser.parse_args()
     print(f"gridledger bench/projections.py at {datetime.now(UTC):%Y-%m-%d %H:%M}Z ({ROOT})")
     url = dataset(args.events, args.database)
+    if args.live_only:
+        bench_live(url, 200, args.live_seconds)
+        return
     ours = bench_rebuild(url, args.workers, args.batch_size, args.projections, args.checksums)
     if args.rebuild_only:
         return
