@@ -43,6 +43,16 @@ def register(governance: Governance, admin: Meta, name: str) -> None:
     )
 
 
+def before_poison_after(governance: Governance, admin: Meta) -> int:
+    """Register three members, the second one PoisonedNames cannot apply; answer its
+    position."""
+    register(governance, admin, "before")
+    register(governance, admin, "poison")
+    poisoned_at = max_position(governance)
+    register(governance, admin, "after")
+    return poisoned_at
+
+
 def positions(db: psycopg.Connection, table: str) -> list[int]:
     query = sql.SQL("SELECT position FROM {} ORDER BY position").format(sql.Identifier(table))
     return [r[0] for r in db.execute(query)]
@@ -129,10 +139,7 @@ def test_a_tailing_projection_misses_nothing_while_writers_race(
 def test_a_poison_event_stops_only_its_projection_and_names_the_event(
     governance: Governance, admin: Meta, project, db: psycopg.Connection
 ) -> None:
-    register(governance, admin, "before")
-    register(governance, admin, "poison")
-    poisoned_at = max_position(governance)
-    register(governance, admin, "after")
+    poisoned_at = before_poison_after(governance, admin)
     project(PoisonedNames(), MemberNames())
     (failed,) = tracking.states(db, ["test_poisoned"])
     assert failed.status == "failed"
@@ -151,10 +158,7 @@ def test_a_page_a_projection_fails_is_rolled_back_whole_and_applied_once_careful
     # The projections before the poisoned one apply the page first, optimistically;
     # its failure rolls their rows back with it, and the careful second pass applies
     # them once, with the poisoned projection's events before the poison.
-    register(governance, admin, "before")
-    register(governance, admin, "poison")
-    poisoned_at = max_position(governance)
-    register(governance, admin, "after")
+    poisoned_at = before_poison_after(governance, admin)
     project(AuditJournal(), MemberNames(), PoisonedNames())
     assert positions(db, "audit_journal") == [1, 2, 3]
     assert positions(db, "test_names") == [1, 2, 3]
