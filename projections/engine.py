@@ -13,7 +13,7 @@ table being written. DDL templates use `{tickets}` for the same.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any, ClassVar
 
@@ -149,12 +149,32 @@ class Batch:
         self.last = last
         self.generation = generation
         self._names = table_names(projection, generation)
+        self._tables = (projection.name, generation)
 
     def t(self, base: str) -> sql.Identifier:
         return self._names[base]
 
-    def sql(self, template: str, **extra: Any) -> sql.Composed:
-        return sql.SQL(template).format(**self._names, **extra)
+    def sql(self, template: str, **extra: Any) -> sql.Composable:
+        """`template` with this generation's table names and `extra` filled in. The
+        statement is kept if every value of `extra` is the same object as last time
+        (pass module-level constants)."""
+        values = tuple(extra.values())
+        key = (self._tables, template, tuple(extra), tuple(map(id, values)))
+        return self._rendered(key, lambda: sql.SQL(template).format(**self._names, **extra), values)
+
+    def _rendered(
+        self, key: Any, compose: Callable[[], sql.Composable], values: tuple[Any, ...] = ()
+    ) -> sql.Composable:
+        """The statement `compose()` makes, rendered once a process and kept under
+        `key` (which must say everything it depends on, `values` by identity: they are
+        kept with it, so no other object can take their ids). Composing and rendering
+        the same statements again every batch cost a live page about 5% of its CPU."""
+        found = _RENDERED.get(key)
+        if found is None or any(a is not b for a, b in zip(found[1], values, strict=True)):
+            if len(_RENDERED) >= RENDERED_KEPT:
+                _RENDERED.clear()
+            found = _RENDERED[key] = (sql.SQL(compose().as_string(self.cur)), values)
+        return found[0]
 
     def executemany(self, template: str, rows: Iterable[Sequence[Any] | Mapping[str, Any]]) -> None:
         rows = list(rows)
@@ -162,8 +182,9 @@ class Batch:
             self.cur.executemany(self.sql(template), rows)
 
     def copy(self, base: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            self.t(base), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        statement = self._rendered(
+            (self._tables, "copy", base, tuple(columns)),
+            lambda: sql.SQL("COPY {} ({}) FROM STDIN").format(self.t(base), _names(columns)),
         )
         with self.cur.copy(statement) as copy:
             for row in rows:
@@ -174,8 +195,11 @@ class Batch:
         wanted = list(set(keys))
         if not wanted:
             return {}
-        statement = sql.SQL("SELECT * FROM {} WHERE {} = ANY(%s)").format(
-            self.t(base), sql.Identifier(key)
+        statement = self._rendered(
+            (self._tables, "fetch", base, key),
+            lambda: sql.SQL("SELECT * FROM {} WHERE {} = ANY(%s)").format(
+                self.t(base), sql.Identifier(key)
+            ),
         )
         self.cur.execute(statement, (wanted,))
         assert self.cur.description is not None
@@ -189,27 +213,33 @@ class Batch:
         if not rows:
             return
         columns = list(rows[0])
-        conflict = sql.SQL("ON CONFLICT ({key}) DO UPDATE SET {set}").format(
-            key=_names(key),
-            set=sql.SQL(", ").join(
-                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
-                for c in columns
-                if c not in key
-            ),
-        )
+
+        def conflict() -> sql.Composable:
+            return sql.SQL("ON CONFLICT ({key}) DO UPDATE SET {set}").format(
+                key=_names(key),
+                set=sql.SQL(", ").join(
+                    sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
+                    for c in columns
+                    if c not in key
+                ),
+            )
+
         if len(rows) < STAGE_FROM:
-            statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) {}").format(
-                self.t(base),
-                _names(columns),
-                sql.SQL(", ").join(sql.Placeholder(c) for c in columns),
-                conflict,
+            statement = self._rendered(
+                (self._tables, "upsert", base, tuple(key), tuple(columns)),
+                lambda: sql.SQL("INSERT INTO {} ({}) VALUES ({}) {}").format(
+                    self.t(base),
+                    _names(columns),
+                    sql.SQL(", ").join(sql.Placeholder(c) for c in columns),
+                    conflict(),
+                ),
             )
             self.cur.executemany(statement, rows)
             return
         stage = self._stage(base, columns, rows)
         self.cur.execute(
             sql.SQL("INSERT INTO {} ({cols}) SELECT {cols} FROM {} {}").format(
-                self.t(base), stage, conflict, cols=_names(columns)
+                self.t(base), stage, conflict(), cols=_names(columns)
             )
         )
         self.cur.execute(sql.SQL("TRUNCATE {}").format(stage))
@@ -223,11 +253,18 @@ class Batch:
         columns = [c for c in rows[0] if c not in key]
         target = sql.SQL("UPDATE {} AS t SET ({}) = ").format(self.t(base), _names(columns))
         if len(rows) < STAGE_FROM:
-            match = sql.SQL(" AND ").join(
-                sql.SQL("t.{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in key
+
+            def one_by_one() -> sql.Composable:
+                match = sql.SQL(" AND ").join(
+                    sql.SQL("t.{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in key
+                )
+                values = sql.SQL(", ").join(sql.Placeholder(c) for c in columns)
+                return target + sql.SQL("ROW({}) WHERE {}").format(values, match)
+
+            statement = self._rendered(
+                (self._tables, "update", base, tuple(key), tuple(columns)), one_by_one
             )
-            values = sql.SQL(", ").join(sql.Placeholder(c) for c in columns)
-            self.cur.executemany(target + sql.SQL("ROW({}) WHERE {}").format(values, match), rows)
+            self.cur.executemany(statement, rows)
             return
         stage = self._stage(base, [*columns, *key], rows)
         match = sql.SQL(" AND ").join(
@@ -257,6 +294,10 @@ class Batch:
                 copy.write_row([row[c] for c in columns])
         return stage
 
+
+RENDERED_KEPT = 10_000
+"""At most this many rendered statements are kept (past it, the cache starts afresh)."""
+_RENDERED: dict[Any, tuple[sql.Composable, tuple[Any, ...]]] = {}
 
 STAGE_FROM = 64
 """From this many rows an upsert or update goes by COPY through a staging table; fewer

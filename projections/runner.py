@@ -55,6 +55,28 @@ WHOLE_PAGE = 1000
 """A page of at most this many positions (a live one) is read whole: its topics tell
 which projections that work inside the database have nothing to do."""
 APPLIED, ISOLATED, FAILED = "applied", "isolated", "failed"
+
+
+def _rendered(template: str, *parts: str) -> sql.SQL:
+    """A statement on the events table, rendered once (psycopg renders a composed
+    statement again at every execution)."""
+    composed = sql.SQL(template).format(sql.Identifier(EVENTS_TABLE), *map(sql.SQL, parts))
+    return sql.SQL(composed.as_string())
+
+
+HEAD = _rendered("SELECT coalesce(max(notification_id), 0) FROM {}")
+_READ = (
+    "SELECT notification_id, originator_id, originator_version, topic, {1} FROM {0}"
+    " WHERE notification_id > %(after)s AND notification_id <= %(last)s{2}"
+    " ORDER BY notification_id"
+)
+READ_ALL = _rendered(_READ, "state", "")
+"""A page's events, every topic."""
+READ_TOPICS = _rendered(_READ, "state", " AND topic = ANY(%(topics)s)")
+"""A page's events of the topics wanted."""
+READ_WHOLE = _rendered(_READ, "CASE WHEN topic = ANY(%(topics)s) THEN state END", "")
+"""Every event of a page, the state only of the topics wanted (the others only tell
+which topics the page holds)."""
 GATHER_SECONDS = 0.02
 """The least time between the starts of two live pages (see `Runner.run_forever`)."""
 
@@ -252,17 +274,7 @@ class Runner:
         projection: they only tell which topics the page holds)."""
         if topics == [] and not whole:
             return []
-        if topics is None:
-            state, where = sql.SQL("state"), sql.SQL("")
-        elif whole:
-            state, where = sql.SQL("CASE WHEN topic = ANY(%(topics)s) THEN state END"), sql.SQL("")
-        else:
-            state, where = sql.SQL("state"), sql.SQL(" AND topic = ANY(%(topics)s)")
-        query = sql.SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, {}"
-            " FROM {} WHERE notification_id > %(after)s AND notification_id <= %(last)s{}"
-            " ORDER BY notification_id"
-        ).format(state, sql.Identifier(EVENTS_TABLE), where)
+        query = READ_ALL if topics is None else READ_WHOLE if whole else READ_TOPICS
         rows = conn.execute(query, {"after": after, "last": last, "topics": topics}).fetchall()
         mapper = self.mapper
         return [Recorded(StoredRow(*row), mapper) for row in rows]
@@ -387,11 +399,7 @@ class _RetryCarefullyError(Exception):
 
 
 def max_position(conn: psycopg.Connection[Any]) -> int:
-    row = conn.execute(
-        sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(
-            sql.Identifier(EVENTS_TABLE)
-        )
-    ).fetchone()
+    row = conn.execute(HEAD).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -15,6 +15,7 @@ from psycopg import sql
 from projections.engine import Batch, Projection
 
 METADATA_KEYS = "ARRAY['timestamp', 'actor_id', 'actor_role', 'occurred_at', 'originator_topic']"
+KEYS = sql.SQL(METADATA_KEYS)
 
 
 class AuditJournal(Projection):
@@ -51,7 +52,7 @@ class AuditJournal(Projection):
                 " FROM (SELECT notification_id, originator_id, originator_version, topic,"
                 " convert_from(state, 'UTF8')::jsonb AS s FROM governance_events"
                 " WHERE notification_id > %s AND notification_id <= %s OFFSET 0) AS e",
-                keys=sql.SQL(METADATA_KEYS),
+                keys=KEYS,
             ),
             (batch.after, batch.last),
         )

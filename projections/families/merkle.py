@@ -24,6 +24,7 @@ from projections.runner import EVENTS_TABLE
 
 STORED_FROM = 4
 """The smallest level of subtree stored in `merkle_nodes`."""
+LEAF, EVENTS = sql.SQL(LEAF_SQL), sql.Identifier(EVENTS_TABLE)
 
 
 class MerkleLog(Projection):
@@ -67,8 +68,8 @@ class MerkleLog(Projection):
                 " notification_id, {leaf} FROM {events}"
                 " WHERE notification_id > %s AND notification_id <= %s"
                 " RETURNING leaf_index, hash",
-                leaf=sql.SQL(LEAF_SQL),
-                events=sql.Identifier(EVENTS_TABLE),
+                leaf=LEAF,
+                events=EVENTS,
             ),
             (tree.size, batch.after, batch.last),
         )

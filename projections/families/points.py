@@ -52,6 +52,14 @@ from projections.families.points_schema import (
 )
 from projections.runner import EVENTS_TABLE
 
+EVENTS, FLOWS = sql.Identifier(EVENTS_TABLE), flows_table()
+COUNT = sql.SQL(
+    "SELECT count(*) FILTER (WHERE topic = %s),"
+    " count(*) FILTER (WHERE topic = ANY(%s)) FROM {}"
+    " WHERE notification_id > %s AND notification_id <= %s"
+).format(EVENTS)
+"""How many accounts a range of positions opens, and how many entry events it holds."""
+
 __all__ = ["PointsProjection", "PointsRulesProjection"]
 
 
@@ -99,7 +107,7 @@ class PointsProjection(Projection):
             "topics": list(ENTRY_TOPICS),
             "kinds": list(ENTRY_TOPICS.values()),
         }
-        events = batch.sql(BATCH_EVENTS, events=sql.Identifier(EVENTS_TABLE))
+        events = batch.sql(BATCH_EVENTS, events=EVENTS)
         if opened:
             batch.cur.execute(batch.sql(OPEN_ACCOUNTS, batch_events=events), params)
         if not entries:
@@ -113,17 +121,13 @@ class PointsProjection(Projection):
         rows = batch.sql(BATCH_ROWS)
         for statement in (FOLD_BALANCES, CREATE_ENTRIES, DECIDE_ENTRIES, REVERSE_ENTRIES):
             batch.cur.execute(batch.sql(statement, batch_rows=rows), params)
-        batch.cur.execute(batch.sql(POST_MOVEMENTS, batch_rows=rows, flows=flows_table()), params)
+        batch.cur.execute(batch.sql(POST_MOVEMENTS, batch_rows=rows, flows=FLOWS), params)
 
     @staticmethod
     def _count(batch: Batch) -> tuple[int, int]:
         """How many accounts the batch opens and how many entry events it holds."""
         batch.cur.execute(
-            sql.SQL(
-                "SELECT count(*) FILTER (WHERE topic = %s),"
-                " count(*) FILTER (WHERE topic = ANY(%s)) FROM {}"
-                " WHERE notification_id > %s AND notification_id <= %s"
-            ).format(sql.Identifier(EVENTS_TABLE)),
+            COUNT,
             (OPENED_TOPIC, list(ENTRY_TOPICS), batch.after, batch.last),
         )
         row = batch.cur.fetchone()

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from domain.ticket import Ticket
 from projections.engine import Batch, Projection, topics_of
-from projections.families.audit import METADATA_KEYS
+from projections.families.audit import KEYS
 
 
 class TicketTimeline(Projection):
@@ -54,8 +54,8 @@ class TicketTimeline(Projection):
                 " convert_from(state, 'UTF8')::jsonb AS s FROM governance_events"
                 " WHERE notification_id > %s AND notification_id <= %s"
                 " AND topic = ANY(%s) OFFSET 0) AS e",
-                plain=sql.SQL(PLAIN_VALUE),
-                keys=sql.SQL(METADATA_KEYS),
+                plain=PLAIN,
+                keys=KEYS,
             ),
             (batch.after, batch.last, sorted(topics_of(self.event_types))),
         )
@@ -70,3 +70,4 @@ PLAIN_VALUE = (
     " ELSE value END"
 )
 """A top-level value of an event's stored JSON, as plain JSON."""
+PLAIN = sql.SQL(PLAIN_VALUE)
