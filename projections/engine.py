@@ -73,10 +73,13 @@ class Projection(ABC):
     """The event classes it handles; empty means every event."""
     rebuild_weight: ClassVar[float] = 1.0
     """The relative cost of one event it handles in a rebuild, to share projections out
-    among rebuild workers: 1.0 is 40 µs an event (the activities projection measures
-    37.1). `bench/projections.py --workers 1 --rebuild-only --projections NAME` prints a
-    projection's µs per handled event; the figures beside each weight come from it (on
-    the 1,150,704-event bench dataset, this 2-core machine, quiet, 2026-11-23)."""
+    among rebuild workers: 1.0 is about 40 µs an event. `bench/projections.py --workers
+    1 --rebuild-only --projections NAME` prints a projection's µs per handled event; the
+    figures beside each weight come from it (on the bench dataset, this 2-core machine,
+    at commit 9873e0f). Weights re-measured so on 2026-11-23 (about a third lighter for
+    the projections that work inside the database) gave slower two-worker rebuilds:
+    on 2026-12-07, three runs each, alternated, 55.3, 52.6 and 53.3 s against 54.4, 48.4
+    and 47.0 s with these; so these stand."""
     reads_events: ClassVar[bool] = True
     """False for a projection that reads the events table itself (inside the database):
     the runner then fetches no events for it, only tells it the positions."""

@@ -68,7 +68,7 @@ class Pledges(Projection):
         "CREATE INDEX IF NOT EXISTS pledges_g{g}_status ON {pledges} (status, due_on)",
     ]
     event_types = (Pledge.Event,)
-    rebuild_weight = 1.18  # 47.1 µs an event
+    rebuild_weight = 1.7  # 69.2 µs an event
 
     def apply(self, batch: Batch) -> None:
         rows = batch.fetch(

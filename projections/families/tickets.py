@@ -224,7 +224,7 @@ class Tickets(Projection):
         " WHERE reporter_member_id IS NOT NULL",
     ]
     event_types = (Ticket.Event, Jurisdiction.Defined)
-    rebuild_weight = 0.72  # 28.9 µs an event
+    rebuild_weight = 1.3  # 50.8 µs an event
 
     def __init__(self) -> None:
         self._paths: dict[str, list[str]] = {}

@@ -36,7 +36,7 @@ class TicketTimeline(Projection):
     ]
     event_types = (Ticket.Event,)
     reads_events = False
-    rebuild_weight = 0.5  # 19.9 µs an event (inside the database)
+    rebuild_weight = 0.8  # 31.2 µs an event (inside the database)
 
     def apply(self, batch: Batch) -> None:
         batch.cur.execute(
