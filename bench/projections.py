@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/projections.py [--events 1000000] [--library-seconds 60]
         [--live-seconds 30] [--workers 2] [--batch-size 25000] [--projections NAME...]
-        [--rebuild-only] [--database NAME] [--checksums FILE]
+        [--rebuild-only | --live-only | --split] [--database NAME] [--checksums FILE]
 
 1. Builds (or reuses) a simulated dataset of at least --events events through
    `Governance` (`gridledger simulate`'s generator): one district over consecutive
@@ -14,6 +14,10 @@
 3. Live lag at a steady 200 commands/s: a worker follows the log in this process; for
    each command, the time from its commit to the projections' position reaching it
    (p50/p99), and how long after that `wait_for` returns (p50/p99).
+
+`--rebuild-only`: step 2's rebuild alone. `--live-only`: step 3 alone. `--split`: each
+projection (or each of --projections) rebuilt alone by one worker in this process, with
+its wall time, the Python share of it and the WAL it wrote.
 
 Uses GRIDLEDGER_BENCH_DATABASE_URL's server if set, else the embedded one.
 """
@@ -147,6 +151,30 @@ def bench_rebuild(
     return rate
 
 
+def bench_split(url: str, names: list[str] | None) -> None:
+    """Each projection rebuilt alone, by one worker in this process: the wall time, this
+    process's CPU (Python's share; the rest is PostgreSQL's, or waiting), and the WAL
+    the rebuild wrote."""
+    governance = Governance(env=library_env(url))
+    lsn = "SELECT pg_current_wal_lsn()"
+    for name, projection in all_projections().items():
+        if names and name not in names:
+            continue
+        with psycopg.connect(url, autocommit=True) as conn:
+            before = conn.execute(lsn).fetchone()[0]
+        wall, cpu = time.perf_counter(), time.process_time()
+        rebuild_all(url, governance.mapper, [projection], batch_size=25_000, workers=1)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        with psycopg.connect(url, autocommit=True) as conn:
+            wal = conn.execute("SELECT pg_current_wal_lsn() - %s::pg_lsn", (before,)).fetchone()[0]
+        print(
+            f"{name:16} {wall:6.1f}s, of which Python {cpu:5.1f}s;"
+            f" WAL {int(wal) / 2**20:6,.0f} MiB",
+            flush=True,
+        )
+    governance.close()
+
+
 def bench_library_runner(url: str, seconds: float) -> float:
     env = {**library_env(url, create_table=True), "LIBRARYBENCH_CREATE_TABLE": "y"}
     with psycopg.connect(url, autocommit=True) as conn:
@@ -278,6 +306,11 @@ def main() -> None:
     parser.add_argument(
         "--live-only", action="store_true", help="only the live lag (no rebuild, no library)"
     )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="only each projection rebuilt alone: wall time, Python's CPU, WAL written",
+    )
     parser.add_argument("--database", default=DATABASE, help="the dataset's database")
     parser.add_argument(
         "--checksums", metavar="FILE", help="write every rebuilt table's checksum to FILE"
@@ -287,6 +320,9 @@ def main() -> None:
     url = dataset(args.events, args.database)
     if args.live_only:
         bench_live(url, 200, args.live_seconds)
+        return
+    if args.split:
+        bench_split(url, args.projections)
         return
     ours = bench_rebuild(url, args.workers, args.batch_size, args.projections, args.checksums)
     if args.rebuild_only:
