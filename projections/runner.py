@@ -16,7 +16,10 @@ transaction. If one of them fails, the whole page is rolled back and applied aga
 carefully, each projection inside a savepoint: a projection that fails on an event (a
 poison event) is found out event by event, the events before it are kept, its
 generation is marked `failed` with the position, topic and error, and it stops there;
-the other projections go on. (Savepoints cost two round trips a projection, most of a
+the other projections go on. An operational error (a lost connection, a statement
+timeout, a deadlock) is the moment's fault, not the event's: it is raised, the page is
+rolled back, and the caller reads it again later (`gridledger project` and the API's
+workers retry after a second). (Savepoints cost two round trips a projection, most of a
 live page's cost, for a failure that almost never happens.)
 
 When the log is drained the runner waits on the library's NOTIFY channel, so a new
@@ -319,6 +322,8 @@ class Runner:
         try:
             with conn.transaction(), conn.cursor() as cur:
                 projection.apply(Batch(cur, projection, generation, events, position, last))
+        except psycopg.OperationalError:
+            raise  # the moment's fault (a lost connection, a timeout, a deadlock), not the event's
         except Exception as error:
             if not projection.reads_events:  # no events to isolate: stop at the range
                 message = f"{type(error).__name__}: {error} (positions {position + 1} to {last})"
@@ -349,6 +354,8 @@ class Runner:
                         recorded.position,
                     )
                     projection.apply(batch)
+            except psycopg.OperationalError:
+                raise  # not the event's fault: the page is rolled back and read again later
             except Exception as error:  # a poison event: record it and stop this projection
                 self._advance(conn, projection.name, generation, recorded.position - 1)
                 event = recorded.event

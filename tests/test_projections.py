@@ -92,6 +92,24 @@ class Interrupted(BaseException):
     """Stops a page the way a kill would: no projection's work of it commits."""
 
 
+class TimesOut(MemberNames):
+    """Like MemberNames, but its next `failures` pages each run into a statement timeout
+    (an operational error, not the events' fault)."""
+
+    name = "test_times_out"
+    tables = _names_table("test_times_out")
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def apply(self, batch: Batch) -> None:
+        if self.failures:
+            self.failures -= 1
+            batch.cur.execute("SET LOCAL statement_timeout = 1")
+            batch.cur.execute("SELECT pg_sleep(1)")
+        super().apply(batch)
+
+
 class InterruptOnce(MemberNames):
     """Like MemberNames, but once `armed`, interrupts the next page it is given."""
 

@@ -26,6 +26,7 @@ from tests.test_projections import (
     MemberRanges,
     PoisonedNames,
     SlowNames,
+    TimesOut,
 )
 from tests.writeside import max_position
 
@@ -171,6 +172,28 @@ def test_a_page_a_projection_fails_is_rolled_back_whole_and_applied_once_careful
     project(AuditJournal(), MemberNames(), PoisonedNames())
     assert positions(db, "test_names") == [1, 2, 3, 4]
     assert positions(db, "test_poisoned") == [1]
+
+
+def test_a_timeout_is_not_a_poison_event_the_page_is_read_again_later(
+    governance: Governance, admin: Meta, database_url: str, db: psycopg.Connection
+) -> None:
+    register(governance, admin, "one")
+    register(governance, admin, "two")
+    times_out = TimesOut()
+    runner = Runner(database_url, governance.mapper, [Target(times_out), Target(MemberNames())])
+    try:
+        runner.prepare()
+        times_out.failures = 2  # the optimistic pass and the careful one
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            runner.run_page()
+        states = {s.name: (s.status, s.position) for s in tracking.states(db)}
+        assert states == {"test_times_out": ("active", 0), "test_names": ("active", 0)}
+        assert positions(db, "test_times_out") == []
+        runner.run_until_caught_up()
+    finally:
+        runner.close()
+    assert positions(db, "test_times_out") == [1, 2]
+    assert positions(db, "test_names") == [1, 2]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
