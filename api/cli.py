@@ -186,7 +186,7 @@ def project(
             daemon=True,
         ).start()
     try:
-        runner.run_forever()
+        runner.follow()
     except KeyboardInterrupt:
         runner.stop()
     finally:

@@ -4,12 +4,9 @@ process (the embedded default; production runs them as `gridledger project` and
 
 from __future__ import annotations
 
-import logging
 import threading
 
-import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from eventsourcing.persistence import PersistenceError
 
 from domain.application import Governance
 from projections.checkpoints import sign_while
@@ -17,10 +14,6 @@ from projections.deadlines import DeadlineIndex
 from projections.registry import all_projections
 from projections.runner import Runner, Target
 from projections.watcher import DeadlineWatcher
-
-log = logging.getLogger(__name__)
-
-RETRY_SECONDS = 1.0
 
 
 class Workers:
@@ -48,7 +41,12 @@ class Workers:
         """Create the query tables if need be, then follow the log in the background."""
         self.runner.prepare()
         self._threads = [
-            threading.Thread(target=self._project, name="gridledger-projections", daemon=True),
+            threading.Thread(
+                target=self.runner.follow,
+                kwargs={"idle_wait": 0.5},
+                name="gridledger-projections",
+                daemon=True,
+            ),
             threading.Thread(
                 target=self.watcher.run_forever,
                 args=(self.watch_interval,),
@@ -66,15 +64,6 @@ class Workers:
     def _sign(self) -> None:
         assert self.checkpoints is not None
         sign_while(self.url, *self.checkpoints, self.runner.stopping)
-
-    def _project(self) -> None:
-        while not self.runner.stopping.is_set():
-            try:
-                self.runner.run_forever(idle_wait=0.5)
-            except (psycopg.Error, PersistenceError) as error:
-                log.warning("projections paused, retrying: %s", error)
-                self.runner.close()
-                self.runner.stopping.wait(RETRY_SECONDS)
 
     def stop(self) -> None:
         self.runner.stop()

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import Mapper, PersistenceError
 from psycopg import sql
 
 from projections import tracking
@@ -80,6 +80,8 @@ READ_TOPICS = _rendered(_READ, "state", " AND topic = ANY(%(topics)s)")
 READ_WHOLE = _rendered(_READ, "CASE WHEN topic = ANY(%(topics)s) THEN state END", "")
 """Every event of a page, the state only of the topics wanted (the others only tell
 which topics the page holds)."""
+RETRY_SECONDS = 1.0
+"""How long `Runner.follow` waits after an operational error before following again."""
 GATHER_SECONDS = 0.02
 """The least time between the starts of two live pages (see `Runner.run_forever`)."""
 
@@ -179,6 +181,18 @@ class Runner:
                 if caught_up:
                     for _ in listener.notifies(timeout=idle_wait, stop_after=1):
                         pass
+
+    def follow(self, idle_wait: float = 1.0, retry: float = RETRY_SECONDS) -> None:
+        """`run_forever` until `stop()`, through database outages and operational errors
+        (a lost connection, a statement timeout): each is logged, the connection dropped,
+        and the log followed again `retry` seconds later, from the positions committed."""
+        while not self.stopping.is_set():
+            try:
+                self.run_forever(idle_wait=idle_wait)
+            except (psycopg.Error, PersistenceError) as error:
+                log.warning("projections paused, retrying in %ss: %s", retry, error)
+                self.close()
+                self.stopping.wait(retry)
 
     def stop(self) -> None:
         self.stopping.set()

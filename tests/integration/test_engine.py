@@ -196,6 +196,30 @@ def test_a_timeout_is_not_a_poison_event_the_page_is_read_again_later(
     assert positions(db, "test_names") == [1, 2]
 
 
+def test_a_following_runner_rides_out_a_timeout_and_goes_on(
+    governance: Governance, admin: Meta, database_url: str, db: psycopg.Connection
+) -> None:
+    times_out = TimesOut()
+    runner = Runner(database_url, governance.mapper, [Target(times_out)])
+    runner.prepare()
+    times_out.failures = 2
+    follower = threading.Thread(target=runner.follow, kwargs={"idle_wait": 0.05, "retry": 0.05})
+    follower.start()
+    try:
+        register(governance, admin, "one")
+        register(governance, admin, "two")
+        reached = tracking.wait_for(
+            database_url, ["test_times_out"], max_position(governance), timeout=30
+        )
+    finally:
+        runner.stop()
+        follower.join()
+        runner.close()
+    assert reached
+    assert times_out.failures == 0
+    assert positions(db, "test_times_out") == [1, 2]
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_rebuild_that_meets_a_poison_event_activates_nothing(
     governance: Governance, admin: Meta, project, database_url: str, db: psycopg.Connection, workers
