@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from eventsourcing.utils import get_topic
 
 from domain.application import Governance
 from domain.calendar import end_of_local_day
@@ -39,6 +40,14 @@ _TOPICS = {
     f"{Ticket.__module__}:{Ticket.__qualname__}.": Ticket,
     f"{Pledge.__module__}:{Pledge.__qualname__}.": Pledge,
 }
+DEADLINE_NEUTRAL = frozenset(
+    {"Accepted", "Dispatched", "Escalated", "Supervised", "Rated", "Visited"}
+)
+"""Ticket events that change nothing `open_deadlines` reads (a status into or out of
+rejected and closed, the response and resolution times, the due times, the overdue
+flags): the index need not load a ticket for them. `tests/unit/test_deadline_events.py`
+walks tickets' lives to show it, and fails on an event it has not been told about."""
+_NEUTRAL_TOPICS = frozenset(get_topic(getattr(Ticket, name)) for name in DEADLINE_NEUTRAL)
 
 
 def open_deadlines(aggregate: Any) -> dict[str, datetime]:
@@ -106,19 +115,23 @@ class DeadlineIndex:
                     conn.execute("UPDATE deadline_watch_position SET position = %s", (rows[-1][0],))
 
     def _refresh(self, conn: psycopg.Connection[Any], ids: Iterable[UUID]) -> None:
-        for aggregate_id in ids:
-            aggregate = self.governance.repository.get(aggregate_id)
-            due = open_deadlines(aggregate)
+        """Replace the rows of each aggregate in `ids` by its open deadlines now (two
+        statements for them all)."""
+        ids = list(ids)
+        if not ids:
+            return
+        rows = [
+            (aggregate_id, kind, due_at)
+            for aggregate_id in ids
+            for kind, due_at in open_deadlines(self.governance.repository.get(aggregate_id)).items()
+        ]
+        conn.execute("DELETE FROM deadline_watch WHERE aggregate_id = ANY(%s)", (ids,))
+        if rows:
             conn.execute(
-                "DELETE FROM deadline_watch WHERE aggregate_id = %s AND NOT kind = ANY(%s)",
-                (aggregate_id, list(due)),
+                "INSERT INTO deadline_watch (aggregate_id, kind, due_at)"
+                " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[])",
+                ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
             )
-            for kind, due_at in due.items():
-                conn.execute(
-                    "INSERT INTO deadline_watch (aggregate_id, kind, due_at) VALUES (%s, %s, %s)"
-                    " ON CONFLICT (aggregate_id, kind) DO UPDATE SET due_at = EXCLUDED.due_at",
-                    (aggregate_id, kind, due_at),
-                )
 
     def fallen_due(self, now: datetime, limit: int = 500) -> list[tuple[UUID, str]]:
         with self._connection() as conn, conn.transaction():
@@ -131,4 +144,5 @@ class DeadlineIndex:
 
 
 def _watched(topic: str) -> bool:
-    return any(topic.startswith(prefix) for prefix in _TOPICS)
+    """Whether an event of `topic` may change its aggregate's open deadlines."""
+    return topic not in _NEUTRAL_TOPICS and any(topic.startswith(prefix) for prefix in _TOPICS)

@@ -67,6 +67,19 @@ ACTS: dict[str, Callable[[Ticket], None]] = {
 }
 
 
+def reported(priority: str, reporter: UUID | None = None) -> Ticket:
+    """A road ticket reported in grid G (call it inside `acting`)."""
+    return Ticket.report(
+        category="road",
+        description="pothole",
+        grid="G",
+        community="C",
+        source="resident",
+        priority=priority,
+        reporter_member_id=reporter,
+    )
+
+
 def allowed(action: str) -> Callable[[Any], Any]:
     return precondition(lambda machine: machine.status in NEXT[action])
 
@@ -81,15 +94,7 @@ class TicketMachine(RuleBasedStateMachine):
         self.priority = priority
         self.reporter = uuid4() if with_reporter else None
         with acting(Actor(WORKER, "grid_worker"), now=self.now):
-            self.ticket = Ticket.report(
-                category="road",
-                description="pothole",
-                grid="G",
-                community="C",
-                source="resident",
-                priority=priority,
-                reporter_member_id=self.reporter,
-            )
+            self.ticket = reported(priority, self.reporter)
         self.history: list[Any] = []
         self._collect([Ticket.Reported])
         self.status = "reported"
