@@ -127,7 +127,19 @@ def physical(base: str, generation: int) -> str:
 
 
 def table_names(projection: Projection, generation: int) -> dict[str, sql.Identifier]:
-    return {base: sql.Identifier(physical(base, generation)) for base in projection.tables}
+    return _table_names(tuple(projection.tables), generation)
+
+
+@cache
+def _table_names(bases: tuple[str, ...], generation: int) -> dict[str, sql.Identifier]:
+    """Made once per generation: every batch of every page asks for them."""
+    return {base: sql.Identifier(physical(base, generation)) for base in bases}
+
+
+def rendered(statement: sql.Composable, context: Any = None) -> sql.SQL:
+    """`statement` rendered to its text once: psycopg renders a composed statement
+    again at every execution, walking its parts."""
+    return sql.SQL(statement.as_string(context))
 
 
 class Batch:
@@ -176,7 +188,7 @@ class Batch:
         if found is None or any(a is not b for a, b in zip(found[1], values, strict=True)):
             if len(_RENDERED) >= RENDERED_KEPT:
                 _RENDERED.clear()
-            found = _RENDERED[key] = (sql.SQL(compose().as_string(self.cur)), values)
+            found = _RENDERED[key] = (rendered(compose(), self.cur), values)
         return found[0]
 
     def executemany(self, template: str, rows: Iterable[Sequence[Any] | Mapping[str, Any]]) -> None:

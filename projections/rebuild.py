@@ -19,7 +19,7 @@ from psycopg import sql
 
 from projections import tracking
 from projections.engine import Projection, physical
-from projections.runner import EVENTS_TABLE, Runner, Target
+from projections.runner import EVENTS, Runner, Target
 
 
 def rebuild(
@@ -183,7 +183,7 @@ def _share_out(
 def topic_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
     """How many events of each topic the log holds."""
     query = sql.SQL("SELECT topic, count(*) FROM {} GROUP BY topic")
-    return dict(conn.execute(query.format(sql.Identifier(EVENTS_TABLE))).fetchall())
+    return dict(conn.execute(query.format(EVENTS)).fetchall())
 
 
 def handled_count(projection: Projection, counts: dict[str, int]) -> int:

@@ -61,7 +61,7 @@ from projections.families.points_ledger import (
     FOLDED_TOTALS,
 )
 from projections.families.points_postings import MOVEMENT_LEGS, flows_table
-from projections.runner import EVENTS_TABLE, max_position
+from projections.runner import EVENTS, EVENTS_TABLE, max_position
 from projections.snapshot import one_snapshot
 
 SOURCE_AGGREGATES = {
@@ -287,8 +287,8 @@ WHERE l.position IS NULL OR ev.position IS NULL OR ev.kind <> l.kind
 ORDER BY 3
 """
 ).format(
-    batch_events=sql.SQL(BATCH_EVENTS).format(events=sql.Identifier(EVENTS_TABLE)),
-    events=sql.Identifier(EVENTS_TABLE),
+    batch_events=sql.SQL(BATCH_EVENTS).format(events=EVENTS),
+    events=EVENTS,
     ledger=sql.SQL(LEDGER),
     ev_scope=sql.SQL(_in_scope("ev")),
     differing=sql.SQL(", ").join(

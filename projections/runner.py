@@ -49,7 +49,7 @@ from psycopg import sql
 
 from projections import tracking
 from projections.decoding import StoredRow, fast_mapper
-from projections.engine import Batch, Projection, Recorded
+from projections.engine import Batch, Projection, Recorded, rendered
 
 log = logging.getLogger(__name__)
 
@@ -60,24 +60,25 @@ which projections that work inside the database have nothing to do."""
 APPLIED, ISOLATED, FAILED = "applied", "isolated", "failed"
 
 
-def _rendered(template: str, *parts: str) -> sql.SQL:
-    """A statement on the events table, rendered once (psycopg renders a composed
-    statement again at every execution)."""
-    composed = sql.SQL(template).format(sql.Identifier(EVENTS_TABLE), *map(sql.SQL, parts))
-    return sql.SQL(composed.as_string())
+EVENTS = sql.Identifier(EVENTS_TABLE)
 
 
-HEAD = _rendered("SELECT coalesce(max(notification_id), 0) FROM {}")
+def _on_events(template: str, *parts: str) -> sql.SQL:
+    """A statement on the events table (`{0}`) with `parts` as `{1}`, `{2}`..., rendered."""
+    return rendered(sql.SQL(template).format(EVENTS, *map(sql.SQL, parts)))
+
+
+HEAD = _on_events("SELECT coalesce(max(notification_id), 0) FROM {0}")
 _READ = (
     "SELECT notification_id, originator_id, originator_version, topic, {1} FROM {0}"
     " WHERE notification_id > %(after)s AND notification_id <= %(last)s{2}"
     " ORDER BY notification_id"
 )
-READ_ALL = _rendered(_READ, "state", "")
+READ_ALL = _on_events(_READ, "state", "")
 """A page's events, every topic."""
-READ_TOPICS = _rendered(_READ, "state", " AND topic = ANY(%(topics)s)")
+READ_TOPICS = _on_events(_READ, "state", " AND topic = ANY(%(topics)s)")
 """A page's events of the topics wanted."""
-READ_WHOLE = _rendered(_READ, "CASE WHEN topic = ANY(%(topics)s) THEN state END", "")
+READ_WHOLE = _on_events(_READ, "CASE WHEN topic = ANY(%(topics)s) THEN state END", "")
 """Every event of a page, the state only of the topics wanted (the others only tell
 which topics the page holds)."""
 RETRY_SECONDS = 1.0
@@ -169,7 +170,7 @@ class Runner:
         faster. A backlog is read page after page, with no wait."""
         self.prepare()
         with psycopg.connect(self.url, autocommit=True) as listener:
-            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(EVENTS_TABLE)))
+            listener.execute(sql.SQL("LISTEN {}").format(EVENTS))
             started, caught_up = -gather, True
             while not self.stopping.is_set():
                 early = started + gather - time.monotonic()

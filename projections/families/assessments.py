@@ -45,7 +45,7 @@ from domain.pledge import Pledge
 from projections.engine import Batch, Projection, topics_of
 from projections.families import assessments_sql as q
 from projections.families.assessments_sql import FACT_EVENTS, PLEDGE_OUTCOMES
-from projections.runner import EVENTS_TABLE
+from projections.runner import EVENTS
 
 TICKET_COLUMNS = (
     "ticket_id", "version", "valid_from", "valid_to", "grid_path", "reported_at",
@@ -175,7 +175,6 @@ class Assessments(Projection):
             cur.execute(q.CLEAR_STAGE)
 
 
-EVENTS = sql.Identifier(EVENTS_TABLE)
 TICKET_TOPICS = sorted(topics_of(FACT_EVENTS))
 STAGED = sorted(topics_of(Assessments.event_types) - set(TICKET_TOPICS))
 """The topics staged for the statements after the ticket fold."""

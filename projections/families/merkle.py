@@ -20,11 +20,11 @@ from psycopg import sql
 from projections.engine import Batch, Projection
 from projections.leaf_record import LEAF_SQL
 from projections.merkle_tree import Frontier, Hash, peaks
-from projections.runner import EVENTS_TABLE
+from projections.runner import EVENTS
 
 STORED_FROM = 4
 """The smallest level of subtree stored in `merkle_nodes`."""
-LEAF, EVENTS = sql.SQL(LEAF_SQL), sql.Identifier(EVENTS_TABLE)
+LEAF = sql.SQL(LEAF_SQL)
 
 
 class MerkleLog(Projection):

@@ -28,7 +28,7 @@ from typing import Any
 from psycopg import sql
 
 from domain.points import PointsAccount
-from projections.engine import Batch, Projection
+from projections.engine import Batch, Projection, rendered
 from projections.families.points_ledger import (
     APPEND_LEDGER,
     BATCH_EVENTS,
@@ -50,14 +50,16 @@ from projections.families.points_schema import (
     POSTINGS,
     create_table,
 )
-from projections.runner import EVENTS_TABLE
+from projections.runner import EVENTS
 
-EVENTS, FLOWS = sql.Identifier(EVENTS_TABLE), flows_table()
-COUNT = sql.SQL(
-    "SELECT count(*) FILTER (WHERE topic = %s),"
-    " count(*) FILTER (WHERE topic = ANY(%s)) FROM {}"
-    " WHERE notification_id > %s AND notification_id <= %s"
-).format(EVENTS)
+FLOWS = flows_table()
+COUNT = rendered(
+    sql.SQL(
+        "SELECT count(*) FILTER (WHERE topic = %s),"
+        " count(*) FILTER (WHERE topic = ANY(%s)) FROM {}"
+        " WHERE notification_id > %s AND notification_id <= %s"
+    ).format(EVENTS)
+)
 """How many accounts a range of positions opens, and how many entry events it holds."""
 
 __all__ = ["PointsProjection", "PointsRulesProjection"]
