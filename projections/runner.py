@@ -129,8 +129,12 @@ class Runner:
             conn = psycopg.connect(self.url)
             # A session setting, made after connecting so that the URL's own options
             # stand (the runner LISTENs, so it needs a session of its own anyway).
-            conn.execute("SET synchronous_commit TO off")
-            conn.commit()
+            try:
+                conn.execute("SET synchronous_commit TO off")
+                conn.commit()
+            except BaseException:
+                conn.close()
+                raise
             self._conn = conn
         return self._conn
 
@@ -306,15 +310,15 @@ class Runner:
         page: list[Recorded],
         last: int,
         present: set[str] | None,
-        careful: bool = True,
+        careful: bool,
     ) -> str:
         """Apply the page's events to one projection that stands before `last`: answer
         APPLIED (its position is to advance to `last`), FAILED (it stopped at a poison
         event) or ISOLATED (its events were applied one by one and it advanced).
         `present`: every topic in the page, if known; a projection none of whose events
         is in the page has nothing to do (no round trip), beyond advancing. Not
-        `careful`: no savepoint, and a failure raises `_RetryCarefullyError` (the page's transaction
-        is then to be rolled back)."""
+        `careful`: no savepoint, and a failure raises `_RetryCarefullyError` (the page's
+        transaction is then to be rolled back)."""
         handled = projection.handled()
         if projection.reads_events:
             events = [
