@@ -13,7 +13,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.database import embedded_url, migrate  # noqa: E402
+from api.runtime.database import embedded_url, migrate  # noqa: E402
 
 
 def server_url() -> str:

@@ -24,14 +24,14 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._db import database_url
-from projections.families.assessments import Assessments
-from projections.rebuild import event_mapper, handled_count, rebuild_all, topic_counts
-from projections.scorecards import (
+from projections.analysis.scorecards import (
     Period,
     jurisdiction_scorecard,
     path_of,
     worker_scorecard,
 )
+from projections.engine.rebuild import event_mapper, handled_count, rebuild_all, topic_counts
+from projections.views.assessments import Assessments
 
 
 def _times(call, calls: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]

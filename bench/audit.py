@@ -30,17 +30,18 @@ import psycopg
 from _db import ROOT, database_url, fresh_database
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api.database import library_env, migrate
-from api.simulate import SimClock, simulate
+from api.runtime.database import library_env, migrate
+from api.simulation.simulate import SimClock, simulate
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
-from projections import checkpoints, tracking
-from projections.families.merkle import MerkleLog
-from projections.merkle_store import StoredTree
-from projections.merkle_tree import verify_inclusion
-from projections.runner import Runner, Target, max_position
-from projections.verify import verify_store
+from projections.audit import checkpoints
+from projections.audit.merkle_log import MerkleLog
+from projections.audit.merkle_store import StoredTree
+from projections.audit.merkle_tree import verify_inclusion
+from projections.audit.verify import verify_store
+from projections.engine import tracking
+from projections.engine.runner import Runner, Target, max_position
 
 SHARED = "gridledger_bench_proj"
 OWN = "gridledger_bench_audit"

@@ -24,7 +24,7 @@ from _db import fresh_database
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from api.database import library_env
+from api.runtime.database import library_env
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor

@@ -18,11 +18,11 @@ import time
 
 from _db import fresh_database
 
-from api.database import library_env
+from api.runtime.database import library_env
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
-from projections.deadlines import DeadlineIndex
+from projections.deadlines.index import DeadlineIndex
 
 TREE = [
     ("D", "district", None),

@@ -27,13 +27,13 @@ from psycopg import sql
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # not bench/: bench/http.py shadows http
 
-from api.auth import Principal  # noqa: E402
-from api.exports import Export, Format  # noqa: E402
-from api.report import render_html, render_pdf  # noqa: E402
-from api.report_data import assemble  # noqa: E402
-from api.routes.points import _board, board_file, ledger_file  # noqa: E402
-from api.schemas.points import LEADERBOARD_COLUMNS, LEDGER_COLUMNS  # noqa: E402
-from api.visibility import Viewer  # noqa: E402
+from api.http.auth import Principal  # noqa: E402
+from api.http.exports import Export, Format  # noqa: E402
+from api.http.routes.points import _board, board_file, ledger_file  # noqa: E402
+from api.http.schemas.points import LEADERBOARD_COLUMNS, LEDGER_COLUMNS  # noqa: E402
+from api.http.visibility import Viewer  # noqa: E402
+from api.reports.data import assemble  # noqa: E402
+from api.reports.render import render_html, render_pdf  # noqa: E402
 from bench._db import server_url  # noqa: E402
 
 

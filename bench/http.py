@@ -65,8 +65,8 @@ from typing import Any  # noqa: E402
 
 from _db import ROOT, fresh_database  # noqa: E402
 
-from api.auth import issue_token  # noqa: E402
-from api.database import library_env  # noqa: E402
+from api.http.auth import issue_token  # noqa: E402
+from api.runtime.database import library_env  # noqa: E402
 from domain.application import Governance  # noqa: E402
 from domain.commands.base import Meta  # noqa: E402
 from domain.context import Actor  # noqa: E402

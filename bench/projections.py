@@ -40,15 +40,15 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection as LibraryProjection
 from eventsourcing.projection import ProjectionRunner
 
-from api.database import library_env
-from api.simulate import SimClock, SimReport, simulate
+from api.runtime.database import library_env
+from api.simulation.simulate import SimClock, SimReport, simulate
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
-from projections import tracking
-from projections.rebuild import checksums, handled_count, rebuild_all, topic_counts
+from projections.engine import tracking
+from projections.engine.rebuild import checksums, handled_count, rebuild_all, topic_counts
+from projections.engine.runner import PageReport, Runner, Target, max_position
 from projections.registry import all_projections
-from projections.runner import PageReport, Runner, Target, max_position
 
 DATABASE = "gridledger_bench_proj"
 

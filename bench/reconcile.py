@@ -27,14 +27,14 @@ from collections.abc import Callable
 import psycopg
 from _db import drop_database, fresh_database
 
-from api.database import library_env
+from api.runtime.database import library_env
 from domain.application import Governance
-from projections.families.jurisdictions import Jurisdictions
-from projections.families.points import PointsProjection, PointsRulesProjection
-from projections.rebuild import rebuild_all
-from projections.reconcile import Options, reconcile
-from projections.runner import max_position
-from projections.trial_balance import trial_balance
+from projections.analysis.reconcile import Options, reconcile
+from projections.analysis.trial_balance import trial_balance
+from projections.engine.rebuild import rebuild_all
+from projections.engine.runner import max_position
+from projections.views.jurisdictions import Jurisdictions
+from projections.views.points import PointsProjection, PointsRulesProjection
 
 
 def catch_up(url: str) -> float:

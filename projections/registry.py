@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from projections.engine import Projection
-from projections.families.activities import Activities
-from projections.families.assessments import Assessments
-from projections.families.audit import AuditJournal
-from projections.families.jurisdictions import Jurisdictions, Rosters
-from projections.families.members import Members, Organisations
-from projections.families.merkle import MerkleLog
-from projections.families.pledges import Pledges
-from projections.families.points import PointsProjection, PointsRulesProjection
-from projections.families.tickets import Tickets
-from projections.families.tickets_timeline import TicketTimeline
+from projections.audit.journal import AuditJournal
+from projections.audit.merkle_log import MerkleLog
+from projections.engine.batch import Projection
+from projections.views.activities import Activities
+from projections.views.assessments import Assessments
+from projections.views.jurisdictions import Jurisdictions, Rosters
+from projections.views.members import Members, Organisations
+from projections.views.pledges import Pledges
+from projections.views.points import PointsProjection, PointsRulesProjection
+from projections.views.tickets import Tickets
+from projections.views.tickets_timeline import TicketTimeline
 
 
 def all_projections() -> dict[str, Projection]:

@@ -16,7 +16,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from api.database import embedded_url, library_env, migrate
+from api.runtime.database import embedded_url, library_env, migrate
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
@@ -119,8 +119,8 @@ def tree(governance: Governance, admin: Meta) -> dict[str, str]:
 @pytest.fixture
 def project(governance: Governance, database_url: str):
     """Run the given projections until they have applied the whole log."""
-    from projections.engine import Projection
-    from projections.runner import Runner, Target
+    from projections.engine.batch import Projection
+    from projections.engine.runner import Runner, Target
 
     def run(*projections: Projection) -> int:
         runner = Runner(database_url, governance.mapper, [Target(p) for p in projections])

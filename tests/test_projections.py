@@ -6,7 +6,7 @@ import os
 import time
 
 from domain.member import Member
-from projections.engine import Batch, Projection
+from projections.engine.batch import Batch, Projection
 
 
 def _names_table(base: str) -> dict[str, str]:

@@ -19,9 +19,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import issue_token
-from api.settings import Settings
+from api.http.app import create_app
+from api.http.auth import issue_token
+from api.runtime.settings import Settings
 from tests.conftest import _truncate_all
 from tests.fakes import FakeClock
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from projections import bundle, checkpoints
-from projections.merkle_tree import verify_consistency, verify_inclusion
+from projections.audit import bundle, checkpoints
+from projections.audit.merkle_tree import verify_consistency, verify_inclusion
 from tests.api.conftest import Api
 
 

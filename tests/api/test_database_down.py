@@ -18,8 +18,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
+from api.http.app import create_app
+from api.runtime.settings import Settings
 from tests.api.conftest import SECRET, Api
 from tests.conftest import _truncate_all
 from tests.netcut import NetCut

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from api import demo
-from api.auth import ROLES
-from api.settings import Settings
+from api.http.auth import ROLES
+from api.runtime import demo
+from api.runtime.settings import Settings
 from tests.api.conftest import SECRET, Api
 
 

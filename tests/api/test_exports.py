@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import pytest
 from openpyxl import load_workbook
 
-from api.exports import ABOUT_SHEET
+from api.http.exports import ABOUT_SHEET
 from domain.calendar import LOCAL_TZ
 from tests.api.conftest import Api
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from api.auth import ROLES
+from api.http.auth import ROLES
 from tests.api.conftest import Api, unique
 
 PLACES = ("grid", "grid2", "other_grid", "far")

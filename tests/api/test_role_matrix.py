@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from api.auth import ROLES
-from api.permissions import ALLOWED, allows
+from api.http.auth import ROLES
+from api.http.permissions import ALLOWED, allows
 from tests.api.conftest import Api, unique
 
 Targets = dict[str, str]

@@ -195,7 +195,7 @@ def test_the_files_and_the_monthly_series_match_the_scorecard(
 ) -> None:
     import psycopg
 
-    from projections.scorecards import Period, monthly_series
+    from projections.analysis.scorecards import Period, monthly_series
 
     path = f"/v1/scorecards/{tree['street']}"
     card = _card(api, path, scenario)
@@ -263,8 +263,8 @@ def test_a_scorecard_on_spare_connections_is_the_same_and_one_snapshot(
     import psycopg
     from psycopg.pq import TransactionStatus
 
-    from projections.scorecards import Period, jurisdiction_scorecard, path_of
-    from projections.snapshot import one_snapshot
+    from projections.analysis.scorecards import Period, jurisdiction_scorecard, path_of
+    from projections.store.snapshot import one_snapshot
 
     connect = lambda: psycopg.connect(api.url, autocommit=True)  # noqa: E731
     with connect() as conn, connect() as first, connect() as second, connect() as writer:
@@ -293,7 +293,7 @@ def test_late_responses_count_only_once_their_deadline_has_passed(
 ) -> None:
     import psycopg
 
-    from projections.scorecards import Period, ticket_figures
+    from projections.analysis.scorecards import Period, ticket_figures
 
     period = Period(scenario["start"], scenario["end"], None)
     with psycopg.connect(api.url, autocommit=True) as conn:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.database import library_env
+from api.runtime.database import library_env
 from domain.activity import Activity
 from domain.application import Governance
 from domain.commands.base import BatchUsageError, Meta, Outcome

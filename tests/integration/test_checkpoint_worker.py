@@ -7,10 +7,10 @@ import time
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api.workers import Workers
+from api.runtime.workers import Workers
 from domain.application import Governance
 from domain.commands.base import Meta
-from projections import checkpoints
+from projections.audit import checkpoints
 
 
 def test_workers_sign_a_checkpoint_once_the_log_has_grown_enough(

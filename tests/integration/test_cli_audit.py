@@ -6,10 +6,10 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
+from api.cli.main import app
 from domain.application import Governance
 from domain.commands.base import Meta
-from projections.families.merkle import MerkleLog
+from projections.audit.merkle_log import MerkleLog
 
 
 @pytest.fixture

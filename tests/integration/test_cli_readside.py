@@ -6,10 +6,10 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
+from api.cli.main import app
 from domain.application import Governance
 from domain.commands.base import Meta
-from projections import tracking
+from projections.engine import tracking
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from psycopg import sql
 
 from domain.application import Governance
 from domain.commands.base import Meta
-from projections import tracking
-from projections.families.audit import AuditJournal
-from projections.rebuild import checksums, rebuild, rebuild_all
-from projections.runner import Runner, Target
+from projections.audit.journal import AuditJournal
+from projections.engine import tracking
+from projections.engine.rebuild import checksums, rebuild, rebuild_all
+from projections.engine.runner import Runner, Target
 from tests.test_projections import (
     BrokenInDatabase,
     MemberNames,
@@ -80,9 +80,9 @@ def test_a_killed_worker_resumes_without_losing_or_repeating_an_event(
     for i in range(400):
         register(governance, admin, f"m{i}")
     script = (
-        "import sys; from api.database import library_env;"
+        "import sys; from api.runtime.database import library_env;"
         "from domain.application import Governance;"
-        "from projections.runner import Runner, Target;"
+        "from projections.engine.runner import Runner, Target;"
         "from tests.test_projections import SlowNames;"
         f"g = Governance(env=library_env({database_url!r}));"
         "Runner(sys.argv[1], g.mapper, [Target(SlowNames())], batch_size=10).run_until_caught_up()"

@@ -10,9 +10,9 @@ import psycopg
 
 from domain.application import Governance
 from domain.commands.base import Meta
-from projections.engine import physical
-from projections.families.activities import Activities
-from projections.rebuild import rebuild
+from projections.engine.batch import physical
+from projections.engine.rebuild import rebuild
+from projections.views.activities import Activities
 from tests.fakes import FakeClock
 from tests.readside import all_rows
 

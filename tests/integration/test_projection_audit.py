@@ -4,7 +4,7 @@ import psycopg
 
 from domain.application import Governance
 from domain.commands.base import Meta
-from projections.families.audit import AuditJournal
+from projections.audit.journal import AuditJournal
 
 
 def test_the_journal_has_one_row_per_event_in_global_order(

@@ -5,11 +5,11 @@ import pytest
 
 from domain.application import Governance
 from domain.commands.base import Meta
-from projections.families.merkle import MerkleLog
-from projections.leaf_record import LEAF_SQL, event_leaf
-from projections.merkle_store import StoredTree
-from projections.merkle_tree import root, verify_consistency, verify_inclusion
-from projections.runner import Runner, Target
+from projections.audit.leaf_record import LEAF_SQL, event_leaf
+from projections.audit.merkle_log import MerkleLog
+from projections.audit.merkle_store import StoredTree
+from projections.audit.merkle_tree import root, verify_consistency, verify_inclusion
+from projections.engine.runner import Runner, Target
 from tests.test_projections import Interrupted, InterruptOnce
 
 

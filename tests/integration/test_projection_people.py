@@ -14,10 +14,10 @@ from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor, acting
 from domain.points import PointsAccount
-from projections.engine import Projection, physical
-from projections.families.jurisdictions import Jurisdictions, Rosters
-from projections.families.members import Members, Organisations
-from projections.rebuild import rebuild
+from projections.engine.batch import Projection, physical
+from projections.engine.rebuild import rebuild
+from projections.views.jurisdictions import Jurisdictions, Rosters
+from projections.views.members import Members, Organisations
 from tests.fakes import FakeClock
 from tests.readside import all_rows
 

@@ -11,9 +11,9 @@ import psycopg
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
-from projections.engine import physical
-from projections.families.pledges import Pledges
-from projections.rebuild import rebuild
+from projections.engine.batch import physical
+from projections.engine.rebuild import rebuild
+from projections.views.pledges import Pledges
 from tests.fakes import FakeClock
 from tests.readside import all_rows
 

@@ -17,9 +17,9 @@ from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
 from domain.points import PointsAccount
-from projections.engine import Projection, physical
-from projections.families.points import PointsProjection, PointsRulesProjection
-from projections.rebuild import checksums, rebuild
+from projections.engine.batch import Projection, physical
+from projections.engine.rebuild import checksums, rebuild
+from projections.views.points import PointsProjection, PointsRulesProjection
 from tests.fakes import FakeClock
 
 STAFF = Meta(actor=Actor("staff-1", "community_staff"))

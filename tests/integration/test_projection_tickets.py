@@ -14,10 +14,10 @@ from psycopg.rows import dict_row
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import SYSTEM, Actor
-from projections.engine import physical
-from projections.families.tickets import Tickets
-from projections.families.tickets_timeline import TicketTimeline
-from projections.rebuild import checksums, rebuild
+from projections.engine.batch import physical
+from projections.engine.rebuild import checksums, rebuild
+from projections.views.tickets import Tickets
+from projections.views.tickets_timeline import TicketTimeline
 from tests.fakes import FakeClock
 from tests.readside import all_rows
 

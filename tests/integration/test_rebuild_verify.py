@@ -6,15 +6,15 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
+from api.cli.main import app
 from domain.application import Governance
 from domain.commands.base import Meta
-from projections import tracking
-from projections.families.audit import AuditJournal
-from projections.families.merkle import MerkleLog
-from projections.families.tickets import Tickets
-from projections.runner import Runner, Target
-from projections.shadow import verify_rebuild
+from projections.audit.journal import AuditJournal
+from projections.audit.merkle_log import MerkleLog
+from projections.engine import tracking
+from projections.engine.runner import Runner, Target
+from projections.engine.shadow import verify_rebuild
+from projections.views.tickets import Tickets
 
 PROJECTIONS = (Tickets(), AuditJournal(), MerkleLog())
 
@@ -92,7 +92,7 @@ def test_the_shadow_stops_at_the_live_position_when_the_live_one_lags(
 def test_a_projection_never_run_is_reported(
     database_url: str, governance: Governance, reported: list[str]
 ) -> None:
-    from projections.families.pledges import Pledges
+    from projections.views.pledges import Pledges
 
     (found,) = verify_rebuild(database_url, governance.mapper, [Pledges()])
     assert found.projection == "pledges" and found.table is None

@@ -14,20 +14,20 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.database import library_env
-from api.ledger_cli import parse_as_of
-from api.simulate import SimClock, simulate
+from api.cli.ledger import parse_as_of
+from api.cli.main import app
+from api.runtime.database import library_env
+from api.simulation.simulate import SimClock, simulate
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor, acting
 from domain.points import PointsAccount, _entry_fields
 from domain.points_entry import EntryKey, EntryKind, EntryStatus
-from projections.families.jurisdictions import Jurisdictions
-from projections.families.points import PointsProjection, PointsRulesProjection
-from projections.reconcile import Options, Report, reconcile
-from projections.runner import Runner, Target
-from projections.trial_balance import trial_balance
+from projections.analysis.reconcile import Options, Report, reconcile
+from projections.analysis.trial_balance import trial_balance
+from projections.engine.runner import Runner, Target
+from projections.views.jurisdictions import Jurisdictions
+from projections.views.points import PointsProjection, PointsRulesProjection
 from tests.fakes import FakeClock
 from tests.integration.test_projection_points import (
     CHECKER,

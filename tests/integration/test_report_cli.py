@@ -12,8 +12,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.report import PDF_PAGES
+from api.cli.main import app
+from api.reports.render import PDF_PAGES
 from tests.integration.test_simulate import drop_database, fresh_database
 
 SEED = 11

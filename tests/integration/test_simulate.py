@@ -13,15 +13,15 @@ from eventsourcing.domain import DomainEvent
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from api.database import library_env, migrate
-from api.simulate import SimClock, SimReport, simulate
+from api.runtime.database import library_env, migrate
+from api.simulation.simulate import SimClock, SimReport, simulate
 from domain.activity import Activity
 from domain.application import Governance
 from domain.calendar import local_date
 from domain.pledge import Pledge
 from domain.points import PointsAccount
 from domain.ticket import Ticket
-from projections import tracking
+from projections.engine import tracking
 
 SEED = 7
 
@@ -194,8 +194,8 @@ def test_a_seed_already_in_the_store_is_refused(runs: tuple[Run, Run]) -> None:
 def test_the_double_entry_postings_sum_to_zero_after_a_simulation(
     runs: tuple[Run, Run],
 ) -> None:
-    from projections.families.points import PointsProjection
-    from projections.runner import Runner, Target
+    from projections.engine.runner import Runner, Target
+    from projections.views.points import PointsProjection
 
     run = runs[0]
     governance = Governance(env=library_env(run.url))
@@ -232,8 +232,8 @@ def test_row_by_row_and_staged_writes_build_identical_query_tables(
     """Upserts and updates of many rows go by COPY through staging tables, of few rows
     one statement per row: every table of every projection comes out the same either
     way, in small batches or in one."""
-    from projections import engine
-    from projections.rebuild import checksums, rebuild_all
+    from projections.engine import batch as engine
+    from projections.engine.rebuild import checksums, rebuild_all
     from projections.registry import all_projections
 
     run = runs[1]
@@ -256,7 +256,7 @@ def test_row_by_row_and_staged_writes_build_identical_query_tables(
 def test_a_rebuild_shared_out_among_worker_processes_builds_the_same_tables(
     runs: tuple[Run, Run],
 ) -> None:
-    from projections.rebuild import checksums, rebuild_all
+    from projections.engine.rebuild import checksums, rebuild_all
     from projections.registry import all_projections
 
     run = runs[1]
@@ -282,7 +282,7 @@ def test_a_rebuild_shared_out_among_worker_processes_builds_the_same_tables(
 
 
 def test_the_projections_fast_decoding_gives_the_librarys_events(runs: tuple[Run, Run]) -> None:
-    from projections.decoding import fast_mapper
+    from projections.engine.decoding import fast_mapper
 
     governance = Governance(env=library_env(runs[0].url))
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from domain.application import Governance
 from domain.context import Actor, acting
 from domain.member import Member
-from projections.store import PIPELINE_LIMIT
+from projections.store.recorder import PIPELINE_LIMIT
 
 
 def test_a_save_of_thousands_of_events_commits_whole(governance: Governance) -> None:

@@ -9,8 +9,8 @@ import psycopg
 
 from domain.application import Governance
 from domain.commands.base import Meta
-from projections.families.points import PointsProjection, PointsRulesProjection
-from projections.trial_balance import TOTAL_LABEL, trial_balance, trial_balance_table
+from projections.analysis.trial_balance import TOTAL_LABEL, trial_balance, trial_balance_table
+from projections.views.points import PointsProjection, PointsRulesProjection
 from tests.fakes import FakeClock
 from tests.integration.test_projection_points import (
     START,

@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from domain.application import Governance
 from domain.commands.base import Meta
-from projections import bundle, checkpoints
-from projections.families.merkle import MerkleLog
-from projections.verify import verify_store
+from projections.audit import bundle, checkpoints
+from projections.audit.merkle_log import MerkleLog
+from projections.audit.verify import verify_store
 
 KEY = Ed25519PrivateKey.generate()
 

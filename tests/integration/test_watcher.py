@@ -10,8 +10,8 @@ from decimal import Decimal
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
-from projections.deadlines import DeadlineIndex
-from projections.watcher import DeadlineWatcher
+from projections.deadlines.index import DeadlineIndex
+from projections.deadlines.watcher import DeadlineWatcher
 from tests.fakes import FakeClock
 from tests.writeside import max_position
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.auth import (
+from api.cli.main import app
+from api.http.auth import (
     AuthenticationError,
     WeakSecretError,
     issue_token,
     read_token,
     resolve_secret,
 )
-from api.cli import app
-from api.settings import Settings
+from api.runtime.settings import Settings
 
 
 def test_development_makes_a_private_secret_once_and_reuses_it(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_gridledger_token_prints_a_token_the_api_accepts(
 
 
 def test_the_readme_shows_the_role_matrix_as_the_code_has_it() -> None:
-    from api.permissions import matrix_markdown
+    from api.http.permissions import matrix_markdown
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert matrix_markdown() in readme

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from domain.context import Actor, acting
 from domain.errors import DomainError
 from domain.ticket import Ticket
-from projections.deadlines import DEADLINE_NEUTRAL, open_deadlines
+from projections.deadlines.index import DEADLINE_NEUTRAL, open_deadlines
 from tests.unit.test_ticket_machine import ACTS, NEXT, T0, reported
 
 CHANGING = {"Reported", "Rejected", "Responded", "Resolved", "Closed", "Reopened"} | {

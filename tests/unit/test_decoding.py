@@ -10,7 +10,7 @@ import pytest
 from eventsourcing.persistence import TranscodingNotRegisteredError
 
 from domain.application import Governance
-from projections.decoding import FastJSONDecoding, fast_mapper
+from projections.engine.decoding import FastJSONDecoding, fast_mapper
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""api.exports: every kind of column as CSV and as XLSX, empty cells and the About sheet."""
+"""api.http.exports: every kind of column as CSV and as XLSX, empty cells and the About sheet."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from openpyxl import load_workbook
 
-from api.exports import (
+from api.http.exports import (
     ABOUT_SHEET,
     Column,
     Export,

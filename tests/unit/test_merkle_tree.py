@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.merkle_tree import (
+from projections.audit.merkle_tree import (
     EMPTY_ROOT,
     Frontier,
     MemoryNodes,
@@ -145,7 +145,7 @@ def test_the_look_ups_a_proof_needs_are_known_in_advance() -> None:
 def test_appending_whole_subtrees_gives_the_root_of_appending_their_leaves(
     blocks: int, tail: int
 ) -> None:
-    from projections.merkle_tree import Frontier, perfect_root
+    from projections.audit.merkle_tree import Frontier, perfect_root
 
     leaves = [leaf_hash(bytes([i % 256, i // 256])) for i in range(blocks * 8 + tail)]
     one_by_one, in_blocks = Frontier(), Frontier()
@@ -160,7 +160,7 @@ def test_appending_whole_subtrees_gives_the_root_of_appending_their_leaves(
 
 
 def test_a_subtree_must_start_where_its_size_is_aligned() -> None:
-    from projections.merkle_tree import Frontier
+    from projections.audit.merkle_tree import Frontier
 
     tree = Frontier()
     tree.append(leaf_hash(b"x"))

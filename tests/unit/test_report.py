@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from api.report import (
+from api.reports.render import (
     PDF_PAGES,
     ChildOverdue,
     Headline,

@@ -9,7 +9,7 @@ import inspect
 import threading
 from collections.abc import AsyncIterator, Iterator
 
-from api.routing import one_hop
+from api.http.routing import one_hop
 
 
 def plain(item_id: int, flag: bool = False) -> tuple[int, bool, str]:

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from api.runtime import ticket_policy
-from api.settings import Settings
+from api.runtime.build import ticket_policy
+from api.runtime.settings import Settings
 
 
 def test_ticket_deadlines_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,1 @@
+"""The HTTP API: app, dependencies, auth, permissions, visibility, problems, routes, schemas."""

@@ -1,0 +1,209 @@
+"""The audit trail (auditors and admins): the global log, streams, states then,
+signed checkpoints, Merkle proofs and export bundles."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+
+from api.http.auth import PrincipalDep
+from api.http.deps import GovernanceDep, PoolDep
+from api.http.problems import QUERY, ForbiddenError
+from api.http.reads import MAX_POSITION, Limit, reader, rows
+from api.http.routing import OneHopRoute
+from api.http.schemas.audit import (
+    CheckpointOut,
+    ConsistencyProof,
+    EventsPage,
+    InclusionProof,
+    JournalEntry,
+    PublicKey,
+    StateThen,
+    Stream,
+)
+from api.http.schemas.common import Instant
+from api.http.visibility import READS_AUDIT
+from domain.errors import InvalidValueError, NotFoundError
+from projections.audit import bundle, checkpoints
+from projections.audit.merkle_store import StoredTree, UnknownLeafError
+
+T = TypeVar("T")
+
+
+def auditor(principal: PrincipalDep) -> None:
+    if principal.role not in READS_AUDIT:
+        raise ForbiddenError(f"a {principal.role} may not read the audit trail")
+
+
+router = APIRouter(
+    prefix="/v1/audit", tags=["audit"], dependencies=[Depends(auditor)], route_class=OneHopRoute
+)
+Journal = reader("audit")
+Tree = reader("merkle")
+Position = Annotated[int, Query(ge=0, le=MAX_POSITION)]
+Size = Annotated[int, Query(ge=1, le=MAX_POSITION)]
+
+
+def _known(compute: Callable[[], T]) -> T:
+    try:
+        return compute()
+    except UnknownLeafError as error:
+        raise NotFoundError("Leaf", str(error)) from None
+
+
+@router.get("/events", responses=QUERY)
+def events(conn: Journal, after: Position = 0, limit: Limit = 50) -> EventsPage:
+    """The global log in order, after a position."""
+    found = rows(
+        conn,
+        "SELECT * FROM audit_journal WHERE position > %s ORDER BY position LIMIT %s",
+        after,
+        limit + 1,
+    )
+    more = len(found) > limit
+    items = [JournalEntry(**r) for r in found[:limit]]
+    return EventsPage(items=items, next_cursor=str(items[-1].position) if more else None)
+
+
+@router.get("/streams/{aggregate_id}", responses=QUERY)
+def stream(aggregate_id: UUID, conn: Journal) -> Stream:
+    """Every event of one aggregate, with who recorded it and when."""
+    found = rows(
+        conn, "SELECT * FROM audit_journal WHERE aggregate_id = %s ORDER BY version", aggregate_id
+    )
+    if not found:
+        raise NotFoundError("Stream", aggregate_id)
+    return Stream(id=aggregate_id, items=[JournalEntry(**r) for r in found])
+
+
+@router.get("/streams/{aggregate_id}/state", responses=QUERY)
+def state_then(
+    aggregate_id: UUID,
+    governance: GovernanceDep,
+    conn: Journal,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    at: Annotated[Instant | None, Query(description="The state as recorded by then.")] = None,
+) -> StateThen:
+    """The aggregate's state at a version, or as recorded by a moment (from the event
+    store, not the query tables)."""
+    if (version is None) == (at is None):
+        raise InvalidValueError("give exactly one of version and at")
+    if at is not None:
+        found = rows(
+            conn,
+            "SELECT max(version) AS v FROM audit_journal"
+            " WHERE aggregate_id = %s AND recorded_at <= %s",
+            aggregate_id,
+            at,
+        )
+        version = found[0]["v"]
+        if version is None:
+            raise NotFoundError("Stream", f"{aggregate_id} at {at.isoformat()}")
+    aggregate = state_at(governance, aggregate_id, version)
+    return StateThen(**aggregate)
+
+
+def state_at(governance: Any, aggregate_id: UUID, version: int | None) -> dict[str, Any]:
+    from eventsourcing.application import AggregateNotFoundError
+
+    try:
+        aggregate = governance.repository.get(aggregate_id, version=version)
+    except AggregateNotFoundError:
+        raise NotFoundError("Stream", aggregate_id) from None
+    if version is not None and aggregate.version != version:
+        raise NotFoundError("Version", f"{aggregate_id} v{version}")
+    public = {k: v for k, v in vars(aggregate).items() if not k.startswith("_")}
+    return {
+        "id": aggregate.id,
+        "type": type(aggregate).__name__,
+        "version": aggregate.version,
+        "created_on": aggregate.created_on,
+        "modified_on": aggregate.modified_on,
+        "state": jsonable_encoder(public),
+    }
+
+
+@router.get("/checkpoints/latest", responses=QUERY)
+def latest_checkpoint(pool: PoolDep) -> CheckpointOut:
+    """The latest signed checkpoint (tree size, root hash, timestamp, signature)."""
+    with pool.connection() as conn:
+        checkpoint = checkpoints.latest(conn)
+    if checkpoint is None:
+        raise NotFoundError("Checkpoint", "latest")
+    return CheckpointOut(**checkpoint.to_json())
+
+
+@router.post("/checkpoints", status_code=201, responses=QUERY)
+def sign_checkpoint(request: Request, pool: PoolDep) -> CheckpointOut:
+    """Sign a checkpoint of the stored tree now."""
+    with pool.connection() as conn:
+        checkpoint = checkpoints.make(conn, request.app.state.signing_key)
+    return CheckpointOut(**checkpoint.to_json())
+
+
+@router.get("/proofs/inclusion", responses=QUERY)
+def inclusion(conn: Tree, position: Position, tree_size: Size) -> InclusionProof:
+    """The audit path of an event in the tree of `tree_size` leaves (RFC 9162 2.1.3)."""
+    tree = StoredTree(conn)
+    leaf = _known(lambda: tree.leaf_at(position))
+    if leaf.index >= tree_size:
+        raise InvalidValueError(f"position {position} is leaf {leaf.index}: not in {tree_size}")
+    proof = _known(lambda: tree.inclusion(leaf.index, tree_size))
+    return InclusionProof(
+        position=position,
+        leaf_index=leaf.index,
+        tree_size=tree_size,
+        leaf_hash=leaf.hash.hex(),
+        root_hash=tree.root(tree_size).hex(),
+        proof=[h.hex() for h in proof],
+    )
+
+
+@router.get("/proofs/consistency", responses=QUERY)
+def consistency(conn: Tree, from_size: Size, to_size: Size) -> ConsistencyProof:
+    """Proof that the tree of `to_size` extends the tree of `from_size` (RFC 9162 2.1.4)."""
+    if from_size > to_size:
+        raise InvalidValueError("from_size must not exceed to_size")
+    tree = StoredTree(conn)
+    proof = _known(lambda: tree.consistency(from_size, to_size))
+    return ConsistencyProof(
+        from_size=from_size,
+        to_size=to_size,
+        from_root=tree.root(from_size).hex(),
+        to_root=tree.root(to_size).hex(),
+        proof=[h.hex() for h in proof],
+    )
+
+
+@router.get("/public-key")
+def public_key(request: Request) -> PublicKey:
+    """The Ed25519 key that signs checkpoints."""
+    key = request.app.state.signing_key.public_key()
+    return PublicKey(
+        key_id=checkpoints.key_id(key),
+        public_key=base64.b64encode(checkpoints.raw_public(key)).decode(),
+        pem=key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode(),
+    )
+
+
+@router.get(
+    "/export",
+    responses={**QUERY, 200: {"content": {"application/x-ndjson": {}}}},
+    response_class=Response,
+)
+def export(
+    request: Request,
+    conn: Tree,
+    first: Annotated[int, Query(alias="from", ge=0, le=MAX_POSITION)] = 0,
+    last: Annotated[int | None, Query(alias="to", ge=0, le=MAX_POSITION)] = None,
+) -> Response:
+    """A bundle of the events at positions [from, to] with a checkpoint signed for its
+    end: verify it offline with `gridledger verify --bundle`."""
+    lines = _known(lambda: list(bundle.export(conn, request.app.state.signing_key, first, last)))
+    return Response("\n".join(lines) + "\n", media_type="application/x-ndjson")

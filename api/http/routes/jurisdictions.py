@@ -1,0 +1,86 @@
+"""Jurisdictions: define the tree, read a node, its children and its roster."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+from psycopg import sql
+
+from api.http.deps import CallerDep
+from api.http.problems import COMMAND, QUERY
+from api.http.reads import Connection, Cursor, Limit, Page, conditions, found, one, reader
+from api.http.routing import OneHopRoute
+from api.http.schemas.common import Answer, Code, PageOf, created
+from api.http.schemas.jurisdictions import JurisdictionIn, JurisdictionOut, RosterEntry
+from api.http.visibility import ViewerDep
+
+router = APIRouter(prefix="/v1", tags=["jurisdictions"], route_class=OneHopRoute)
+
+CodePath = Annotated[Code, Path(description="A jurisdiction code.")]
+Jurisdictions = reader("jurisdictions")
+Roster = reader("jurisdictions", "rosters", "members", "organisations")
+
+COLUMNS = sql.SQL("SELECT code, kind, name, parent, path, depth, version FROM jurisdictions")
+ROSTER = sql.SQL(
+    "SELECT * FROM ("
+    " SELECT 'member' AS kind, r.member_id AS id, m.name, r.community, r.grid,"
+    " r.organisation_id, r.reported_at, r.position, r.path"
+    " FROM roster_members r LEFT JOIN members m ON m.id = r.member_id WHERE r.path @> ARRAY[%s]"
+    " UNION ALL"
+    " SELECT 'organisation', r.organisation_id, o.name, r.community, NULL, NULL,"
+    " r.reported_at, r.position, r.path FROM roster_organisations r"
+    " LEFT JOIN organisations o ON o.id = r.organisation_id WHERE r.path @> ARRAY[%s]"
+    ") AS roster"
+)
+
+
+@router.post("/jurisdictions", status_code=201, responses=COMMAND)
+def define_jurisdiction(body: JurisdictionIn, caller: CallerDep, response: Response) -> Answer:
+    """Define a district, street, community or grid under its parent (admin)."""
+    result = caller.run("define_jurisdiction", **body.model_dump())
+    return created(response, result, f"/v1/jurisdictions/{body.code}")
+
+
+def _node(conn: Connection, code: str) -> JurisdictionOut:
+    row = one(conn, COLUMNS + sql.SQL(" WHERE code = %s"), code)
+    return JurisdictionOut(**found(row, "Jurisdiction", code))
+
+
+@router.get("/jurisdictions/{code}", responses=QUERY)
+def get_jurisdiction(code: CodePath, conn: Jurisdictions) -> JurisdictionOut:
+    """A jurisdiction with its path of codes from the root down."""
+    return _node(conn, code)
+
+
+@router.get("/jurisdictions/{code}/children", responses=QUERY)
+def get_children(
+    code: CodePath, conn: Jurisdictions, limit: Limit = 50, cursor: Cursor = None
+) -> PageOf[JurisdictionOut]:
+    """The jurisdictions directly under `code`, by code."""
+    _node(conn, code)
+    items, next_cursor = Page(["code"]).fetch(
+        conn, COLUMNS, [sql.SQL("parent = %s")], [code], limit, cursor
+    )
+    return PageOf[JurisdictionOut](
+        items=[JurisdictionOut(**r) for r in items], next_cursor=next_cursor
+    )
+
+
+@router.get("/jurisdictions/{code}/roster", responses=QUERY)
+def get_roster(
+    code: CodePath,
+    conn: Roster,
+    viewer: ViewerDep,
+    kind: Annotated[Literal["member", "organisation"] | None, Query()] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> PageOf[RosterEntry]:
+    """Members and organisations reported in to the subtree of `code`, in the order
+    they reported in: those the caller may read (within its scope; a resident, itself)."""
+    _node(conn, code)
+    where, params = conditions(viewer.roster(), ("kind = %s", kind))
+    items, next_cursor = Page(["position"]).fetch(
+        conn, ROSTER, where, [code, code, *params], limit, cursor
+    )
+    return PageOf[RosterEntry](items=[RosterEntry(**r) for r in items], next_cursor=next_cursor)

@@ -1,0 +1,91 @@
+"""Members: register, report in (报到), claim and release roles (认领); read and list."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+from psycopg import sql
+
+from api.http.deps import CallerDep
+from api.http.problems import COMMAND, QUERY
+from api.http.reads import Cursor, Limit, Page, conditions, first, found, reader
+from api.http.routing import OneHopRoute
+from api.http.schemas.common import Answer, Code, PageOf, created
+from api.http.schemas.members import MemberIn, MemberOut, MemberReportIn, RoleClaimIn, RoleReleaseIn
+from api.http.visibility import MEMBER_IN_SUBTREE, ViewerDep
+from domain.member import MemberKind, Role
+
+router = APIRouter(prefix="/v1", tags=["members"], route_class=OneHopRoute)
+
+Members = reader("members", "rosters", "jurisdictions")
+
+
+@router.post("/members", status_code=201, responses=COMMAND)
+def register_member(body: MemberIn, caller: CallerDep, response: Response) -> Answer:
+    """Register a member; `home_grid` is the grid they live in, if known."""
+    result = caller.run("register_member", place=body.home_grid, **body.model_dump())
+    return created(response, result, f"/v1/members/{result.id}")
+
+
+@router.post("/members/{member_id}/report-ins", responses=COMMAND)
+def report_in(member_id: UUID, body: MemberReportIn, caller: CallerDep) -> Answer:
+    """The member reports in (报到) to a community, perhaps a grid, perhaps through an
+    organisation that has reported in there."""
+    result = caller.run(
+        "report_in_member",
+        member_id,
+        place=body.grid or body.community,
+        owner=member_id,
+        **body.model_dump(),
+    )
+    return Answer.of(result)
+
+
+@router.post("/members/{member_id}/role-claims", responses=COMMAND)
+def claim_role(member_id: UUID, body: RoleClaimIn, caller: CallerDep) -> Answer:
+    """The member claims a role (grid worker, building or unit head, pioneer post)."""
+    result = caller.run("claim_role", member_id, place=body.jurisdiction, **body.model_dump())
+    return Answer.of(result)
+
+
+@router.post("/members/{member_id}/role-releases", responses=COMMAND)
+def release_role(member_id: UUID, body: RoleReleaseIn, caller: CallerDep) -> Answer:
+    """The member releases a role they hold."""
+    result = caller.run("release_role", member_id, place=body.jurisdiction, **body.model_dump())
+    return Answer.of(result)
+
+
+@router.get("/members/{member_id}", responses=QUERY)
+def get_member(member_id: UUID, conn: Members, viewer: ViewerDep) -> MemberOut:
+    """A member with report-ins, held roles, volunteer hours and points balance (404 for
+    a member outside what the caller may read)."""
+    row = first(conn, "SELECT * FROM members AS m", ("m.id = %s", member_id), viewer.members())
+    return MemberOut(**found(row, "Member", member_id))
+
+
+@router.get("/members", responses=QUERY)
+def list_members(
+    conn: Members,
+    viewer: ViewerDep,
+    jurisdiction: Annotated[
+        Code | None, Query(description="Reported in to, or living in, this subtree.")
+    ] = None,
+    kind: MemberKind | None = None,
+    role: Annotated[Role | None, Query(description="Holding this role.")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> PageOf[MemberOut]:
+    """Members the caller may read, by id, filtered by subtree, kind and held role."""
+    where, params = conditions(
+        viewer.members(),
+        (MEMBER_IN_SUBTREE, jurisdiction and (jurisdiction, jurisdiction)),
+        ("m.kind = %s", kind),
+        ("m.roles @> %s::jsonb", role and json.dumps([{"role": role.value}])),
+    )
+    items, next_cursor = Page(["id"]).fetch(
+        conn, sql.SQL("SELECT * FROM members AS m"), where, params, limit, cursor
+    )
+    return PageOf[MemberOut](items=[MemberOut(**r) for r in items], next_cursor=next_cursor)

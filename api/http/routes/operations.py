@@ -1,0 +1,98 @@
+"""Operations: liveness, readiness (database and projections) and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
+from psycopg_pool import PoolTimeout
+from pydantic import BaseModel
+
+from api.http.deps import PoolDep
+from api.http.routing import OneHopRoute
+from projections.engine.runner import lag
+
+router = APIRouter(tags=["operations"], route_class=OneHopRoute)
+
+
+class Health(BaseModel):
+    status: str
+
+
+class ProjectionLag(BaseModel):
+    name: str
+    status: str
+    position: int
+    lag: int
+
+
+class Readiness(BaseModel):
+    status: str
+    database: bool
+    projections: list[ProjectionLag]
+
+
+@router.get("/healthz")
+def healthz() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+def _projections(pool: Any) -> list[ProjectionLag] | None:
+    try:
+        with pool.connection(timeout=2) as conn:
+            found = lag(conn)
+    except (psycopg.Error, PoolTimeout):
+        return None
+    return [
+        ProjectionLag(name=name, status=status, position=position, lag=behind)
+        for name, (position, behind, status) in sorted(found.items())
+    ]
+
+
+@router.get("/readyz", responses={503: {"model": Readiness, "description": "Not ready"}})
+def readyz(pool: PoolDep, response: Response) -> Readiness:
+    """Database reachable, and each projection's position, lag and status; 503 if the
+    database is down or a projection has failed."""
+    projections = _projections(pool)
+    if projections is None:
+        response.status_code = 503
+        return Readiness(status="database unavailable", database=False, projections=[])
+    failed = [p.name for p in projections if p.status == "failed"]
+    if failed:
+        response.status_code = 503
+        return Readiness(
+            status=f"failed: {', '.join(failed)}", database=True, projections=projections
+        )
+    return Readiness(status="ready", database=True, projections=projections)
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(request: Request, pool: PoolDep) -> str:
+    """Prometheus text: requests and latency per route, each projection's lag."""
+    lines = request.app.state.metrics.render()
+    lines += [
+        "# HELP gridledger_projection_lag Events a projection is behind the log.",
+        "# TYPE gridledger_projection_lag gauge",
+    ]
+    projections = _projections(pool) or []
+    for p in projections:
+        lines.append(f'gridledger_projection_lag{{name="{p.name}"}} {p.lag}')
+    lines += [
+        "# HELP gridledger_projection_position The last position a projection applied.",
+        "# TYPE gridledger_projection_position gauge",
+    ]
+    lines += [
+        f'gridledger_projection_position{{name="{p.name}"}} {p.position}' for p in projections
+    ]
+    lines += [
+        "# HELP gridledger_projection_failed 1 if a projection stopped at a poison event.",
+        "# TYPE gridledger_projection_failed gauge",
+    ]
+    lines += [
+        f'gridledger_projection_failed{{name="{p.name}"}} {int(p.status == "failed")}'
+        for p in projections
+    ]
+    return "\n".join(lines) + "\n"

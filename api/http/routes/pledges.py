@@ -1,0 +1,121 @@
+"""Pledges (承诺/践诺): make, accept, log and verify sessions, withdraw, review; read, list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Response
+from psycopg import sql
+
+from api.http.actions import act, add_action
+from api.http.deps import CallerDep
+from api.http.problems import COMMAND, QUERY
+from api.http.reads import Cursor, Limit, Page, conditions, first, found, reader, rows
+from api.http.routing import OneHopRoute
+from api.http.schemas.common import Answer, Code, PageOf, created
+from api.http.schemas.pledges import (
+    PledgeIn,
+    PledgeOut,
+    ReviewIn,
+    SessionAnswer,
+    SessionIn,
+    StatusAnswer,
+    WithdrawIn,
+)
+from api.http.visibility import Filter, Viewer, ViewerDep
+from domain.application import Governance
+from domain.pledge_rules import PledgeStatus
+
+router = APIRouter(prefix="/v1", tags=["pledges"], route_class=OneHopRoute)
+
+Pledges = reader("pledges", "jurisdictions")
+
+
+@router.post("/pledges", status_code=201, responses=COMMAND)
+def make_pledge(body: PledgeIn, caller: CallerDep, response: Response) -> Answer:
+    """A member pledges a service item, pioneer post or commitment (我是党员,我承诺)."""
+    result = caller.run(
+        "make_pledge", place=body.community, owner=body.member_id, **body.model_dump()
+    )
+    return created(response, result, f"/v1/pledges/{result.id}")
+
+
+def _pledge(governance: Governance, pledge_id: UUID) -> tuple[str, object]:
+    pledge = governance.pledge(pledge_id)
+    return pledge.community, pledge.member_id
+
+
+add_action(router, "pledges", "accept", "accept_pledge", None, _pledge, "Accept a pledge.")
+add_action(
+    router,
+    "pledges",
+    "sessions",
+    "log_session",
+    SessionIn,
+    _pledge,
+    "Log a service session on an accepted pledge; answers its session_no.",
+    SessionAnswer,
+)
+add_action(
+    router, "pledges", "withdraw", "withdraw_pledge", WithdrawIn, _pledge, "Withdraw a pledge."
+)
+add_action(
+    router,
+    "pledges",
+    "review",
+    "review_pledge",
+    ReviewIn,
+    _pledge,
+    "Review a fulfilled or lapsed pledge (践诺评议), once.",
+)
+
+
+@router.post("/pledges/{id}/sessions/{session_no}/verify", responses=COMMAND)
+def verify_session(
+    id: UUID,
+    session_no: Annotated[int, Path(ge=1, le=100_000)],
+    caller: CallerDep,
+) -> StatusAnswer:
+    """Verify a session; the pledge is fulfilled (and its points awarded) once verified
+    hours reach the target. Answers the pledge's status."""
+    return StatusAnswer.of(act(caller, _pledge, "verify_session", id, session_no))
+
+
+def _visible(viewer: Viewer) -> Filter:
+    return viewer.community_things("community", member="member_id")
+
+
+@router.get("/pledges/{pledge_id}", responses=QUERY)
+def get_pledge(pledge_id: UUID, conn: Pledges, viewer: ViewerDep) -> PledgeOut:
+    """A pledge with its hours, sessions and review."""
+    row = first(conn, "SELECT * FROM pledges", ("id = %s", pledge_id), _visible(viewer))
+    row = found(row, "Pledge", pledge_id)
+    sessions = rows(
+        conn, "SELECT * FROM pledge_sessions WHERE pledge_id = %s ORDER BY session_no", pledge_id
+    )
+    return PledgeOut(**row, sessions=sessions)
+
+
+@router.get("/pledges", responses=QUERY)
+def list_pledges(
+    conn: Pledges,
+    viewer: ViewerDep,
+    member_id: UUID | None = None,
+    community: Code | None = None,
+    status: PledgeStatus | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> PageOf[PledgeOut]:
+    """Pledges the caller may read, by when they were made (without sessions: read one
+    for those)."""
+    where, params = conditions(
+        _visible(viewer),
+        ("member_id = %s", member_id),
+        ("community = %s", community),
+        ("status = %s", status),
+    )
+    items, next_cursor = Page(["pledged_at", "id"]).fetch(
+        conn, sql.SQL("SELECT * FROM pledges"), where, params, limit, cursor
+    )
+    return PageOf[PledgeOut](items=[PledgeOut(**r) for r in items], next_cursor=next_cursor)

@@ -1,0 +1,1 @@
+"""The assessment report (考核报告): its data, its HTML template and its rendering."""

@@ -1,0 +1,37 @@
+"""The Ed25519 key that signs checkpoints: from settings, else made once in the data
+directory (`audit_signing_key`, mode 0600, base64 of the 32 raw private bytes)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from api.runtime.settings import Settings
+
+
+def signing_key(settings: Settings) -> Ed25519PrivateKey:
+    if settings.audit_signing_key is not None:
+        return _from_text(settings.audit_signing_key.get_secret_value())
+    return _from_file(settings.data_dir / "audit_signing_key")
+
+
+def _from_text(text: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(base64.b64decode(text.strip()))
+
+
+def _from_file(path: Path) -> Ed25519PrivateKey:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _from_text(path.read_text())
+    raw = Ed25519PrivateKey.generate().private_bytes(
+        Encoding.Raw, PrivateFormat.Raw, NoEncryption()
+    )
+    with os.fdopen(fd, "w") as file:
+        file.write(base64.b64encode(raw).decode() + "\n")
+    return _from_text(path.read_text())

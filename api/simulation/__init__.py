@@ -1,0 +1,1 @@
+"""Synthetic community governance for demos and load tests (`gridledger simulate`)."""

@@ -1,0 +1,1 @@
+"""Analysis of the query tables: reconciliation, the trial balance and scorecards."""

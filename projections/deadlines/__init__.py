@@ -1,0 +1,1 @@
+"""The deadline process: the index of open deadlines and the watcher that records misses."""

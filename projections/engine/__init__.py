@@ -1,0 +1,1 @@
+"""The projection engine: batches, the runner, tracking, rebuilds, shadows, decoding."""

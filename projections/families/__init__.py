@@ -1,1 +1,0 @@
-"""The query-table families, one module each; each owns its tables."""

@@ -1,0 +1,1 @@
+"""The query-table families, one module each: its DDL, its apply and its reads."""

@@ -1,0 +1,301 @@
+"""Tickets: one current row per ticket, for the queues by grid subtree, status, level
+and overdue flags.
+
+The row carries every field of `GET /v1/tickets/{id}` and more: the ticket's place in
+the jurisdiction tree (`district`, `street`, `community`, and `grid_path`, the codes
+from the root down to its grid, so a subtree is `grid_path @> ARRAY[code]`), its
+description, reporter and location, and counts of its reopens, escalations,
+supervisions and return visits.
+
+The tree comes from `Jurisdiction.Defined` events, kept in the projection's own
+`ticket_jurisdiction_paths` (code -> path): a grid is always defined before a ticket
+is reported in it, and a node never moves, so a ticket's path is fixed when reported.
+
+A batch is folded in Python: the changeable columns of the tickets it touches are
+fetched once, the events applied in order, then new tickets are written with COPY and
+the others with one pipelined UPDATE of those columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from domain.jurisdiction import Jurisdiction
+from domain.ticket import Ticket
+from projections.engine.batch import Batch, Projection
+
+Row = dict[str, Any]
+
+TICKETS_DDL = (
+    "CREATE TABLE IF NOT EXISTS {tickets} ("
+    " id uuid PRIMARY KEY, status text NOT NULL, category text NOT NULL, grid text NOT NULL,"
+    " level text, assignee text, source text NOT NULL, priority text NOT NULL,"
+    " reported_at timestamptz NOT NULL, respond_due_at timestamptz NOT NULL,"
+    " responded_at timestamptz, resolve_due_at timestamptz NOT NULL,"
+    " resolved_at timestamptz, closed_at timestamptz, satisfaction text,"
+    " response_overdue boolean NOT NULL, resolution_overdue boolean NOT NULL,"
+    " version int NOT NULL, community text NOT NULL, street text, district text NOT NULL,"
+    " grid_path text[] NOT NULL, description text NOT NULL, reporter_member_id uuid,"
+    " location jsonb, dispatched_at timestamptz, resolution text, rating_comment text,"
+    " rejection_reason text, duplicate_of uuid, reopen_count int NOT NULL,"
+    " escalation_count int NOT NULL, supervision_count int NOT NULL,"
+    " visit_count int NOT NULL, resolution_overdue_count int NOT NULL,"
+    " last_position bigint NOT NULL, updated_at timestamptz NOT NULL)"
+)
+
+COLUMNS = (
+    "id", "status", "category", "grid", "level", "assignee", "source", "priority",
+    "reported_at", "respond_due_at", "responded_at", "resolve_due_at", "resolved_at",
+    "closed_at", "satisfaction", "response_overdue", "resolution_overdue", "version",
+    "community", "street", "district", "grid_path", "description", "reporter_member_id",
+    "location", "dispatched_at", "resolution", "rating_comment", "rejection_reason",
+    "duplicate_of", "reopen_count", "escalation_count", "supervision_count", "visit_count",
+    "resolution_overdue_count", "last_position", "updated_at",
+)  # fmt: skip
+
+MUTABLE = (
+    "status", "level", "assignee", "responded_at", "resolve_due_at", "resolved_at",
+    "closed_at", "satisfaction", "response_overdue", "resolution_overdue", "version",
+    "dispatched_at", "resolution", "rating_comment", "rejection_reason", "duplicate_of",
+    "reopen_count", "escalation_count", "supervision_count", "visit_count",
+    "resolution_overdue_count", "last_position", "updated_at",
+)  # fmt: skip
+"""The columns a ticket's events after `Reported` may change: all an update writes."""
+
+
+def _new_row(event: Any, path: list[str]) -> Row:
+    return {
+        "id": event.originator_id,
+        "status": "reported",
+        "category": event.category,
+        "grid": event.grid,
+        "level": None,
+        "assignee": None,
+        "source": event.source,
+        "priority": event.priority,
+        "reported_at": event.reported_at,
+        "respond_due_at": event.respond_due_at,
+        "responded_at": None,
+        "resolve_due_at": event.resolve_due_at,
+        "resolved_at": None,
+        "closed_at": None,
+        "satisfaction": None,
+        "response_overdue": False,
+        "resolution_overdue": False,
+        "version": event.originator_version,
+        "community": event.community,
+        "street": path[1] if len(path) > 1 else None,
+        "district": path[0],
+        "grid_path": path,
+        "description": event.description,
+        "reporter_member_id": event.reporter_member_id,
+        "location": event.location,
+        "dispatched_at": None,
+        "resolution": None,
+        "rating_comment": None,
+        "rejection_reason": None,
+        "duplicate_of": None,
+        "reopen_count": 0,
+        "escalation_count": 0,
+        "supervision_count": 0,
+        "visit_count": 0,
+        "resolution_overdue_count": 0,
+        "last_position": 0,
+        "updated_at": event.timestamp,
+    }
+
+
+def _accepted(row: Row, event: Any) -> None:
+    row["status"] = "accepted"
+
+
+def _rejected(row: Row, event: Any) -> None:
+    row["status"] = "rejected"
+    row["rejection_reason"] = event.reason
+    row["duplicate_of"] = event.duplicate_of
+
+
+def _dispatched(row: Row, event: Any) -> None:
+    row["status"] = "dispatched"
+    row["level"] = event.level
+    row["assignee"] = event.assignee
+    row["dispatched_at"] = event.at
+
+
+def _responded(row: Row, event: Any) -> None:
+    row["status"] = "responded"
+    if row["responded_at"] is None:
+        row["responded_at"] = event.at
+
+
+def _escalated(row: Row, event: Any) -> None:
+    row["status"] = "accepted"
+    row["level"] = event.to_level
+    row["assignee"] = None
+    row["escalation_count"] += 1
+
+
+def _supervised(row: Row, event: Any) -> None:
+    row["supervision_count"] += 1
+
+
+def _resolved(row: Row, event: Any) -> None:
+    row["status"] = "resolved"
+    row["resolution"] = event.resolution
+    row["resolved_at"] = event.at
+
+
+def _rated(row: Row, event: Any) -> None:
+    row["satisfaction"] = event.satisfaction
+    row["rating_comment"] = event.comment
+
+
+def _visited(row: Row, event: Any) -> None:
+    row["visit_count"] += 1
+
+
+def _closed(row: Row, event: Any) -> None:
+    row["status"] = "closed"
+    row["closed_at"] = event.at
+
+
+def _reopened(row: Row, event: Any) -> None:
+    """A new round: back to dispatched with a new resolution deadline, unrated."""
+    row["status"] = "dispatched"
+    row["resolve_due_at"] = event.resolve_due_at
+    row["resolution"] = None
+    row["resolved_at"] = None
+    row["closed_at"] = None
+    row["satisfaction"] = None
+    row["rating_comment"] = None
+    row["resolution_overdue"] = False
+    row["reopen_count"] += 1
+
+
+def _response_overdue(row: Row, event: Any) -> None:
+    row["response_overdue"] = True
+
+
+def _resolution_overdue(row: Row, event: Any) -> None:
+    row["resolution_overdue"] = True
+    row["resolution_overdue_count"] += 1
+
+
+HANDLERS: dict[type, Callable[[Row, Any], None]] = {
+    Ticket.Accepted: _accepted,
+    Ticket.Rejected: _rejected,
+    Ticket.Dispatched: _dispatched,
+    Ticket.Responded: _responded,
+    Ticket.Escalated: _escalated,
+    Ticket.Supervised: _supervised,
+    Ticket.Resolved: _resolved,
+    Ticket.Rated: _rated,
+    Ticket.Visited: _visited,
+    Ticket.Closed: _closed,
+    Ticket.Reopened: _reopened,
+    Ticket.ResponseOverdue: _response_overdue,
+    Ticket.ResolutionOverdue: _resolution_overdue,
+}
+
+
+class Tickets(Projection):
+    name = "tickets"
+    schema_version = 1
+    tables = {
+        "tickets": TICKETS_DDL,
+        "ticket_jurisdiction_paths": (
+            "CREATE TABLE IF NOT EXISTS {ticket_jurisdiction_paths} ("
+            " code text PRIMARY KEY, kind text NOT NULL, path text[] NOT NULL)"
+        ),
+    }
+    indexes = [
+        "CREATE INDEX IF NOT EXISTS tickets_g{g}_path ON {tickets} USING gin (grid_path)",
+        "CREATE INDEX IF NOT EXISTS tickets_g{g}_status ON {tickets} (status, reported_at)",
+        "CREATE INDEX IF NOT EXISTS tickets_g{g}_level ON {tickets} (level, status)",
+        "CREATE INDEX IF NOT EXISTS tickets_g{g}_reported ON {tickets} (reported_at)",
+        "CREATE INDEX IF NOT EXISTS tickets_g{g}_overdue ON {tickets} (reported_at)"
+        " WHERE response_overdue OR resolution_overdue",
+        "CREATE INDEX IF NOT EXISTS tickets_g{g}_reporter ON {tickets} (reporter_member_id)"
+        " WHERE reporter_member_id IS NOT NULL",
+    ]
+    event_types = (Ticket.Event, Jurisdiction.Defined)
+    rebuild_weight = 1.3  # 50.8 µs an event
+
+    def __init__(self) -> None:
+        self._paths: dict[str, list[str]] = {}
+        """Jurisdiction paths already seen: a code's path never changes, so any
+        generation may share them; misses are read from `ticket_jurisdiction_paths`."""
+
+    def apply(self, batch: Batch) -> None:
+        paths = self._paths
+        defined: list[tuple[str, str, list[str]]] = []
+        events: list[tuple[int, Any]] = []
+        reported: set[UUID] = set()
+        touched: set[UUID] = set()
+        for recorded in batch.events:
+            event = recorded.event
+            if type(event) is Jurisdiction.Defined:
+                path = list(event.path)
+                paths[event.code] = path
+                defined.append((event.code, event.kind, path))
+                continue
+            if type(event) is Ticket.Reported:
+                reported.add(event.originator_id)
+            touched.add(event.originator_id)
+            events.append((recorded.position, event))
+        if defined:
+            batch.copy("ticket_jurisdiction_paths", ("code", "kind", "path"), defined)
+        if not events:
+            return
+        rows = self._fetch(batch, touched - reported)
+        known = set(rows)
+        self._read_paths(batch, {e.grid for _, e in events if type(e) is Ticket.Reported})
+        for position, event in events:
+            if type(event) is Ticket.Reported:
+                row = rows[event.originator_id] = _new_row(event, paths[event.grid])
+            else:
+                row = rows[event.originator_id]
+                HANDLERS[type(event)](row, event)
+                row["version"] = event.originator_version
+                row["updated_at"] = event.timestamp
+            row["last_position"] = position
+        ordered = sorted(rows.values(), key=lambda row: row["last_position"])
+        batch.copy(
+            "tickets",
+            COLUMNS,
+            ([stored[c] for c in COLUMNS] for stored in _created(ordered, known)),
+        )
+        batch.update("tickets", ["id"], [row for row in ordered if row["id"] in known])
+
+    @staticmethod
+    def _fetch(batch: Batch, ids: set[UUID]) -> dict[UUID, Row]:
+        """The changeable columns of the tickets `ids` as they stand."""
+        if not ids:
+            return {}
+        statement = sql.SQL("SELECT id, {} FROM {} WHERE id = ANY(%s)").format(
+            sql.SQL(", ").join(map(sql.Identifier, MUTABLE)), batch.t("tickets")
+        )
+        batch.cur.execute(statement, (list(ids),))
+        return {row[0]: dict(zip(("id", *MUTABLE), row, strict=True)) for row in batch.cur}
+
+    def _read_paths(self, batch: Batch, grids: set[str]) -> None:
+        """Learn the paths of `grids` defined before this batch (after a restart)."""
+        wanted = grids - self._paths.keys()
+        found = batch.fetch("ticket_jurisdiction_paths", "code", wanted)
+        for code in sorted(wanted):
+            if code not in found:
+                raise LookupError(f"grid {code!r} has no Jurisdiction.Defined before its ticket")
+            self._paths[code] = list(found[code]["path"])
+
+
+def _created(rows: list[Row], known: set[UUID]) -> Iterator[Row]:
+    """The rows of tickets new in this batch, their jsonb value wrapped for COPY."""
+    for row in rows:
+        if row["id"] not in known:
+            location = row["location"]
+            yield {**row, "location": None if location is None else Jsonb(location)}
