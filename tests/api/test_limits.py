@@ -77,9 +77,7 @@ def test_waiting_queries_hold_no_read_connection(stalled: Api) -> None:
 
 
 def test_wait_ms_is_capped_by_the_setting(stalled: Api) -> None:
-    response = stalled.get(
-        "/v1/tickets", params={"min_position": stalled.last, "wait_ms": 30_000}
-    )
+    response = stalled.get("/v1/tickets", params={"min_position": stalled.last, "wait_ms": 30_000})
     assert response.status_code == 503
     assert "within 1500 ms" in response.json()["detail"]
 
