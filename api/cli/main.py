@@ -251,7 +251,7 @@ def rebuild(
     from rich.progress import Progress
 
     from projections.engine.rebuild import rebuild_all
-    from projections.engine.runner import max_position
+    from projections.store.events import max_position
 
     projections = _selected(names)
     settings = Settings()
@@ -286,7 +286,7 @@ def status() -> None:
     from rich.table import Table
 
     from projections.engine import tracking
-    from projections.engine.runner import max_position
+    from projections.store.events import max_position
 
     settings = Settings()
     url = database_url(settings)

@@ -15,6 +15,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 import api.runtime.revocations  # noqa: F401  (registers its table for migrate)
 from domain.application import Governance
+from projections.registry import SCHEMA
 from projections.store import schema
 
 log = logging.getLogger(__name__)
@@ -69,5 +70,5 @@ def migrate(url: str) -> None:
     """Create every table gridledger needs (idempotent)."""
     app = Governance(env=library_env(url, create_table=True))
     app.close()
-    schema.apply(url)
+    schema.apply(url, SCHEMA)
     log.info("migrated %s", url)
