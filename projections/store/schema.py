@@ -24,7 +24,7 @@ def apply(url: str) -> list[str]:
     owners: list[str] = []
     with psycopg.connect(url) as conn:
         for owner, statement in _STATEMENTS:
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement)
             if owner not in owners:
                 owners.append(owner)
     return owners
