@@ -42,7 +42,8 @@ from projections.audit.merkle_store import StoredTree
 from projections.audit.merkle_tree import verify_inclusion
 from projections.audit.verify import verify_store
 from projections.engine import tracking
-from projections.engine.runner import Runner, Target, max_position
+from projections.engine.runner import Runner, Target
+from projections.store.events import max_position
 
 SHARED = "gridledger_bench_proj"
 OWN = "gridledger_bench_audit"

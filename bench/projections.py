@@ -47,8 +47,9 @@ from domain.commands.base import Meta
 from domain.context import Actor
 from projections.engine import tracking
 from projections.engine.rebuild import checksums, handled_count, rebuild_all, topic_counts
-from projections.engine.runner import PageReport, Runner, Target, max_position
+from projections.engine.runner import PageReport, Runner, Target
 from projections.registry import all_projections
+from projections.store.events import max_position
 
 DATABASE = "gridledger_bench_proj"
 

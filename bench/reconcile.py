@@ -33,7 +33,7 @@ from domain.application import Governance
 from projections.analysis.reconcile import Options, reconcile
 from projections.analysis.trial_balance import trial_balance
 from projections.engine.rebuild import rebuild_all
-from projections.engine.runner import max_position
+from projections.store.events import max_position
 from projections.views.jurisdictions import Jurisdictions
 from projections.views.points import PointsProjection, PointsRulesProjection
 

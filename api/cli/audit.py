@@ -60,7 +60,7 @@ def verify(
             _since(conn, since_checkpoint, key)
             return
         from projections.audit.verify import verify_store
-        from projections.engine.runner import max_position
+        from projections.store.events import max_position
 
         with Progress(console=console) as bar:
             task = bar.add_task("verifying", total=max(max_position(conn), 1))
@@ -137,8 +137,8 @@ def verify_rebuild(
     """`rebuild --verify`: rebuild into shadow tables and compare with the live ones."""
     import psycopg
 
-    from projections.engine.runner import max_position
     from projections.engine.shadow import verify_rebuild as compare
+    from projections.store.events import max_position
 
     with psycopg.connect(url) as conn:
         head = max_position(conn)

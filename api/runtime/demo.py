@@ -13,8 +13,9 @@ from api.http.auth import ROLES, issue_token
 from api.runtime.build import build_governance
 from api.runtime.settings import Settings
 from api.simulation.simulate import SimClock, SimReport, simulate
-from projections.engine.runner import Runner, Target, max_position
+from projections.engine.runner import Runner, Target
 from projections.registry import all_projections
+from projections.store.events import max_position
 
 DEMO_SEED = 7
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from psycopg import sql
 
 from projections.engine.batch import Batch, Projection
+from projections.store.events import EVENTS
 
 METADATA_KEYS = "ARRAY['timestamp', 'actor_id', 'actor_role', 'occurred_at', 'originator_topic']"
 KEYS = sql.SQL(METADATA_KEYS)
@@ -50,9 +51,10 @@ class AuditJournal(Projection):
                 " (s -> 'occurred_at' ->> '_data_')::timestamptz,"
                 " s - {keys}"
                 " FROM (SELECT notification_id, originator_id, originator_version, topic,"
-                " convert_from(state, 'UTF8')::jsonb AS s FROM governance_events"
+                " convert_from(state, 'UTF8')::jsonb AS s FROM {events}"
                 " WHERE notification_id > %s AND notification_id <= %s OFFSET 0) AS e",
                 keys=KEYS,
+                events=EVENTS,
             ),
             (batch.after, batch.last),
         )

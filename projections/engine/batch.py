@@ -23,6 +23,7 @@ from psycopg import Cursor, sql
 from psycopg.sql import SQL, Composable, Identifier  # names the method `Batch.sql` hides
 
 from projections.engine.decoding import stored_fields
+from projections.store.rendering import rendered
 
 
 class Recorded:
@@ -136,12 +137,6 @@ def table_names(projection: Projection, generation: int) -> dict[str, sql.Identi
 def _table_names(bases: tuple[str, ...], generation: int) -> dict[str, sql.Identifier]:
     """Made once per generation: every batch of every page asks for them."""
     return {base: sql.Identifier(physical(base, generation)) for base in bases}
-
-
-def rendered(statement: sql.Composable, context: Any = None) -> sql.SQL:
-    """`statement` rendered to its text once: psycopg renders a composed statement
-    again at every execution, walking its parts."""
-    return sql.SQL(statement.as_string(context))
 
 
 class Batch:

@@ -63,8 +63,8 @@ from api.http.visibility import Filter, Viewer, ViewerDep, in_subtree
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.jurisdiction import Kind
-from projections.engine.runner import max_position
 from projections.engine.tracking import wait_for
+from projections.store.events import max_position
 
 router = APIRouter(prefix="/v1", tags=["points"], route_class=OneHopRoute)
 
