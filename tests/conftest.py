@@ -20,6 +20,8 @@ from api.runtime.database import embedded_url, library_env, migrate
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
+from domain.personal_data import PersonalData
+from projections.store.keys import PostgresKeyStore
 from tests.fakes import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +83,11 @@ def clock() -> FakeClock:
 @pytest.fixture
 def governance(database_url: str, clock: FakeClock) -> Iterator[Governance]:
     _truncate_all(database_url)
-    app = Governance(env=library_env(database_url), clock=clock)
+    app = Governance(
+        env=library_env(database_url),
+        clock=clock,
+        personal=PersonalData(PostgresKeyStore(database_url)),
+    )
     yield app
     app.close()
 

@@ -48,6 +48,7 @@ from domain.errors import (
     NotFoundError,
 )
 from domain.idempotency import IdempotencyRecord
+from domain.personal_data import PersonalData, Sealer, plain
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -299,6 +300,20 @@ class CommandBase(Application):
     """The pipeline every command mixin runs its handlers through."""
 
     clock: Clock = staticmethod(system_clock)
+    personal: PersonalData | None = None
+    """Seals personal fields under per-person keys; None: they are stored in clear (only
+    tests and benchmarks build one without: `api.runtime.build` always gives one)."""
+
+    def new_subject_sealer(self) -> Sealer:
+        """The sealer for a new person's data: a fresh data key, drawn on first use."""
+        return plain if self.personal is None else self.personal.for_new_subject()
+
+    def sealer_under(self, kid: UUID | None) -> Sealer:
+        """The sealer for more data of a person whose data is sealed under `kid` (None:
+        a person registered in clear, before sealing existed: kept in clear)."""
+        if self.personal is None or kid is None:
+            return plain
+        return self.personal.with_key(kid)
 
     def _take_snapshots(self, processing_event: Any) -> None:
         """Snapshots are taken after the commit and only speed up loading: a failure

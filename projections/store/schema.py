@@ -19,7 +19,8 @@ def apply(url: str) -> list[str]:
     """Apply every registered statement; answer the owners touched."""
     import projections.audit.checkpoints
     import projections.deadlines.index
-    import projections.engine.tracking  # noqa: F401
+    import projections.engine.tracking
+    import projections.store.keys  # noqa: F401
 
     owners: list[str] = []
     with psycopg.connect(url) as conn:
