@@ -30,6 +30,7 @@ from api.http.routes import (
     organisations,
     pledges,
     points,
+    privacy,
     scorecards,
     tickets,
 )
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 governance,
                 settings.watch_interval,
                 checkpoints=(app.state.signing_key, settings.checkpoint_every),
+                retention_days=settings.retention_inactive_days,
             )
             if settings.runs_workers()
             else None
@@ -142,6 +144,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         activities,
         pledges,
         members,
+        privacy,
         organisations,
         jurisdictions,
         scorecards,
@@ -150,4 +153,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         operations,
     ):
         app.include_router(module.router)
+    app.include_router(privacy.audit_router)
     return app

@@ -12,9 +12,7 @@ from domain.member import Member
 
 
 class PrivacyCommands(CommandBase):
-    def erase_member(
-        self, meta: Meta, member_id: UUID | str, *, legal_basis: str
-    ) -> CommandResult:
+    def erase_member(self, meta: Meta, member_id: UUID | str, *, legal_basis: str) -> CommandResult:
         """Record `Member.Erased`, then shred the member's data key: from then on every
         sealed field of theirs (in their own events and in the tickets they reported)
         reads as erased, and the stored events, their Merkle leaves and every proof stay

@@ -291,9 +291,7 @@ class Tickets(Projection):
                 HANDLERS[type(event)](row, event)
                 if type(event) is Ticket.Rated and row["reporter_member_id"] is not None:
                     subject = row["reporter_member_id"]
-                    row["rating_comment"] = reveal(
-                        event.comment, opened, subject, "rating_comment"
-                    )
+                    row["rating_comment"] = reveal(event.comment, opened, subject, "rating_comment")
                 row["version"] = event.originator_version
                 row["updated_at"] = event.timestamp
             row["last_position"] = position
@@ -330,7 +328,7 @@ SCRUB = (
     "UPDATE {tickets} SET description = {erased},"
     " rating_comment = CASE WHEN rating_comment IS NULL THEN NULL ELSE {erased} END,"
     " location = CASE WHEN location IS NULL THEN NULL"
-    " ELSE jsonb_set(location, '{{address}}', to_jsonb({erased})) END"
+    " ELSE jsonb_set(location, '{{address}}', to_jsonb({erased}::text)) END"
     " WHERE reporter_member_id = ANY(%s)"
 )
 """Scrub what the erased members (the parameter) reported."""
