@@ -20,7 +20,7 @@ class PrivacyCommands(CommandBase):
         an erasure whose shredding failed) and is refused (MemberErasedError)."""
 
         def handle() -> Outcome:
-            member: Member = self.member(member_id)  # type: ignore[attr-defined]
+            member: Member = self.member(member_id)
             if member.erased:
                 self._shred(member)
                 raise MemberErasedError(f"member {member.id} has already been erased")
@@ -29,7 +29,7 @@ class PrivacyCommands(CommandBase):
 
         args = {"member_id": member_id, "legal_basis": legal_basis}
         result = self._execute(meta, "erase_member", args, handle)
-        self._shred(self.member(result.id))  # type: ignore[attr-defined]
+        self._shred(self.member(result.id))
         return result
 
     def _shred(self, member: Member) -> None:
@@ -43,7 +43,7 @@ class PrivacyCommands(CommandBase):
         """Record that the actor reads `fields` of a member's clear data, and why."""
 
         def handle() -> Outcome:
-            member: Member = self.member(member_id)  # type: ignore[attr-defined]
+            member: Member = self.member(member_id)
             read = PersonalDataAccess.record(subject_id=member.id, reason=reason, fields=fields)
             return Outcome(read)
 

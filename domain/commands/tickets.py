@@ -6,14 +6,14 @@ points rules to that member, in the same transaction.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
 from domain.jurisdiction import Kind
-from domain.personal_data import plain
+from domain.personal_data import Sealer, plain
 from domain.ticket import Ticket
 from domain.ticket_policy import TicketPolicy
 
@@ -39,7 +39,7 @@ class TicketCommands(CommandBase):
             node = self.require_kind(grid, Kind.GRID)
             member = None if reporter_member_id is None else self.member(reporter_member_id)
             reporter = None if member is None else member.id
-            seal = plain
+            seal: Sealer = plain
             if member is not None:
                 member.require_not_erased()
                 seal = self.sealer_under(member.data_key)
@@ -47,7 +47,7 @@ class TicketCommands(CommandBase):
                 category=category,
                 description=description,
                 grid=grid,
-                community=node.community(),
+                community=cast(str, node.community()),  # a grid sits in a community
                 source=source,
                 priority=priority,
                 location=location,
@@ -178,7 +178,7 @@ class TicketCommands(CommandBase):
 
         def handle() -> Outcome:
             ticket = self.ticket(ticket_id)
-            seal = plain
+            seal: Sealer = plain
             if comment is not None and ticket.reporter_member_id is not None:
                 reporter = self.member(ticket.reporter_member_id)
                 reporter.require_not_erased()

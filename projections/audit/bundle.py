@@ -27,12 +27,25 @@ from uuid import UUID
 
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from psycopg import sql
 
 from projections.audit import checkpoints
 from projections.audit.checkpoints import Checkpoint
 from projections.audit.leaf_record import event_leaf
 from projections.audit.merkle_store import StoredTree, UnknownLeafError
 from projections.audit.merkle_tree import Frontier
+from projections.store.events import EVENTS
+from projections.store.rendering import rendered
+
+_LEAVES = rendered(
+    sql.SQL(
+        "SELECT l.leaf_index, e.notification_id, e.originator_id, e.originator_version,"
+        " e.topic, e.state, l.hash FROM merkle_leaves AS l"
+        " JOIN {} AS e ON e.notification_id = l.position"
+        " WHERE l.leaf_index BETWEEN %s AND %s ORDER BY l.leaf_index"
+    ).format(EVENTS)
+)
+"""The stored leaves `[start, end]` with their events."""
 
 FORMAT = "gridledger-bundle/1"
 
@@ -60,13 +73,7 @@ def export(
         "checkpoint": checkpoint.to_json(),
     }
     yield json.dumps(header)
-    rows = conn.execute(
-        "SELECT l.leaf_index, e.notification_id, e.originator_id, e.originator_version,"
-        " e.topic, e.state, l.hash FROM merkle_leaves AS l"
-        " JOIN governance_events AS e ON e.notification_id = l.position"
-        " WHERE l.leaf_index BETWEEN %s AND %s ORDER BY l.leaf_index",
-        (start, end),
-    )
+    rows = conn.execute(_LEAVES, (start, end))
     for index, position, aggregate_id, version, topic, state, leaf in rows:
         yield json.dumps(
             {

@@ -28,16 +28,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from projections.audit.merkle_store import StoredTree
-from projections.store.schema import register
 
 log = logging.getLogger(__name__)
 
-register(
-    "checkpoints",
+DDL = (
     "CREATE TABLE IF NOT EXISTS audit_checkpoints ("
     " id bigserial PRIMARY KEY, tree_size bigint NOT NULL, root_hash bytea NOT NULL,"
     " timestamp timestamptz NOT NULL, key_id text NOT NULL, signature bytea NOT NULL)",
 )
+"""The DDL of this module's tables (idempotent), applied by `migrate` (see
+`projections.registry.SCHEMA`)."""
 
 HEADER = "gridledger checkpoint v1"
 

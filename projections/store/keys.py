@@ -33,19 +33,17 @@ import psycopg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg_pool import ConnectionPool
 
-from projections.store import schema
-
 KEY_BYTES = 32
 BATCH = 64
 MASTER_ENV = "GRIDLEDGER_PERSONAL_DATA_MASTER_KEY"
 
-schema.register(
-    "data_keys",
+DDL = (
     "CREATE TABLE IF NOT EXISTS data_keys ("
     " kid uuid PRIMARY KEY, key bytea, wrapped boolean NOT NULL, subject_id uuid,"
     " created_at timestamptz NOT NULL DEFAULT now(), erased_at timestamptz,"
     " CHECK ((key IS NULL) = (erased_at IS NOT NULL)))",
 )
+"""The data keys' table, applied by `migrate` (see `projections.registry.SCHEMA`)."""
 
 
 class KeyUnavailableError(RuntimeError):

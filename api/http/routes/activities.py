@@ -26,10 +26,11 @@ from api.http.schemas.common import Answer, Code, Instant, PageOf, created
 from api.http.visibility import Viewer, ViewerDep, in_subtree
 from domain.activity import ActivityStatus
 from domain.application import Governance
+from domain.commands.base import CommandResult
 
 router = APIRouter(prefix="/v1", tags=["activities"], route_class=OneHopRoute)
 
-Activities = reader("activities", "jurisdictions")
+Activities = Annotated[Connection, reader("activities", "jurisdictions")]
 
 
 @router.post("/activities", status_code=201, responses=COMMAND)
@@ -43,7 +44,9 @@ def _activity(governance: Governance, activity_id: UUID) -> tuple[str, object]:
     return governance.activity(activity_id).jurisdiction, None
 
 
-def _attendance(command: str, caller: CallerDep, activity_id: UUID, body: AttendanceIn) -> object:
+def _attendance(
+    command: str, caller: CallerDep, activity_id: UUID, body: AttendanceIn
+) -> CommandResult:
     place, _ = caller.located(activity_id, _activity)
     fields = body.model_dump()
     return caller.run(command, activity_id, place=place, owner=body.member_id, **fields)
@@ -92,7 +95,7 @@ def _with_attendance(conn: Connection, activity: dict[str, object], viewer: View
         ),
         order=" ORDER BY checked_in_position",
     )
-    return ActivityOut(**activity, attendance=attendance)
+    return ActivityOut.model_validate({**activity, "attendance": attendance})
 
 
 @router.get("/activities/{activity_id}", responses=QUERY)

@@ -18,8 +18,8 @@ from api.http.visibility import ViewerDep
 router = APIRouter(prefix="/v1", tags=["jurisdictions"], route_class=OneHopRoute)
 
 CodePath = Annotated[Code, Path(description="A jurisdiction code.")]
-Jurisdictions = reader("jurisdictions")
-Roster = reader("jurisdictions", "rosters", "members", "organisations")
+Jurisdictions = Annotated[Connection, reader("jurisdictions")]
+Roster = Annotated[Connection, reader("jurisdictions", "rosters", "members", "organisations")]
 
 COLUMNS = sql.SQL("SELECT code, kind, name, parent, path, depth, version FROM jurisdictions")
 ROSTER = sql.SQL(

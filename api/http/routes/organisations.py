@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Response
 
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import found, one, reader
+from api.http.reads import Connection, found, one, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, created
 from api.http.schemas.organisations import OrganisationIn, OrganisationOut, OrganisationReportIn
 
 router = APIRouter(prefix="/v1", tags=["organisations"], route_class=OneHopRoute)
 
-Organisations = reader("organisations")
+Organisations = Annotated[Connection, reader("organisations")]
 
 
 @router.post("/organisations", status_code=201, responses=COMMAND)

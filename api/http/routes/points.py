@@ -63,14 +63,14 @@ from api.http.visibility import Filter, Viewer, ViewerDep, in_subtree
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.jurisdiction import Kind
-from projections.engine.runner import max_position
 from projections.engine.tracking import wait_for
+from projections.store.events import max_position
 
 router = APIRouter(prefix="/v1", tags=["points"], route_class=OneHopRoute)
 
-Rules = reader("points_rules", "jurisdictions")
-Accounts = reader("points", "members", "rosters", "jurisdictions")
-Board = reader("points", "members", "jurisdictions")
+Rules = Annotated[Connection, reader("points_rules", "jurisdictions")]
+Accounts = Annotated[Connection, reader("points", "members", "rosters", "jurisdictions")]
+Board = Annotated[Connection, reader("points", "members", "jurisdictions")]
 TOTALS = ("balance", "earned", "deducted", "redeemed", "expired", "pending")
 CATCH_UP_SECONDS = 5.0
 
@@ -109,7 +109,7 @@ def get_rulebook(
             " AND (effective_until IS NULL OR effective_until > %s)"
         )
         params = [community, as_of, as_of]
-    found_rules = rows(conn, query + " ORDER BY rule_code", *params)  # type: ignore[operator]
+    found_rules = rows(conn, query + " ORDER BY rule_code", *params)
     return RulebookOut(community=community, as_of=as_of, rules=[RuleOut(**r) for r in found_rules])
 
 

@@ -17,7 +17,7 @@ from psycopg import sql
 from api.http.auth import PrincipalDep
 from api.http.deps import CallerDep, GovernanceDep, PoolDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import Cursor, Limit, Page, reader
+from api.http.reads import Connection, Cursor, Limit, Page, reader
 from api.http.routes.audit import auditor
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import PageOf
@@ -32,7 +32,7 @@ from domain.commands.base import Meta
 from domain.errors import NotFoundError
 from domain.member import Member
 from projections.audit import checkpoints
-from projections.engine.runner import EVENTS
+from projections.store.events import EVENTS
 
 router = APIRouter(prefix="/v1", tags=["personal data"], route_class=OneHopRoute)
 audit_router = APIRouter(
@@ -42,7 +42,7 @@ audit_router = APIRouter(
     route_class=OneHopRoute,
 )
 """Admins and auditors only (as the rest of the audit trail)."""
-Journal = reader("audit")
+Journal = Annotated[Connection, reader("audit")]
 
 ERASED_TOPIC = get_topic(Member.Erased)
 ERASURE = sql.SQL(
@@ -140,7 +140,7 @@ def personal_data_reads(
     cursor: Cursor = None,
 ) -> PageOf[PersonalDataRead]:
     """Every recorded read of clear personal data, in order: who, whose, when, why."""
-    where = [sql.SQL("event_type = 'PersonalDataRead'")]
+    where: list[sql.Composable] = [sql.SQL("event_type = 'PersonalDataRead'")]
     params: list[Any] = []
     if subject_id is not None:
         where.append(sql.SQL("payload -> 'subject_id' ->> '_data_' = %s"))
