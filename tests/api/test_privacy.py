@@ -192,7 +192,8 @@ def test_clear_data_is_read_only_with_a_reason_and_every_read_is_recorded(
 def test_only_an_admin_erases_and_only_with_a_legal_basis(api: Api, person: dict[str, Any]) -> None:
     path = f"/v1/members/{person['member']}/erasure"
     events = api.events()
-    for who in ({"role": "auditor"}, {"role": "evaluator"}, STAFF):
+    elsewhere = {"role": "admin", "scope": "HG-WH-NS"}  # an admin of another community
+    for who in ({"role": "auditor"}, {"role": "evaluator"}, STAFF, elsewhere):
         assert api.post(path, {"legal_basis": BASIS}, **who).status_code == 403
     assert api.post(path, {}).status_code == 422
     assert api.post(path, {"legal_basis": " "}).status_code == 422

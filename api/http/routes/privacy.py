@@ -28,6 +28,7 @@ from api.http.schemas.privacy import (
     PersonalDataRead,
     Receipt,
 )
+from domain.application import Governance
 from domain.commands.base import Meta
 from domain.errors import NotFoundError
 from domain.member import Member
@@ -73,7 +74,8 @@ def erase(
     """Erase a member's personal data (admin, with a legal basis): records
     `Member.Erased`, shreds the data key, and answers a signed receipt listing the
     positions whose sealed data can no longer be read (no personal data in it)."""
-    caller.run("erase_member", member_id, legal_basis=body.legal_basis)
+    place = _member_place(caller.governance, member_id)
+    caller.run("erase_member", member_id, place=place, legal_basis=body.legal_basis)
     return _receipt(pool, member_id, request.app.state.signing_key)
 
 
@@ -81,6 +83,14 @@ def erase(
 def erasure_receipt(member_id: UUID, request: Request, pool: PoolDep) -> ErasureReceipt:
     """The signed receipt of a member's erasure (admins and auditors)."""
     return _receipt(pool, member_id, request.app.state.signing_key)
+
+
+def _member_place(governance: Governance, member_id: UUID) -> str | None:
+    """Where a member lives (else where they first reported in): an admin scoped to a
+    part of the tree erases only the members of that part."""
+    member = governance.member(member_id)
+    reported = [r["community"] for r in member.report_ins]
+    return member.home_grid or (reported[0] if reported else None)
 
 
 def _receipt(pool: Any, member_id: UUID, key: Ed25519PrivateKey) -> ErasureReceipt:
