@@ -68,7 +68,14 @@ def is_sealed(value: object) -> bool:
 
 def kid_of(value: object) -> UUID | None:
     """The data key id of an envelope (None for any other value)."""
-    return UUID(value["kid"]) if is_sealed(value) else None  # type: ignore[index]
+    kid = sealed_kid(value)
+    return None if kid is None else UUID(kid)
+
+
+def sealed_kid(value: object) -> str | None:
+    """The data key id of an envelope as it spells it (None for any other value): what
+    `reveal`'s keys are looked up by."""
+    return value["kid"] if is_sealed(value) else None  # type: ignore[index]
 
 
 def _aad(subject: UUID, field: str) -> bytes:
@@ -88,12 +95,12 @@ def open_sealed(key: bytes, envelope: Mapping[str, str], subject: UUID, field: s
     return clear.decode()
 
 
-def reveal(value: Any, keys: Mapping[UUID, bytes | None], subject: UUID, field: str) -> Any:
-    """`value` as a reader sees it: clear if its key is in `keys`, `ERASED` if the key
-    is shredded or missing, the value itself if it was never sealed."""
+def reveal(value: Any, keys: Mapping[str, bytes | None], subject: UUID, field: str) -> Any:
+    """`value` as a reader sees it: clear if its key is in `keys` (by key id, as text),
+    `ERASED` if the key is shredded or missing, the value itself if never sealed."""
     if not is_sealed(value):
         return value
-    key = keys.get(UUID(value["kid"]))
+    key = keys.get(value["kid"])
     if key is None:
         return ERASED
     try:
@@ -147,7 +154,8 @@ class PersonalData:
         kid = kid_of(value)
         if kid is None:
             return value
-        return reveal(value, self.store.keys([kid]), subject, field)
+        found = {str(k): key for k, key in self.store.keys([kid]).items()}
+        return reveal(value, found, subject, field)
 
     def shred(self, kid: UUID, subject: UUID) -> None:
         self._known.pop(kid, None)

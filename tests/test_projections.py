@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from domain.member import Member
-from domain.personal_data import kid_of, reveal
+from domain.personal_data import reveal, sealed_kid
 from projections.engine.batch import Batch, Projection
 from projections.store import keys
 
@@ -38,7 +38,7 @@ class MemberNames(Projection):
 
 def clear_names(batch: Batch) -> list[tuple[Any, str, int]]:
     """(member, name in clear, position) of each registration (names are sealed)."""
-    sealed = (kid_of(r.event.name) for r in batch.events)
+    sealed = (sealed_kid(r.event.name) for r in batch.events)
     opened = keys.fetch(batch.cur, (kid for kid in sealed if kid is not None))
     return [
         (r.event.originator_id, reveal(r.event.name, opened, r.event.originator_id, "name"),

@@ -96,17 +96,18 @@ def keyring() -> Keyring:
     return _configured[0]
 
 
-def fetch(cur: psycopg.Cursor[Any], kids: Iterable[Any]) -> dict[UUID, bytes | None]:
-    """The keys of `kids` as `cur`'s transaction sees them (None: shredded)."""
+def fetch(cur: psycopg.Cursor[Any], kids: Iterable[str]) -> dict[str, bytes | None]:
+    """The keys of `kids` (ids as the envelopes spell them) as `cur`'s transaction sees
+    them, by the same text (None: shredded)."""
     wanted = list(set(kids))
     if not wanted:
         return {}
     ring = keyring()
     rows = cur.execute(
-        "SELECT kid, key, wrapped FROM data_keys WHERE kid = ANY(%s)", (wanted,)
+        "SELECT kid, key, wrapped FROM data_keys WHERE kid = ANY(%s::uuid[])", (wanted,)
     ).fetchall()
     return {
-        kid: None if key is None else ring.unwrap(kid, bytes(key), wrapped)
+        str(kid): None if key is None else ring.unwrap(kid, bytes(key), wrapped)
         for kid, key, wrapped in rows
     }
 
@@ -140,7 +141,8 @@ class PostgresKeyStore:
 
     def keys(self, kids: list[UUID]) -> dict[UUID, bytes | None]:
         with self._pool.connection() as conn, conn.cursor() as cur:
-            return fetch(cur, kids)
+            found = fetch(cur, [str(kid) for kid in kids])
+        return {UUID(kid): key for kid, key in found.items()}
 
     def shred(self, kid: UUID, subject: UUID) -> None:
         with self._pool.connection() as conn:

@@ -42,7 +42,7 @@ from eventsourcing.utils import get_topic
 from domain.activity import Activity
 from domain.member import Member
 from domain.organisation import Organisation
-from domain.personal_data import ERASED, kid_of, reveal
+from domain.personal_data import ERASED, reveal, sealed_kid
 from domain.pledge import Pledge
 from domain.points import PointsAccount
 from projections.engine.batch import Batch, Projection, topics_of
@@ -185,7 +185,9 @@ class Members(Projection):
             if kind is LOGGED or kind is VERIFIED:
                 pledge_ids.add(e.originator_id)
             elif kind is REGISTERED:
-                kids.update(k for k in (kid_of(e.name), kid_of(e.phone)) if k is not None)
+                for kid in (sealed_kid(e.name), sealed_kid(e.phone)):
+                    if kid is not None:
+                        kids.add(kid)
             elif isinstance(e, Member.Event):
                 member_ids.add(e.originator_id)
         pledges = batch.fetch("member_pledges", "pledge_id", pledge_ids)
@@ -201,7 +203,7 @@ class Members(Projection):
 
     @staticmethod
     def _member_event(
-        rows: dict[Any, dict[str, Any]], e: Any, kind: type, opened: dict[Any, bytes | None]
+        rows: dict[Any, dict[str, Any]], e: Any, kind: type, opened: dict[str, bytes | None]
     ) -> dict[str, Any]:
         if kind is REGISTERED:
             member_id = e.originator_id

@@ -32,7 +32,7 @@ from psycopg.types.json import Jsonb
 
 from domain.jurisdiction import Jurisdiction
 from domain.member import Member
-from domain.personal_data import ERASED, kid_of, reveal
+from domain.personal_data import ERASED, reveal, sealed_kid
 from domain.ticket import Ticket
 from projections.engine.batch import Batch, Projection
 from projections.store import keys
@@ -247,7 +247,7 @@ class Tickets(Projection):
         reported: set[UUID] = set()
         touched: set[UUID] = set()
         erased: list[UUID] = []
-        kids: set[UUID] = set()
+        kids: set[str] = set()
         for recorded in batch.events:
             event = recorded.event
             if type(event) is Member.Erased:
@@ -276,7 +276,7 @@ class Tickets(Projection):
         events: list[tuple[int, Any]],
         reported: set[UUID],
         touched: set[UUID],
-        opened: dict[UUID, bytes | None],
+        opened: dict[str, bytes | None],
     ) -> None:
         paths = self._paths
         rows = self._fetch(batch, touched - reported)
@@ -335,21 +335,21 @@ SCRUB = (
 ERASED_TEXT = sql.Literal(ERASED)
 
 
-def _kids(event: Any) -> list[UUID]:
+def _kids(event: Any) -> list[str]:
     """The data keys a ticket event's sealed fields are under."""
     kind = type(event)
     if kind is Ticket.Reported:
-        found = [kid_of(event.description)]
+        found = [sealed_kid(event.description)]
         if event.location is not None:
-            found.append(kid_of(event.location.get("address")))
+            found.append(sealed_kid(event.location.get("address")))
     elif kind is Ticket.Rated:
-        found = [kid_of(event.comment)]
+        found = [sealed_kid(event.comment)]
     else:
         return []
     return [k for k in found if k is not None]
 
 
-def _open_report(row: Row, opened: dict[UUID, bytes | None]) -> None:
+def _open_report(row: Row, opened: dict[str, bytes | None]) -> None:
     subject = row["reporter_member_id"]
     if subject is None:
         return

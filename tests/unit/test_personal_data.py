@@ -28,16 +28,16 @@ def test_a_sealed_value_opens_only_for_its_person_and_field() -> None:
     assert "13800138000" not in str(envelope)
     assert open_sealed(key, envelope, alice, "phone") == "13800138000"
     with pytest.raises(SealBrokenError):
-        reveal(envelope, {kid: key}, bob, "phone")
+        reveal(envelope, {str(kid): key}, bob, "phone")
     with pytest.raises(SealBrokenError):
-        reveal(envelope, {kid: key}, alice, "name")
+        reveal(envelope, {str(kid): key}, alice, "name")
     assert seal(key, kid, alice, "phone", "x")["ct"] != seal(key, kid, alice, "phone", "x")["ct"]
 
 
 def test_a_shredded_or_missing_key_reads_as_erased_and_clear_values_pass() -> None:
     key, kid, person = os.urandom(32), uuid4(), uuid4()
     envelope = seal(key, kid, person, "name", "王芳")
-    assert reveal(envelope, {kid: None}, person, "name") == ERASED
+    assert reveal(envelope, {str(kid): None}, person, "name") == ERASED
     assert reveal(envelope, {}, person, "name") == ERASED
     assert reveal("王芳", {}, person, "name") == "王芳"  # recorded before sealing existed
 
