@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel
 
-from api.http.auth import Principal, PrincipalDep
+from api.http.auth import Principal, authenticate
 from api.http.deps import answering
 from api.http.problems import POSITION_HEADER, BadCursorError, BeyondHeadError, NotCaughtUpError
 from api.http.waiting import Outcome
@@ -66,8 +66,12 @@ SPARE_WAIT_S = 0.005
 """How long a request waits for a spare connection before doing without."""
 
 
-def reads(*names: str) -> Callable[..., AsyncIterator[Connection]]:
-    """A dependency answering a read connection once `names` reflect `min_position`.
+def reads(
+    *names: str, who: Callable[..., Any] = authenticate
+) -> Callable[..., AsyncIterator[Connection]]:
+    """A dependency answering a read connection once `names` reflect `min_position`,
+    for the caller `who` names (a dependency answering a Principal: the bearer token's
+    by default; Open311 names its api_key's client).
 
     It takes the connection and reads the position (the query that also tells a
     connection the server dropped, see `answering`) in one worker-thread call; it gives
@@ -77,7 +81,10 @@ def reads(*names: str) -> Callable[..., AsyncIterator[Connection]]:
     (no connection, no thread: see api.http.waiting), at most `max_wait_ms`."""
 
     async def dependency(
-        principal: PrincipalDep, fresh: FreshnessDep, request: Request, response: Response
+        fresh: FreshnessDep,
+        request: Request,
+        response: Response,
+        principal: Principal = Depends(who),  # noqa: B008 (`who` is no global to annotate)
     ) -> AsyncIterator[Connection]:
         pool: ConnectionPool[Any] = request.app.state.pool  # (not PoolDep: see get_caller)
         conn, at = await run_in_threadpool(answering, pool, lambda c: reached(c, names))
@@ -288,6 +295,7 @@ def found(row: Row | None, kind: str, key: object) -> Row:
     return row
 
 
-def reader(*names: str) -> Any:
-    """A `Connection` parameter type reading the tables of the projections `names`."""
-    return Annotated[Connection, Depends(reads(*names))]
+def reader(*names: str, who: Callable[..., Any] = authenticate) -> Any:
+    """A `Connection` parameter type reading the tables of the projections `names`, for
+    the caller `who` names (see `reads`)."""
+    return Annotated[Connection, Depends(reads(*names, who=who))]
