@@ -44,9 +44,9 @@ def run(
 
     import uvicorn
 
+    from api.cli import demo
     from api.http.app import create_app
     from api.http.auth import resolve_secret
-    from api.runtime import demo
 
     settings = Settings()
     url = database_url(settings)

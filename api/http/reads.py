@@ -61,6 +61,7 @@ async def freshness(  # async: no worker thread (see api.http.deps)
 
 FreshnessDep = Annotated[Freshness, Depends(freshness)]
 Connection = psycopg.Connection[Any]
+Statement = LiteralString | sql.SQL | sql.Composed
 
 SPARE_WAIT_S = 0.005
 """How long a request waits for a spare connection before doing without."""
@@ -160,19 +161,19 @@ def spare_connections(pool: ConnectionPool[Any], wanted: int) -> Iterator[list[C
             pool.putconn(spare)
 
 
-def one(conn: Connection, query: sql.Composable | LiteralString, *params: Any) -> Row | None:
+def one(conn: Connection, query: Statement, *params: Any) -> Row | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query, params).fetchone()
 
 
-def rows(conn: Connection, query: sql.Composable | LiteralString, *params: Any) -> list[Row]:
+def rows(conn: Connection, query: Statement, *params: Any) -> list[Row]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query, params).fetchall()
 
 
 @contextmanager
 def stream(
-    conn: Connection, query: sql.Composable, params: Sequence[Any], size: int = 2000
+    conn: Connection, query: Statement, params: Sequence[Any], size: int = 2000
 ) -> Iterator[Iterator[Row]]:
     """Every row of `query`, fetched `size` at a time by a server-side cursor (in a
     transaction of its own): a whole list, never all of it in memory at once. The cursor
@@ -296,6 +297,7 @@ def found(row: Row | None, kind: str, key: object) -> Row:
 
 
 def reader(*names: str, who: Callable[..., Any] = authenticate) -> Any:
-    """A `Connection` parameter type reading the tables of the projections `names`, for
-    the caller `who` names (see `reads`)."""
-    return Annotated[Connection, Depends(reads(*names, who=who))]
+    """The dependency of a `Connection` parameter reading the tables of the projections
+    `names`: `Tickets = Annotated[Connection, reader("tickets")]`, for the caller `who`
+    names (see `reads`)."""
+    return Depends(reads(*names, who=who))

@@ -10,13 +10,9 @@ store's encoding (UUIDs and times as `{"_type_": ..., "_data_": ...}`).
 
 from __future__ import annotations
 
-from psycopg import sql
-
 from projections.engine.batch import Batch, Projection
 from projections.store.events import EVENTS
-
-METADATA_KEYS = "ARRAY['timestamp', 'actor_id', 'actor_role', 'occurred_at', 'originator_topic']"
-KEYS = sql.SQL(METADATA_KEYS)
+from projections.views.common import KEYS
 
 
 class AuditJournal(Projection):

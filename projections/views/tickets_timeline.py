@@ -14,9 +14,9 @@ from __future__ import annotations
 from psycopg import sql
 
 from domain.ticket import Ticket
-from projections.audit.journal import KEYS
 from projections.engine.batch import Batch, Projection, topics_of
 from projections.store.events import EVENTS
+from projections.views.common import KEYS
 
 
 class TicketTimeline(Projection):

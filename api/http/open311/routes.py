@@ -54,7 +54,7 @@ from api.http.reads import Connection, conditions, reader, rows
 
 router = APIRouter(prefix="/open311", tags=["open311"], route_class=Open311Route)
 
-Tickets = reader("tickets", "ticket_timeline", who=reading_principal)
+Tickets = Annotated[Connection, reader("tickets", "ticket_timeline", who=reading_principal)]
 CATALOGUE = DEFAULT_CATALOGUE
 ANYONE = Asker(Principal(sub="anyone", role=PUBLIC, scope="*"))
 MAX_FIELDS = 200
