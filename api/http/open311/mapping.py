@@ -65,7 +65,8 @@ DEFAULT_SPAN = timedelta(days=90)
 class Windows(Protocol):
     """How long a ticket may take: `domain.ticket_policy.TicketPolicy` is one."""
 
-    response: timedelta
+    @property
+    def response(self) -> timedelta: ...
 
     def resolution_for(self, category: str, priority: str) -> timedelta: ...
 
