@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
 from domain.context import current
 from domain.jurisdiction import Kind
+from domain.personal_data import Sealer, plain
 from domain.ticket import Ticket
 from domain.ticket_policy import TicketPolicy
 
@@ -38,7 +39,12 @@ class TicketCommands(CommandBase):
 
         def handle() -> Outcome:
             node = self.require_kind(grid, Kind.GRID)
-            reporter = None if reporter_member_id is None else self.member(reporter_member_id).id
+            member = None if reporter_member_id is None else self.member(reporter_member_id)
+            reporter = None if member is None else member.id
+            seal: Sealer = plain
+            if member is not None:
+                member.require_not_erased()
+                seal = self.sealer_under(member.data_key)
             ticket = Ticket.report(
                 category=category,
                 description=description,
@@ -49,6 +55,7 @@ class TicketCommands(CommandBase):
                 location=location,
                 reporter_member_id=reporter,
                 policy=self.ticket_policy,
+                seal=seal,
             )
             return Outcome(ticket)
 
@@ -185,7 +192,12 @@ class TicketCommands(CommandBase):
 
         def handle() -> Outcome:
             ticket = self.ticket(ticket_id)
-            ticket.rate(satisfaction, comment)
+            seal: Sealer = plain
+            if comment is not None and ticket.reporter_member_id is not None:
+                reporter = self.member(ticket.reporter_member_id)
+                reporter.require_not_erased()
+                seal = self.sealer_under(reporter.data_key)
+            ticket.rate(satisfaction, comment, seal=seal)
             return Outcome(ticket)
 
         args = {"ticket_id": ticket_id, "satisfaction": satisfaction, "comment": comment}

@@ -70,7 +70,7 @@ def get_member(member_id: UUID, conn: Members, viewer: ViewerDep) -> MemberOut:
     """A member with report-ins, held roles, volunteer hours and points balance (404 for
     a member outside what the caller may read)."""
     row = first(conn, "SELECT * FROM members AS m", ("m.id = %s", member_id), viewer.members())
-    return MemberOut(**found(row, "Member", member_id))
+    return MemberOut(**viewer.member_row(found(row, "Member", member_id)))
 
 
 @router.get("/members", responses=QUERY)
@@ -95,4 +95,6 @@ def list_members(
     items, next_cursor = Page(["id"]).fetch(
         conn, sql.SQL("SELECT * FROM members AS m"), where, params, limit, cursor
     )
-    return PageOf[MemberOut](items=[MemberOut(**r) for r in items], next_cursor=next_cursor)
+    return PageOf[MemberOut](
+        items=[MemberOut(**viewer.member_row(r)) for r in items], next_cursor=next_cursor
+    )

@@ -79,7 +79,7 @@ for _action, _command, _body, _doc in (
 def get_ticket(ticket_id: UUID, conn: Tickets, viewer: ViewerDep) -> TicketOut:
     """A ticket's current state, deadlines and overdue flags."""
     row = first(conn, "SELECT * FROM tickets", ("id = %s", ticket_id), viewer.tickets())
-    return TicketOut(**found(row, "Ticket", ticket_id))
+    return TicketOut(**viewer.ticket_row(found(row, "Ticket", ticket_id)))
 
 
 @router.get("/tickets", responses=QUERY)
@@ -111,7 +111,9 @@ def list_tickets(
     items, next_cursor = Page(["reported_at", "id"], descending=True).fetch(
         conn, sql.SQL("SELECT * FROM tickets"), where, params, limit, cursor
     )
-    return PageOf[TicketOut](items=[TicketOut(**r) for r in items], next_cursor=next_cursor)
+    return PageOf[TicketOut](
+        items=[TicketOut(**viewer.ticket_row(r)) for r in items], next_cursor=next_cursor
+    )
 
 
 @router.get("/tickets/{ticket_id}/timeline", responses=QUERY)
