@@ -1,7 +1,8 @@
 """Commands for tickets (网格事项): report, handle, resolve, rate, visit, close.
 
 Resolving a ticket that a member reported also applies the community's `valid_report`
-points rules to that member, in the same transaction.
+points rules to that member, in the same transaction, unless the resolver is that
+member or whoever recorded the report naming them (four eyes: `_earns_valid_report`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
+from domain.context import current
 from domain.jurisdiction import Kind
 from domain.personal_data import Sealer, plain
 from domain.ticket import Ticket
@@ -153,7 +155,7 @@ class TicketCommands(CommandBase):
             ticket = self.ticket(ticket_id)
             ticket.resolve(resolution)
             awards: list[Aggregate] = []
-            if ticket.reporter_member_id is not None:
+            if ticket.reporter_member_id is not None and self._earns_valid_report(ticket):
                 awards = self._automatic_awards(
                     trigger="valid_report",
                     community=ticket.community,
@@ -165,6 +167,18 @@ class TicketCommands(CommandBase):
 
         args = {"ticket_id": ticket_id, "resolution": resolution}
         return self._execute(meta, "resolve_ticket", args, handle)
+
+    def _earns_valid_report(self, ticket: Ticket) -> bool:
+        """Whether resolving `ticket` now may earn its reporting member valid-report
+        points: four eyes, as for any award. Not when the resolver is that member, nor
+        when the resolver is who recorded the report naming them (a handler naming a
+        friend as reporter, then resolving it, mints nothing). The ticket resolves
+        either way; only the points are not applied."""
+        actor = current().actor
+        if actor.is_member(ticket.reporter_member_id):
+            return False
+        reported = next(iter(self.events.get(ticket.id, lte=1)), None)
+        return reported is None or getattr(reported, "actor_id", None) != actor.id
 
     def rate_ticket(
         self,
