@@ -293,5 +293,6 @@ COMMAND: Responses = {
     **COMMON,
     404: _documented(404, "Unknown id or code"),
     409: _documented(409, "A rule of the domain refuses the command, or a concurrent change"),
+    413: _documented(413, "The request body is larger than the server accepts"),
 }
 QUERY: Responses = {**COMMON, 404: _documented(404, "Unknown id or code")}

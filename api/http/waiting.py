@@ -27,6 +27,7 @@ from projections.store.events import max_position
 
 log = logging.getLogger(__name__)
 
+APPLICATION_NAME = "gridledger-position-watch"
 POSITIONS = "SELECT name, position FROM projection_state WHERE status = 'active'"
 
 
@@ -105,7 +106,9 @@ class PositionWatch:
                 continue
             try:
                 self._serve(*self._read())
-            except psycopg.Error as error:
+            except Exception as error:  # the one thread every waiter needs: it must live on
+                # A lost connection, or anything else: log it, start afresh; the waiters
+                # meanwhile time out as they would have (503), never hang.
                 log.warning("position watch: %s; reconnecting", error)
                 self._drop()
                 self._stopping.wait(0.25)
@@ -115,7 +118,10 @@ class PositionWatch:
     def _read(self) -> tuple[dict[str, int], int]:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(
-                self.url, autocommit=True, connect_timeout=self.connect_timeout
+                self.url,
+                autocommit=True,
+                connect_timeout=self.connect_timeout,
+                application_name=APPLICATION_NAME,
             )
         positions = dict(self._conn.execute(POSITIONS).fetchall())
         return positions, max_position(self._conn)
