@@ -33,7 +33,7 @@ from api.http.open311.access import (
     find_client,
     reading_principal,
 )
-from api.http.open311.catalogue import DEFAULT_CATALOGUE
+from api.http.open311.catalogue import Catalogue
 from api.http.open311.errors import Open311Error, Open311Route
 from api.http.open311.mapping import MAX_RESULTS, discloses, service_notice, ticket_to_request
 from api.http.open311.params import RequestsQuery, parse_post_form, parse_requests_query
@@ -55,7 +55,6 @@ from api.http.reads import Connection, conditions, reader, rows
 router = APIRouter(prefix="/open311", tags=["open311"], route_class=Open311Route)
 
 Tickets = Annotated[Connection, reader("tickets", "ticket_timeline", who=reading_principal)]
-CATALOGUE = DEFAULT_CATALOGUE
 ANYONE = Asker(Principal(sub="anyone", role=PUBLIC, scope="*"))
 MAX_FIELDS = 200
 FORM = "application/x-www-form-urlencoded"
@@ -80,6 +79,12 @@ def _caller(request: Request, asker: Asker | None, key: str | None = None) -> Ca
     return Caller(principal, state.governance, state.pool, key, state.facts)
 
 
+def _catalogue(request: Request) -> Catalogue:
+    """The services offered (built from the settings by `create_app`)."""
+    catalogue: Catalogue = request.app.state.open311_catalogue
+    return catalogue
+
+
 def _lang(request: Request) -> str:
     lang: str = request.app.state.settings.open311_language
     return lang
@@ -89,7 +94,7 @@ def _lang(request: Request) -> str:
 def get_services(fmt: Format, request: Request, jurisdiction_id: JurisdictionId = None) -> Response:
     """The services offered: gridledger's ticket categories."""
     check_jurisdiction(_caller(request, None), None, jurisdiction_id)
-    return _answer(render_services(CATALOGUE.service_list(), fmt))
+    return _answer(render_services(_catalogue(request).service_list(), fmt))
 
 
 @router.get("/v2/services/{service_code}.{fmt}")
@@ -102,7 +107,8 @@ def get_service_definition(
 ) -> Response:
     """A service's attributes: the grid (required), the priority, its deadlines."""
     check_jurisdiction(_caller(request, None), None, jurisdiction_id)
-    definition = CATALOGUE.definition(service_code, governance.ticket_policy, _lang(request))
+    catalogue, lang = _catalogue(request), _lang(request)
+    definition = catalogue.definition(service_code, governance.ticket_policy, lang)
     return _answer(render_service_definition(definition, fmt))
 
 
@@ -136,7 +142,7 @@ def _report(
     caller = _caller(request, asker, idempotency_key)
     request.app.state.limits.commands.take(asker.principal.token_id)
     check_jurisdiction(caller, asker, (given.get("jurisdiction_id") or "").strip() or None)
-    fields = parse_post_form(form, CATALOGUE, source=asker.client.source)
+    fields = parse_post_form(form, _catalogue(request), source=asker.client.source)
     result = caller.run("report_ticket", place=fields["grid"], owner=None, **fields)
     caller.facts.learn(result.id, fields["grid"], None)
     policy = request.app.state.governance.ticket_policy
@@ -160,7 +166,7 @@ def get_requests(
     (open, closed), jurisdiction_id; at most 1,000, newest first (`page`, `page_size`
     page through more)."""
     query = parse_requests_query(
-        request.query_params.multi_items(), CATALOGUE, now=governance.clock()
+        request.query_params.multi_items(), _catalogue(request), now=governance.clock()
     )
     check_jurisdiction(_caller(request, asker), asker, request.query_params.get("jurisdiction_id"))
     found = _tickets(conn, asker, query)
@@ -198,10 +204,11 @@ def _requests(
         for entry in entries:
             timelines[entry["ticket_id"]].append(entry)
     policy, lang = request.app.state.governance.ticket_policy, _lang(request)
+    catalogue = _catalogue(request)
     found = [
         ticket_to_request(
             t,
-            CATALOGUE,
+            catalogue,
             policy,
             disclose=discloses(t, keyed=asker.keyed),
             extensions=extensions,
