@@ -74,6 +74,7 @@ def erase(
     """Erase a member's personal data (admin, with a legal basis): records
     `Member.Erased`, shreds the data key, and answers a signed receipt listing the
     positions whose sealed data can no longer be read (no personal data in it)."""
+    caller.allow("erase_member")  # the role first: only then is the member looked up
     place = _member_place(caller.governance, member_id)
     caller.run("erase_member", member_id, place=place, legal_basis=body.legal_basis)
     return _receipt(pool, member_id, request.app.state.signing_key)
