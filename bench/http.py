@@ -132,6 +132,8 @@ def start_server(
         "GRIDLEDGER_JWT_SECRET": SECRET,
         "GRIDLEDGER_WORKERS_IN_PROCESS": "false" if separate else "true",
         "GRIDLEDGER_READ_POOL_SIZE": "10",
+        "GRIDLEDGER_COMMANDS_PER_SECOND": "0",  # measured here: the server, not its limits
+        "GRIDLEDGER_WAITS_PER_SECOND": "0",
     }
     gridledger = str(ROOT / ".venv" / "bin" / "gridledger")
     quiet = {"env": env, "cwd": ROOT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}

@@ -186,6 +186,7 @@ async def get_caller(
     # What the app holds is read here, not through GovernanceDep and PoolDep: each
     # dependency more costs every command its share of FastAPI's dependency solving.
     state = request.app.state
+    state.limits.commands.take(principal.token_id)
     return Caller(principal, state.governance, state.pool, idempotency_key, state.facts)
 
 

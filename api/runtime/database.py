@@ -13,6 +13,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
+import api.runtime.revocations  # noqa: F401  (registers its table for migrate)
 from domain.application import Governance
 from projections.registry import SCHEMA
 from projections.store import schema
