@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from projections.engine.runner import max_position
+from projections.store.events import max_position
 
 log = logging.getLogger(__name__)
 

@@ -17,15 +17,13 @@ from typing import Any
 
 import psycopg
 
-from projections.store.schema import register
-
 log = logging.getLogger(__name__)
 
-register(
-    "revocations",
+DDL = (
     "CREATE TABLE IF NOT EXISTS revoked_tokens (jti text PRIMARY KEY,"
     " revoked_at timestamptz NOT NULL DEFAULT now(), expires_at timestamptz, reason text)",
 )
+"""The deny-list's table, made by `migrate` (api.runtime.database)."""
 
 CURRENT = "SELECT jti FROM revoked_tokens WHERE expires_at IS NULL OR expires_at > now()"
 
