@@ -10,9 +10,13 @@ store's encoding (UUIDs and times as `{"_type_": ..., "_data_": ...}`).
 
 from __future__ import annotations
 
+from datetime import datetime
+from uuid import UUID
+
 from projections.engine.batch import Batch, Projection
 from projections.store.events import EVENTS
 from projections.views.common import KEYS
+from projections.views.reading import Connection, Row, rows
 
 
 class AuditJournal(Projection):
@@ -54,3 +58,35 @@ class AuditJournal(Projection):
             ),
             (batch.after, batch.last),
         )
+
+
+# --- reads: the queries of the HTTP API ---
+
+
+def journal_after(conn: Connection, after: int, count: int) -> list[Row]:
+    """At most `count` entries of the log after position `after`, in order."""
+    return rows(
+        conn,
+        "SELECT * FROM audit_journal WHERE position > %s ORDER BY position LIMIT %s",
+        after,
+        count,
+    )
+
+
+def journal_stream(conn: Connection, aggregate_id: UUID) -> list[Row]:
+    """Every entry of one aggregate, by version."""
+    return rows(
+        conn, "SELECT * FROM audit_journal WHERE aggregate_id = %s ORDER BY version", aggregate_id
+    )
+
+
+def version_by(conn: Connection, aggregate_id: UUID, at: datetime) -> int | None:
+    """The aggregate's last version recorded by `at` (None: none was)."""
+    found = rows(
+        conn,
+        "SELECT max(version) AS v FROM audit_journal WHERE aggregate_id = %s AND recorded_at <= %s",
+        aggregate_id,
+        at,
+    )
+    version: int | None = found[0]["v"]
+    return version

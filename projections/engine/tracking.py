@@ -146,6 +146,14 @@ def ensure(conn: psycopg.Connection[Any], projection: Projection) -> State:
     return state
 
 
+def positions(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """The position of each projection's active generation."""
+    found = conn.execute(
+        "SELECT name, position FROM projection_state WHERE status = 'active'"
+    ).fetchall()
+    return {name: int(position) for name, position in found}
+
+
 def reached(conn: psycopg.Connection[Any], names: Sequence[str]) -> int | None:
     """The least position of the active generations of `names` (None: one has none)."""
     row = conn.execute(

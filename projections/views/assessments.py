@@ -46,6 +46,7 @@ from projections.engine.batch import Batch, Projection, topics_of
 from projections.store.events import EVENTS
 from projections.views import assessments_sql as q
 from projections.views.assessments_sql import FACT_EVENTS, PLEDGE_OUTCOMES
+from projections.views.reading import Connection, Row, rows
 
 TICKET_COLUMNS = (
     "ticket_id", "version", "valid_from", "valid_to", "grid_path", "reported_at",
@@ -202,3 +203,16 @@ def _policies(batch: Batch, published: list[tuple[Any, ...]]) -> None:
             ),
             (jurisdiction, version, effective_from, Jsonb(terms)),
         )
+
+
+# --- reads: the queries of the HTTP API ---
+
+
+def policy_versions(conn: Connection, jurisdiction: str) -> list[Row]:
+    """Every version of the jurisdiction's own assessment policy, in order."""
+    return rows(
+        conn,
+        "SELECT version, effective_from, effective_until, terms FROM assessment_policies"
+        " WHERE jurisdiction = %s ORDER BY version",
+        jurisdiction,
+    )
