@@ -55,7 +55,7 @@ from domain.activity import Activity
 from domain.pledge import Pledge
 from domain.rulebook import Trigger
 from domain.ticket import Ticket
-from projections.store.events import EVENTS, EVENTS_TABLE, max_position
+from projections.store.events import EVENTS, max_position
 from projections.store.snapshot import one_snapshot
 from projections.views.points_ledger import (
     BATCH_EVENTS,
@@ -374,35 +374,40 @@ SELECT l.community, {ENTRY.format(a="l")} AS subject, l.position, l.recorded_at,
 FROM passed AS p JOIN points_ledger AS l USING (position) ORDER BY l.position
 """  # noqa: S608, E501
 
-_SOURCES = f"""
-SELECT l.community, {ENTRY.format(a="l")} AS subject, l.position, l.recorded_at,
+_SOURCES = sql.SQL("""
+SELECT l.community, {entry} AS subject, l.position, l.recorded_at,
   l.awarded_by AS actor, CASE
     WHEN want.kind <> l.source ->> 'kind' THEN
       format('awarded by trigger %%s, which awards for a %%s, for a %%s %%s', v.trigger,
              want.kind, l.source ->> 'kind', l.source ->> 'id')
-    WHEN NOT (l.source ->> 'id') ~ '{UUID_PATTERN}' THEN
+    WHEN NOT (l.source ->> 'id') ~ {uuid} THEN
       format('source %%s %%s is no id', l.source ->> 'kind', l.source ->> 'id')
     WHEN first.topic IS NULL THEN
       format('source %%s %%s does not exist', l.source ->> 'kind', l.source ->> 'id')
     ELSE format('source %%s %%s is a %%s', l.source ->> 'kind', l.source ->> 'id',
                 regexp_replace(first.topic, '[.][^.]*$', ''))
   END AS detail
-FROM ({LEDGER}) AS l
+FROM ({ledger}) AS l
 LEFT JOIN unnest(%(source_kinds)s::text[], %(source_topics)s::text[]) AS k (kind, topic)
   ON k.kind = l.source ->> 'kind'
 LEFT JOIN points_rules AS v ON v.community = l.community AND v.rule_code = l.rule_code
   AND v.version = l.rule_version
 LEFT JOIN unnest(%(triggers)s::text[], %(trigger_kinds)s::text[]) AS want (trigger, kind)
   ON l.awarded_by = 'system' AND want.trigger = v.trigger
-LEFT JOIN {EVENTS_TABLE} AS first
-  ON first.originator_id = CASE WHEN k.kind IS NOT NULL AND (l.source ->> 'id') ~ '{UUID_PATTERN}'
+LEFT JOIN {events} AS first
+  ON first.originator_id = CASE WHEN k.kind IS NOT NULL AND (l.source ->> 'id') ~ {uuid}
     THEN (l.source ->> 'id')::uuid END
   AND first.originator_version = 1
 WHERE l.kind IN ('award', 'deduction') AND (
   want.kind <> l.source ->> 'kind'
   OR (k.kind IS NOT NULL AND (first.topic IS NULL OR first.topic NOT LIKE k.topic || '.%%')))
 ORDER BY l.position
-"""  # noqa: S608
+""").format(
+    entry=sql.SQL(ENTRY.format(a="l")),
+    uuid=sql.Literal(UUID_PATTERN),
+    ledger=sql.SQL(LEDGER),
+    events=EVENTS,
+)
 
 _PEOPLE = f"""
 SELECT l.community, {ENTRY.format(a="l")} AS subject, l.position, l.recorded_at,
