@@ -161,6 +161,22 @@ def _iso(moment: datetime | None) -> str | None:
 
 # --- the checks: each query answers (community, subject, position, detail) ---
 
+
+def _columns(alias: str, names: Sequence[str], *, zero: bool = False) -> sql.Composable:
+    """`alias.name` for each of `names` (`coalesce(alias.name, 0)` with `zero`), joined
+    by commas."""
+    template = sql.SQL("coalesce({}, 0)" if zero else "{}")
+    return sql.SQL(", ").join(template.format(sql.Identifier(alias, n)) for n in names)
+
+
+def _labelled(alias: str, names: Sequence[str], *, zero: bool = False) -> sql.Composable:
+    """`'name=' || alias.name` for each of `names` (see `_columns`), joined by commas."""
+    template = sql.SQL("{} || coalesce({}, 0)" if zero else "{} || {}")
+    return sql.SQL(", ").join(
+        template.format(sql.Literal(f"{n}="), sql.Identifier(alias, n)) for n in names
+    )
+
+
 _RUNNING_BALANCE = f"""
 SELECT DISTINCT ON (account_id) community, {ACCOUNT.format(a="x")} AS subject, position,
   format('entry %%s (%%s): running balance %%s, but its account''s entries up to it'
@@ -171,38 +187,46 @@ WHERE balance_after <> fold ORDER BY account_id, position
 """  # noqa: S608
 
 _TOTALS = ("balance", "earned", "deducted", "redeemed", "expired", "pending")
-_BALANCE_ROWS = f"""
+_BALANCE_ROWS = sql.SQL("""
 SELECT coalesce(b.community, f.community) AS community,
   'member:' || coalesce(b.member_id, f.member_id) || ':' || coalesce(b.community, f.community)
     AS subject, f.last_position AS position,
   CASE WHEN b.account_id IS NULL THEN
     format('no balance row for an account with %%s entries', f.entries)
   ELSE format('balance row: %%s; its %%s entries fold to: %%s%%s',
-    concat_ws(' ', {", ".join(f"'{t}=' || b.{t}" for t in _TOTALS)}),
+    concat_ws(' ', {stored}),
     coalesce(f.entries, 0),
-    concat_ws(' ', {", ".join(f"'{t}=' || coalesce(f.{t}, 0)" for t in _TOTALS)}),
+    concat_ws(' ', {folded}),
     CASE WHEN b.balance <> b.earned - b.deducted - b.redeemed - b.expired
       THEN ' (and balance <> earned - deducted - redeemed - expired)' ELSE '' END)
   END AS detail
-FROM (SELECT * FROM points_balances AS b WHERE {_in_scope("b", dated=False)}) AS b
+FROM (SELECT * FROM points_balances AS b WHERE {scope}) AS b
 FULL JOIN (SELECT account_id, min(community) AS community, min(member_id::text)::uuid
-    AS member_id, sum(delta) AS balance, {FOLDED_TOTALS}, count(*) AS entries,
-    max(position) AS last_position FROM ({LEDGER}) AS l GROUP BY account_id) AS f
+    AS member_id, sum(delta) AS balance, {folded_totals}, count(*) AS entries,
+    max(position) AS last_position FROM ({ledger}) AS l GROUP BY account_id) AS f
   USING (account_id)
 WHERE %(as_of)s::timestamptz IS NULL AND (
-  ({", ".join(f"b.{t}" for t in _TOTALS)})
-    IS DISTINCT FROM ({", ".join(f"coalesce(f.{t}, 0)" for t in _TOTALS)})
+  ({stored_totals})
+    IS DISTINCT FROM ({folded_totals_of})
   OR b.balance <> b.earned - b.deducted - b.redeemed - b.expired)
 ORDER BY 1, 2
-"""  # noqa: S608
+""").format(
+    stored=_labelled("b", _TOTALS),
+    folded=_labelled("f", _TOTALS, zero=True),
+    scope=sql.SQL(_in_scope("b", dated=False)),
+    folded_totals=sql.SQL(FOLDED_TOTALS),
+    ledger=sql.SQL(LEDGER),
+    stored_totals=_columns("b", _TOTALS),
+    folded_totals_of=_columns("f", _TOTALS, zero=True),
+)
 
 _FLOWS = ("issued", "held", "redeemed", "expired", "deducted")
-_COMMUNITY = f"""
+_COMMUNITY = sql.SQL("""
 SELECT coalesce(p.community, f.community) AS community,
   'community:' || coalesce(p.community, f.community) AS subject, NULL::bigint AS position,
   format('postings: issued %%s, held %%s, redeemed %%s, expired %%s, deducted %%s;'
          ' entries: issued %%s, held %%s, redeemed %%s, expired %%s, deducted %%s',
-         {", ".join(f"p.{t}" for t in _FLOWS)}, {", ".join(f"f.{t}" for t in _FLOWS)})
+         {posted}, {entered})
     AS detail
 FROM (SELECT community,
         coalesce(-sum(amount) FILTER (WHERE account_type = 'issuance'), 0) AS issued,
@@ -210,14 +234,20 @@ FROM (SELECT community,
         coalesce(sum(amount) FILTER (WHERE account_type = 'redeemed'), 0) AS redeemed,
         coalesce(sum(amount) FILTER (WHERE account_type = 'expired'), 0) AS expired,
         coalesce(sum(amount) FILTER (WHERE account_type = 'deducted'), 0) AS deducted
-      FROM ({POSTINGS}) AS p GROUP BY community) AS p
+      FROM ({postings}) AS p GROUP BY community) AS p
 FULL JOIN (SELECT community, earned AS issued, balance AS held, redeemed, expired, deducted
-      FROM (SELECT community, sum(delta) AS balance, {FOLDED_TOTALS}
-            FROM ({LEDGER}) AS l GROUP BY community) AS t) AS f USING (community)
+      FROM (SELECT community, sum(delta) AS balance, {folded_totals}
+            FROM ({ledger}) AS l GROUP BY community) AS t) AS f USING (community)
 WHERE p.issued IS DISTINCT FROM p.held + p.redeemed + p.expired + p.deducted
-  OR ({", ".join(f"p.{t}" for t in _FLOWS)}) IS DISTINCT FROM ({", ".join(f"f.{t}" for t in _FLOWS)})
+  OR ({posted}) IS DISTINCT FROM ({entered})
 ORDER BY 1
-"""  # noqa: S608, E501
+""").format(
+    posted=_columns("p", _FLOWS),
+    entered=_columns("f", _FLOWS),
+    postings=sql.SQL(POSTINGS),
+    folded_totals=sql.SQL(FOLDED_TOTALS),
+    ledger=sql.SQL(LEDGER),
+)
 
 _POSTED_LEGS = sql.SQL(MOVEMENT_LEGS).format(batch_rows=sql.SQL(LEDGER), flows=flows_table())
 _POSTINGS_MATCH = sql.SQL(
