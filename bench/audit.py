@@ -35,6 +35,7 @@ from api.simulation.simulate import SimClock, simulate
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
+from domain.points import PointsAccount
 from projections.audit import checkpoints
 from projections.audit.merkle_log import MerkleLog
 from projections.audit.merkle_store import StoredTree
@@ -169,7 +170,7 @@ def bench_state_at(url: str, events: int, reads: int) -> None:
     for _ in range(reads):
         wanted = rng.randint(1, account.version)
         started = time.perf_counter()
-        then = governance.repository.get(account.id, version=wanted)
+        then: PointsAccount = governance.repository.get(account.id, version=wanted)
         times.append(time.perf_counter() - started)
         assert then.version == wanted
     print(f"state at version: {reads} random versions: {spread(times)}")

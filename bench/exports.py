@@ -92,7 +92,7 @@ def main() -> None:
             )
         for fmt in (Format.CSV, Format.XLSX):
             export = Export("ledger", "Ledger", LEDGER_COLUMNS, "bench", "0")
-            clauses = [sql.SQL("member_id = %s")]
+            clauses: list[sql.Composable] = [sql.SQL("member_id = %s")]
             timed(
                 f"ledger {fmt.value}",
                 lambda: drain(ledger_file(conn, clauses, [longest[0]], export, fmt)),  # noqa: B023

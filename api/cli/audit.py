@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
 from api.runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import psycopg
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from eventsourcing.persistence import Mapper
+
+    from projections.engine.batch import Projection
 
 console = Console()
 
@@ -36,8 +45,8 @@ def verify(
         from projections.audit.bundle import verify_bundle
 
         with bundle_file.open() as lines:
-            report = verify_bundle(lines, trusted)
-        _finish(report.problems, f"{report.events:,} events hash to the signed root")
+            bundled = verify_bundle(lines, trusted)
+        _finish(bundled.problems, f"{bundled.events:,} events hash to the signed root")
         return
     import psycopg
 
@@ -60,15 +69,15 @@ def verify(
     _finish(report.problems, f"{report.events:,} events verified; checkpoint of {size} holds")
 
 
-def _since(conn: object, path: Path, key: object) -> None:
+def _since(conn: psycopg.Connection[Any], path: Path, key: Ed25519PublicKey) -> None:
     from projections.audit import checkpoints
     from projections.audit.merkle_store import StoredTree
     from projections.audit.merkle_tree import verify_consistency
 
     kept = checkpoints.Checkpoint.from_json(json.loads(path.read_text()))
-    if not kept.verify(key):  # type: ignore[arg-type]
+    if not kept.verify(key):
         _finish(["the kept checkpoint is not signed by the server's key"], "")
-    tree = StoredTree(conn)  # type: ignore[arg-type]
+    tree = StoredTree(conn)
     size = tree.size()
     proof = tree.consistency(kept.tree_size, size)
     ok = verify_consistency(kept.tree_size, size, kept.root_hash, tree.root(size), proof)
@@ -119,8 +128,8 @@ def checkpoint() -> None:
 
 def verify_rebuild(
     url: str,
-    mapper: object,
-    projections: list[object],
+    mapper: Mapper[Any],
+    projections: Sequence[Projection],
     label: str,
     batch_size: int,
     workers: int,
@@ -137,11 +146,11 @@ def verify_rebuild(
         task = bar.add_task(f"rebuilding {label} to compare", total=max(head, 1))
         differences = compare(
             url,
-            mapper,  # type: ignore[arg-type]
-            projections,  # type: ignore[arg-type]
+            mapper,
+            projections,
             batch_size=batch_size,
             workers=workers,
             progress=lambda position: bar.update(task, completed=position),
         )
-    names = ", ".join(p.name for p in projections)  # type: ignore[attr-defined]
+    names = ", ".join(p.name for p in projections)
     _finish([str(d) for d in differences], f"a rebuild of {names} matches the live tables")

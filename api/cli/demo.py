@@ -59,7 +59,7 @@ def catch_up(settings: Settings, url: str) -> int:
 
 
 def _first(conn: psycopg.Connection[Any], query: str, *params: Any) -> tuple[Any, ...]:
-    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    row = conn.execute(query, params).fetchone()
     if row is None:
         raise LookupError(f"the demo data has nothing for: {query}")
     return tuple(row)

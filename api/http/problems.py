@@ -276,16 +276,19 @@ def _documented(status: int, description: str) -> dict[str, Any]:
     }
 
 
-COMMON = {
+Responses = dict[int | str, dict[str, Any]]
+"""A route's `responses=`: its documented answers by status."""
+
+COMMON: Responses = {
     401: _documented(401, "No token, or an invalid or expired one"),
     403: _documented(403, "The role or scope does not allow it"),
     422: _documented(422, "Invalid request"),
     429: _documented(429, "This token's rate is used up; Retry-After says when to retry"),
     503: _documented(503, "Database or projections not available"),
 }
-COMMAND = {
+COMMAND: Responses = {
     **COMMON,
     404: _documented(404, "Unknown id or code"),
     409: _documented(409, "A rule of the domain refuses the command, or a concurrent change"),
 }
-QUERY = {**COMMON, 404: _documented(404, "Unknown id or code")}
+QUERY: Responses = {**COMMON, 404: _documented(404, "Unknown id or code")}

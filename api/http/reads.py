@@ -161,5 +161,6 @@ def found(row: Row | None, kind: str, key: object) -> Row:
 
 
 def reader(*names: str) -> Any:
-    """A `Connection` parameter type reading the tables of the projections `names`."""
-    return Annotated[Connection, Depends(reads(*names))]
+    """The dependency of a `Connection` parameter reading the tables of the projections
+    `names`: `Tickets = Annotated[Connection, reader("tickets")]`."""
+    return Depends(reads(*names))

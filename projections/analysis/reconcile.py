@@ -55,7 +55,7 @@ from domain.activity import Activity
 from domain.pledge import Pledge
 from domain.rulebook import Trigger
 from domain.ticket import Ticket
-from projections.store.events import EVENTS, EVENTS_TABLE, max_position
+from projections.store.events import EVENTS, max_position
 from projections.store.snapshot import one_snapshot
 from projections.views.points_ledger import (
     BATCH_EVENTS,
@@ -161,6 +161,22 @@ def _iso(moment: datetime | None) -> str | None:
 
 # --- the checks: each query answers (community, subject, position, detail) ---
 
+
+def _columns(alias: str, names: Sequence[str], *, zero: bool = False) -> sql.Composable:
+    """`alias.name` for each of `names` (`coalesce(alias.name, 0)` with `zero`), joined
+    by commas."""
+    template = sql.SQL("coalesce({}, 0)" if zero else "{}")
+    return sql.SQL(", ").join(template.format(sql.Identifier(alias, n)) for n in names)
+
+
+def _labelled(alias: str, names: Sequence[str], *, zero: bool = False) -> sql.Composable:
+    """`'name=' || alias.name` for each of `names` (see `_columns`), joined by commas."""
+    template = sql.SQL("{} || coalesce({}, 0)" if zero else "{} || {}")
+    return sql.SQL(", ").join(
+        template.format(sql.Literal(f"{n}="), sql.Identifier(alias, n)) for n in names
+    )
+
+
 _RUNNING_BALANCE = f"""
 SELECT DISTINCT ON (account_id) community, {ACCOUNT.format(a="x")} AS subject, position,
   format('entry %%s (%%s): running balance %%s, but its account''s entries up to it'
@@ -171,38 +187,46 @@ WHERE balance_after <> fold ORDER BY account_id, position
 """  # noqa: S608
 
 _TOTALS = ("balance", "earned", "deducted", "redeemed", "expired", "pending")
-_BALANCE_ROWS = f"""
+_BALANCE_ROWS = sql.SQL("""
 SELECT coalesce(b.community, f.community) AS community,
   'member:' || coalesce(b.member_id, f.member_id) || ':' || coalesce(b.community, f.community)
     AS subject, f.last_position AS position,
   CASE WHEN b.account_id IS NULL THEN
     format('no balance row for an account with %%s entries', f.entries)
   ELSE format('balance row: %%s; its %%s entries fold to: %%s%%s',
-    concat_ws(' ', {", ".join(f"'{t}=' || b.{t}" for t in _TOTALS)}),
+    concat_ws(' ', {stored}),
     coalesce(f.entries, 0),
-    concat_ws(' ', {", ".join(f"'{t}=' || coalesce(f.{t}, 0)" for t in _TOTALS)}),
+    concat_ws(' ', {folded}),
     CASE WHEN b.balance <> b.earned - b.deducted - b.redeemed - b.expired
       THEN ' (and balance <> earned - deducted - redeemed - expired)' ELSE '' END)
   END AS detail
-FROM (SELECT * FROM points_balances AS b WHERE {_in_scope("b", dated=False)}) AS b
+FROM (SELECT * FROM points_balances AS b WHERE {scope}) AS b
 FULL JOIN (SELECT account_id, min(community) AS community, min(member_id::text)::uuid
-    AS member_id, sum(delta) AS balance, {FOLDED_TOTALS}, count(*) AS entries,
-    max(position) AS last_position FROM ({LEDGER}) AS l GROUP BY account_id) AS f
+    AS member_id, sum(delta) AS balance, {folded_totals}, count(*) AS entries,
+    max(position) AS last_position FROM ({ledger}) AS l GROUP BY account_id) AS f
   USING (account_id)
 WHERE %(as_of)s::timestamptz IS NULL AND (
-  ({", ".join(f"b.{t}" for t in _TOTALS)})
-    IS DISTINCT FROM ({", ".join(f"coalesce(f.{t}, 0)" for t in _TOTALS)})
+  ({stored_totals})
+    IS DISTINCT FROM ({folded_totals_of})
   OR b.balance <> b.earned - b.deducted - b.redeemed - b.expired)
 ORDER BY 1, 2
-"""  # noqa: S608
+""").format(
+    stored=_labelled("b", _TOTALS),
+    folded=_labelled("f", _TOTALS, zero=True),
+    scope=sql.SQL(_in_scope("b", dated=False)),
+    folded_totals=sql.SQL(FOLDED_TOTALS),
+    ledger=sql.SQL(LEDGER),
+    stored_totals=_columns("b", _TOTALS),
+    folded_totals_of=_columns("f", _TOTALS, zero=True),
+)
 
 _FLOWS = ("issued", "held", "redeemed", "expired", "deducted")
-_COMMUNITY = f"""
+_COMMUNITY = sql.SQL("""
 SELECT coalesce(p.community, f.community) AS community,
   'community:' || coalesce(p.community, f.community) AS subject, NULL::bigint AS position,
   format('postings: issued %%s, held %%s, redeemed %%s, expired %%s, deducted %%s;'
          ' entries: issued %%s, held %%s, redeemed %%s, expired %%s, deducted %%s',
-         {", ".join(f"p.{t}" for t in _FLOWS)}, {", ".join(f"f.{t}" for t in _FLOWS)})
+         {posted}, {entered})
     AS detail
 FROM (SELECT community,
         coalesce(-sum(amount) FILTER (WHERE account_type = 'issuance'), 0) AS issued,
@@ -210,14 +234,20 @@ FROM (SELECT community,
         coalesce(sum(amount) FILTER (WHERE account_type = 'redeemed'), 0) AS redeemed,
         coalesce(sum(amount) FILTER (WHERE account_type = 'expired'), 0) AS expired,
         coalesce(sum(amount) FILTER (WHERE account_type = 'deducted'), 0) AS deducted
-      FROM ({POSTINGS}) AS p GROUP BY community) AS p
+      FROM ({postings}) AS p GROUP BY community) AS p
 FULL JOIN (SELECT community, earned AS issued, balance AS held, redeemed, expired, deducted
-      FROM (SELECT community, sum(delta) AS balance, {FOLDED_TOTALS}
-            FROM ({LEDGER}) AS l GROUP BY community) AS t) AS f USING (community)
+      FROM (SELECT community, sum(delta) AS balance, {folded_totals}
+            FROM ({ledger}) AS l GROUP BY community) AS t) AS f USING (community)
 WHERE p.issued IS DISTINCT FROM p.held + p.redeemed + p.expired + p.deducted
-  OR ({", ".join(f"p.{t}" for t in _FLOWS)}) IS DISTINCT FROM ({", ".join(f"f.{t}" for t in _FLOWS)})
+  OR ({posted}) IS DISTINCT FROM ({entered})
 ORDER BY 1
-"""  # noqa: S608, E501
+""").format(
+    posted=_columns("p", _FLOWS),
+    entered=_columns("f", _FLOWS),
+    postings=sql.SQL(POSTINGS),
+    folded_totals=sql.SQL(FOLDED_TOTALS),
+    ledger=sql.SQL(LEDGER),
+)
 
 _POSTED_LEGS = sql.SQL(MOVEMENT_LEGS).format(batch_rows=sql.SQL(LEDGER), flows=flows_table())
 _POSTINGS_MATCH = sql.SQL(
@@ -374,35 +404,40 @@ SELECT l.community, {ENTRY.format(a="l")} AS subject, l.position, l.recorded_at,
 FROM passed AS p JOIN points_ledger AS l USING (position) ORDER BY l.position
 """  # noqa: S608, E501
 
-_SOURCES = f"""
-SELECT l.community, {ENTRY.format(a="l")} AS subject, l.position, l.recorded_at,
+_SOURCES = sql.SQL("""
+SELECT l.community, {entry} AS subject, l.position, l.recorded_at,
   l.awarded_by AS actor, CASE
     WHEN want.kind <> l.source ->> 'kind' THEN
       format('awarded by trigger %%s, which awards for a %%s, for a %%s %%s', v.trigger,
              want.kind, l.source ->> 'kind', l.source ->> 'id')
-    WHEN NOT (l.source ->> 'id') ~ '{UUID_PATTERN}' THEN
+    WHEN NOT (l.source ->> 'id') ~ {uuid} THEN
       format('source %%s %%s is no id', l.source ->> 'kind', l.source ->> 'id')
     WHEN first.topic IS NULL THEN
       format('source %%s %%s does not exist', l.source ->> 'kind', l.source ->> 'id')
     ELSE format('source %%s %%s is a %%s', l.source ->> 'kind', l.source ->> 'id',
                 regexp_replace(first.topic, '[.][^.]*$', ''))
   END AS detail
-FROM ({LEDGER}) AS l
+FROM ({ledger}) AS l
 LEFT JOIN unnest(%(source_kinds)s::text[], %(source_topics)s::text[]) AS k (kind, topic)
   ON k.kind = l.source ->> 'kind'
 LEFT JOIN points_rules AS v ON v.community = l.community AND v.rule_code = l.rule_code
   AND v.version = l.rule_version
 LEFT JOIN unnest(%(triggers)s::text[], %(trigger_kinds)s::text[]) AS want (trigger, kind)
   ON l.awarded_by = 'system' AND want.trigger = v.trigger
-LEFT JOIN {EVENTS_TABLE} AS first
-  ON first.originator_id = CASE WHEN k.kind IS NOT NULL AND (l.source ->> 'id') ~ '{UUID_PATTERN}'
+LEFT JOIN {events} AS first
+  ON first.originator_id = CASE WHEN k.kind IS NOT NULL AND (l.source ->> 'id') ~ {uuid}
     THEN (l.source ->> 'id')::uuid END
   AND first.originator_version = 1
 WHERE l.kind IN ('award', 'deduction') AND (
   want.kind <> l.source ->> 'kind'
   OR (k.kind IS NOT NULL AND (first.topic IS NULL OR first.topic NOT LIKE k.topic || '.%%')))
 ORDER BY l.position
-"""  # noqa: S608
+""").format(
+    entry=sql.SQL(ENTRY.format(a="l")),
+    uuid=sql.Literal(UUID_PATTERN),
+    ledger=sql.SQL(LEDGER),
+    events=EVENTS,
+)
 
 _PEOPLE = f"""
 SELECT l.community, {ENTRY.format(a="l")} AS subject, l.position, l.recorded_at,

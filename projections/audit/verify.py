@@ -124,9 +124,9 @@ def verify_store(
 
 def _query(columns: str, where: str) -> sql.Composed:
     return _JOINED.format(
-        columns=sql.SQL(columns),  # type: ignore[arg-type]
-        leaf=sql.SQL(LEAF_SQL),  # type: ignore[arg-type]
-        where=sql.SQL(where),  # type: ignore[arg-type]
+        columns=sql.SQL(columns),
+        leaf=sql.SQL(LEAF_SQL),
+        where=sql.SQL(where),
         events=EVENTS,
     )
 

@@ -23,7 +23,7 @@ def apply(url: str, owners: Sequence[Owner]) -> list[str]:
     with psycopg.connect(url) as conn:
         for owner, statements in owners:
             for statement in statements:
-                conn.execute(statement)  # type: ignore[arg-type]
+                conn.execute(statement)
             if statements and owner not in touched:
                 touched.append(owner)
     return touched

@@ -22,6 +22,8 @@ from psycopg.rows import dict_row
 
 Connection = psycopg.Connection[Any]
 Row = dict[str, Any]
+Statement = LiteralString | sql.SQL | sql.Composed
+"""A statement psycopg executes: its text, or composed."""
 Clause = LiteralString | sql.Composable
 """A WHERE condition: its text, or composed."""
 Filters = tuple[Clause, Any]
@@ -63,19 +65,19 @@ def _composed(clause: Clause) -> sql.Composable:
     return clause if isinstance(clause, sql.Composable) else sql.SQL(clause)
 
 
-def one(conn: Connection, query: sql.Composable | LiteralString, *params: Any) -> Row | None:
+def one(conn: Connection, query: Statement, *params: Any) -> Row | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query, params).fetchone()
 
 
-def rows(conn: Connection, query: sql.Composable | LiteralString, *params: Any) -> list[Row]:
+def rows(conn: Connection, query: Statement, *params: Any) -> list[Row]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query, params).fetchall()
 
 
 @contextmanager
 def stream(
-    conn: Connection, query: sql.Composable, params: Sequence[Any], size: int = 2000
+    conn: Connection, query: Statement, params: Sequence[Any], size: int = 2000
 ) -> Iterator[Iterator[Row]]:
     """Every row of `query`, fetched `size` at a time by a server-side cursor (in a
     transaction of its own): a whole list, never all of it in memory at once. The cursor

@@ -25,12 +25,13 @@ from api.http.schemas.common import Answer, Code, Instant, PageOf, created
 from api.http.visibility import Viewer, ViewerDep
 from domain.activity import ActivityStatus
 from domain.application import Governance
+from domain.commands.base import CommandResult
 from projections.views import activities
 from projections.views.reading import Connection, Row
 
 router = APIRouter(prefix="/v1", tags=["activities"], route_class=OneHopRoute)
 
-Activities = reader("activities", "jurisdictions")
+Activities = Annotated[Connection, reader("activities", "jurisdictions")]
 
 
 @router.post("/activities", status_code=201, responses=COMMAND)
@@ -44,7 +45,9 @@ def _activity(governance: Governance, activity_id: UUID) -> tuple[str, object]:
     return governance.activity(activity_id).jurisdiction, None
 
 
-def _attendance(command: str, caller: CallerDep, activity_id: UUID, body: AttendanceIn) -> object:
+def _attendance(
+    command: str, caller: CallerDep, activity_id: UUID, body: AttendanceIn
+) -> CommandResult:
     place, _ = caller.located(activity_id, _activity)
     fields = body.model_dump()
     return caller.run(command, activity_id, place=place, owner=body.member_id, **fields)
@@ -85,7 +88,7 @@ add_action(
 
 def _with_attendance(conn: Connection, activity: Row, viewer: Viewer) -> ActivityOut:
     attendance = activities.attendance(conn, activity["id"], viewer.reach)
-    return ActivityOut(**activity, attendance=attendance)
+    return ActivityOut.model_validate({**activity, "attendance": attendance})
 
 
 @router.get("/activities/{activity_id}", responses=QUERY)

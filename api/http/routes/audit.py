@@ -15,7 +15,7 @@ from fastapi.encoders import jsonable_encoder
 from api.http.auth import PrincipalDep
 from api.http.deps import GovernanceDep, PoolDep
 from api.http.problems import QUERY, ForbiddenError
-from api.http.reads import MAX_POSITION, Limit, reader
+from api.http.reads import MAX_POSITION, Connection, Limit, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.audit import (
     CheckpointOut,
@@ -44,8 +44,8 @@ def auditor(principal: PrincipalDep) -> None:
 router = APIRouter(
     prefix="/v1/audit", tags=["audit"], dependencies=[Depends(auditor)], route_class=OneHopRoute
 )
-Journal = reader("audit")
-Tree = reader("merkle")
+Journal = Annotated[Connection, reader("audit")]
+Tree = Annotated[Connection, reader("merkle")]
 Position = Annotated[int, Query(ge=0, le=MAX_POSITION)]
 Size = Annotated[int, Query(ge=1, le=MAX_POSITION)]
 

@@ -19,8 +19,8 @@ from projections.views.reading import Connection
 router = APIRouter(prefix="/v1", tags=["jurisdictions"], route_class=OneHopRoute)
 
 CodePath = Annotated[Code, Path(description="A jurisdiction code.")]
-Jurisdictions = reader("jurisdictions")
-Roster = reader("jurisdictions", "rosters", "members", "organisations")
+Jurisdictions = Annotated[Connection, reader("jurisdictions")]
+Roster = Annotated[Connection, reader("jurisdictions", "rosters", "members", "organisations")]
 
 
 @router.post("/jurisdictions", status_code=201, responses=COMMAND)

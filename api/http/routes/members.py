@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import Cursor, Limit, found, reader
+from api.http.reads import Connection, Cursor, Limit, found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Code, PageOf, created
 from api.http.schemas.members import MemberIn, MemberOut, MemberReportIn, RoleClaimIn, RoleReleaseIn
@@ -19,7 +19,7 @@ from projections.views import members
 
 router = APIRouter(prefix="/v1", tags=["members"], route_class=OneHopRoute)
 
-Members = reader("members", "rosters", "jurisdictions")
+Members = Annotated[Connection, reader("members", "rosters", "jurisdictions")]
 
 
 @router.post("/members", status_code=201, responses=COMMAND)

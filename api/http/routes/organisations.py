@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Response
 
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import found, reader
+from api.http.reads import Connection, found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, created
 from api.http.schemas.organisations import OrganisationIn, OrganisationOut, OrganisationReportIn
@@ -16,7 +17,7 @@ from projections.views.members import organisation
 
 router = APIRouter(prefix="/v1", tags=["organisations"], route_class=OneHopRoute)
 
-Organisations = reader("organisations")
+Organisations = Annotated[Connection, reader("organisations")]
 
 
 @router.post("/organisations", status_code=201, responses=COMMAND)

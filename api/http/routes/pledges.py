@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Response
 from api.http.actions import act, add_action
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import Cursor, Limit, found, reader
+from api.http.reads import Connection, Cursor, Limit, found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Code, PageOf, created
 from api.http.schemas.pledges import (
@@ -29,7 +29,7 @@ from projections.views import pledges
 
 router = APIRouter(prefix="/v1", tags=["pledges"], route_class=OneHopRoute)
 
-Pledges = reader("pledges", "jurisdictions")
+Pledges = Annotated[Connection, reader("pledges", "jurisdictions")]
 
 
 @router.post("/pledges", status_code=201, responses=COMMAND)
@@ -86,7 +86,7 @@ def verify_session(
 def get_pledge(pledge_id: UUID, conn: Pledges, viewer: ViewerDep) -> PledgeOut:
     """A pledge with its hours, sessions and review."""
     row = found(pledges.pledge(conn, pledge_id, viewer.reach), "Pledge", pledge_id)
-    return PledgeOut(**row, sessions=pledges.sessions(conn, pledge_id))
+    return PledgeOut.model_validate({**row, "sessions": pledges.sessions(conn, pledge_id)})
 
 
 @router.get("/pledges", responses=QUERY)

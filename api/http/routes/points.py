@@ -58,9 +58,9 @@ from projections.views.reading import Connection
 
 router = APIRouter(prefix="/v1", tags=["points"], route_class=OneHopRoute)
 
-Rules = reader("points_rules", "jurisdictions")
-Accounts = reader("points", "members", "rosters", "jurisdictions")
-Board = reader("points", "members", "jurisdictions")
+Rules = Annotated[Connection, reader("points_rules", "jurisdictions")]
+Accounts = Annotated[Connection, reader("points", "members", "rosters", "jurisdictions")]
+Board = Annotated[Connection, reader("points", "members", "jurisdictions")]
 TOTALS = ("balance", "earned", "deducted", "redeemed", "expired", "pending")
 CATCH_UP_SECONDS = 5.0
 

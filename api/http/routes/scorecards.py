@@ -28,7 +28,7 @@ from api.http.exports import (
 )
 from api.http.permissions import OWN
 from api.http.problems import COMMAND, QUERY, ForbiddenError
-from api.http.reads import reader, spare_connections
+from api.http.reads import Connection, reader, spare_connections
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Body, Code, Day, Instant
 from api.http.schemas.scorecards import PolicyOut, ScorecardOut, WorkerScorecardOut
@@ -48,9 +48,9 @@ from projections.views import assessments, members
 
 router = APIRouter(prefix="/v1", tags=["assessments"], route_class=OneHopRoute)
 
-Assessments = reader("assessments")
-Scorecards = reader("assessments", "points")
-WorkerCards = reader("assessments", "members", "points")
+Assessments = Annotated[Connection, reader("assessments")]
+Scorecards = Annotated[Connection, reader("assessments", "points")]
+WorkerCards = Annotated[Connection, reader("assessments", "members", "points")]
 
 
 class StarRule(Body):

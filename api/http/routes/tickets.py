@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from api.http.actions import add_action
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import Cursor, Limit, found, reader
+from api.http.reads import Connection, Cursor, Limit, found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Code, Instant, PageOf, created
 from api.http.schemas.tickets import (
@@ -34,8 +34,8 @@ from projections.views import tickets, tickets_timeline
 
 router = APIRouter(prefix="/v1", tags=["tickets"], route_class=OneHopRoute)
 
-Tickets = reader("tickets")
-Timeline = reader("tickets", "ticket_timeline")
+Tickets = Annotated[Connection, reader("tickets")]
+Timeline = Annotated[Connection, reader("tickets", "ticket_timeline")]
 
 
 @router.post("/tickets", status_code=201, responses=COMMAND)
