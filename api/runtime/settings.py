@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     revocation_refresh_seconds: float = Field(
         default=2.0, gt=0, le=60, description="How often each process rereads revoked tokens."
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="A bearer token for a Prometheus scraper to read /metrics with. "
+        "Unset: /metrics answers only a platform admin's token.",
+    )
     workers_in_process: bool | None = Field(
         default=None,
         description="Run the projections and the deadline watcher inside the API process. "

@@ -65,7 +65,9 @@ TOTALS = ("balance", "earned", "deducted", "redeemed", "expired", "pending")
 CATCH_UP_SECONDS = 5.0
 
 
-@router.put("/jurisdictions/{community}/rulebook/rules/{rule_code}", responses=COMMAND)
+@router.put(
+    "/jurisdictions/{community}/rulebook/rules/{rule_code}", responses=COMMAND, name="put_rule"
+)
 def put_rule(
     community: Annotated[Code, Path()],
     rule_code: Annotated[RuleCode, Path()],
@@ -99,21 +101,21 @@ def _entry_created(response: Response, result: Any) -> EntryAnswer:
     return created(response, result, f"/v1/points/entries/{result.extra['entry_id']}", EntryAnswer)
 
 
-@router.post("/points/awards", status_code=201, responses=COMMAND)
+@router.post("/points/awards", status_code=201, responses=COMMAND, name="award_points")
 def award(body: AwardIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Award a manual rule to a member for a source; pending if the rule needs approval."""
     result = caller.run("award_points", place=body.community, **_award_fields(body))
     return _entry_created(response, result)
 
 
-@router.post("/points/deductions", status_code=201, responses=COMMAND)
+@router.post("/points/deductions", status_code=201, responses=COMMAND, name="deduct_points")
 def deduct(body: DeductionIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Deduct a deduction rule's points for an uncivil act (扣分); may go below zero."""
     result = caller.run("deduct_points", place=body.community, **_award_fields(body))
     return _entry_created(response, result)
 
 
-@router.post("/points/redemptions", status_code=201, responses=COMMAND)
+@router.post("/points/redemptions", status_code=201, responses=COMMAND, name="redeem_points")
 def redeem(body: RedemptionIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Spend points at the points supermarket (积分超市), never beyond the balance."""
     result = caller.run(
@@ -127,7 +129,7 @@ def _entry(governance: Governance, entry_id: UUID) -> tuple[str, object]:
     return entry.community, entry.member_id
 
 
-@router.post("/points/reversals", status_code=201, responses=COMMAND)
+@router.post("/points/reversals", status_code=201, responses=COMMAND, name="reverse_entry")
 def reverse(body: ReversalIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Reverse a posted award, deduction or redemption, once."""
     result = act(caller, _entry, "reverse_entry", body.entry_id, reason=body.reason)
@@ -156,7 +158,7 @@ add_action(
 )
 
 
-@router.post("/points/expiries", responses=COMMAND)
+@router.post("/points/expiries", responses=COMMAND, name="expire_points")
 def expire(body: ExpiryIn, caller: CallerDep, pool: PoolDep) -> ExpiryAnswer:
     """Expire, in one transaction, the unconsumed points of every account of the
     community earned before `before` (清零). Running it again expires nothing more."""

@@ -38,7 +38,7 @@ Tickets = Annotated[Connection, reader("tickets")]
 Timeline = Annotated[Connection, reader("tickets", "ticket_timeline")]
 
 
-@router.post("/tickets", status_code=201, responses=COMMAND)
+@router.post("/tickets", status_code=201, responses=COMMAND, name="report_ticket")
 def report_ticket(body: TicketIn, caller: CallerDep, response: Response) -> Answer:
     """Report a matter in a grid (随手拍 by a grid worker, a resident, the hotline); a
     resident reports as themselves."""
