@@ -43,16 +43,18 @@ class State:
     error_position: int | None
 
 
+_STATES = sql.SQL(
+    "SELECT name, generation, schema_version, status, position, error, error_position"
+    " FROM projection_state"
+)
+
+
 def states(conn: psycopg.Connection[Any], names: Sequence[str] | None = None) -> list[State]:
-    query = (
-        "SELECT name, generation, schema_version, status, position, error, error_position"
-        " FROM projection_state"
-    )
     if names is None:
-        rows = conn.execute(query + " ORDER BY name, generation").fetchall()
+        rows = conn.execute(_STATES + sql.SQL(" ORDER BY name, generation")).fetchall()
     else:
         rows = conn.execute(
-            query + " WHERE name = ANY(%s) ORDER BY name, generation", (list(names),)
+            _STATES + sql.SQL(" WHERE name = ANY(%s) ORDER BY name, generation"), (list(names),)
         ).fetchall()
     return [State(*row) for row in rows]
 

@@ -168,7 +168,9 @@ class Assessments(Projection):
             (q.CHECK_OUT, ["Activity.CheckedOut"]),
         ):
             if etypes is None or any(counts.get(etype) for etype in etypes):
-                statement = batch.sql(template, events=EVENTS, columns=COLUMNS, columns_c=COLUMNS_C)
+                statement = batch.sql(
+                    template, events=EVENTS, columns=COLUMNS, columns_c=COLUMNS_C, **q.FRAGMENTS
+                )
                 cur.execute(statement, params)
         if counts.get("AssessmentPolicy.Published"):
             _policies(batch, cur.execute(q.PUBLISHED_POLICIES).fetchall())
