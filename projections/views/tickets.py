@@ -18,7 +18,7 @@ the others with one pipelined UPDATE of those columns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -29,7 +29,18 @@ from psycopg.types.json import Jsonb
 from domain.jurisdiction import Jurisdiction
 from domain.ticket import Ticket
 from projections.engine.batch import Batch, Projection
-from projections.views.reading import Connection, Filter, Found, Page, Reach, conditions, first
+from projections.views.reading import (
+    Connection,
+    Filter,
+    Filters,
+    Found,
+    Page,
+    Reach,
+    conditions,
+    first,
+    rows,
+    where,
+)
 
 Row = dict[str, Any]
 
@@ -351,3 +362,13 @@ def tickets(
     )
     page = Page(["reported_at", "id"], descending=True)
     return page.fetch(conn, TICKETS, clauses, params, limit, cursor)
+
+
+def newest(conn: Connection, filters: Sequence[Filters], limit: int, offset: int) -> list[Row]:
+    """The tickets matching every filter (see `reading.conditions`; at least one must
+    apply), newest first: `limit` of them after the first `offset`."""
+    clauses, params = conditions(*filters)
+    statement = sql.SQL(
+        "SELECT * FROM tickets {} ORDER BY reported_at DESC, id DESC LIMIT %s OFFSET %s"
+    ).format(where(clauses))
+    return rows(conn, statement, *params, limit, offset)
