@@ -44,6 +44,7 @@ from projections.views.points_ledger import (
     DECIDE_ENTRIES,
     ENTRY_TOPICS,
     FOLD_BALANCES,
+    FOLDED,
     OPEN_ACCOUNTS,
     OPENED_TOPIC,
     REVERSE_ENTRIES,
@@ -142,7 +143,7 @@ class PointsProjection(Projection):
             )
         rows = batch.sql(BATCH_ROWS)
         for statement in (FOLD_BALANCES, CREATE_ENTRIES, DECIDE_ENTRIES, REVERSE_ENTRIES):
-            batch.cur.execute(batch.sql(statement, batch_rows=rows), params)
+            batch.cur.execute(batch.sql(statement, batch_rows=rows, folded_totals=FOLDED), params)
         batch.cur.execute(batch.sql(POST_MOVEMENTS, batch_rows=rows, flows=FLOWS), params)
 
     @staticmethod
