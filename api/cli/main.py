@@ -163,7 +163,9 @@ def watch(
     settings = Settings()
     url = database_url(settings)
     governance = build_governance(settings, url)
-    watcher = DeadlineWatcher(governance, DeadlineIndex(url, governance))
+    watcher = DeadlineWatcher(
+        governance, DeadlineIndex(url, governance), settings.retention_inactive_days
+    )
     if once:
         report = watcher.run_once()
         console.print(f"recorded {report.total} ({report.recorded}); refused {report.refused}")

@@ -19,18 +19,26 @@ view). The policy, by role:
   the tickets they reported, their own attendance and roster entries.
 - everyone authenticated: the jurisdiction tree, organisations, activities (the
   notice, without other people's attendance) and rulebooks: public notices.
+
+Personal data by purpose (PIPL Art. 6, minimum necessary; see README "Personal data"):
+a member's phone in clear only for those who contact residents (staff and grid
+workers, within their scope) and for the resident themself; masked (`138****8000`) for
+admins, auditors and evaluators, who may read one person's clear data only with a
+stated reason, recorded (`GET /v1/audit/personal-data/{id}`). Evaluators read the
+description and address of a ticket a member reported as `withheld`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends
 
 from api.http.auth import Principal, PrincipalDep
 from api.http.permissions import HANDLERS, OWN, is_platform
+from domain.personal_data import ERASED, mask_phone
 from projections.views.reading import Reach
 
 READS_EVERYTHING = ("admin", "auditor", "evaluator")
@@ -38,6 +46,11 @@ READS_EVERYTHING = ("admin", "auditor", "evaluator")
 READS_AUDIT = ("admin", "auditor")
 """The raw log, states, proofs and exports: platform admins and auditors only."""
 READS_SCOPE = HANDLERS
+SEES_CONTACT = (*HANDLERS, OWN)
+"""Roles that read a member's phone in clear (on the rows they may read at all)."""
+SEES_REPORTS = (*READS_AUDIT, *HANDLERS, OWN)
+"""Roles that read what a member wrote in a ticket (description, address)."""
+WITHHELD = "withheld"
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,26 @@ class Viewer:
     def reach(self) -> Reach:
         """What the caller sees of the query tables (their conditions are the views')."""
         return Reach(everything=self.sees_everything, scope=self.scope, member=self.member_id)
+
+    def member_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A members row as this caller may see it: the phone masked unless its role
+        needs it."""
+        if self.principal.role in SEES_CONTACT:
+            return row
+        return {**row, "phone": mask_phone(row["phone"])}
+
+    def ticket_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A tickets row as this caller may see it: what a member wrote withheld from
+        the roles that assess rather than handle."""
+        if self.principal.role in SEES_REPORTS or row.get("reporter_member_id") is None:
+            return row
+        location = row.get("location")
+        hidden = WITHHELD if row["description"] != ERASED else ERASED
+        return {
+            **row,
+            "description": hidden,
+            "location": None if location is None else {**location, "address": hidden},
+        }
 
 
 async def viewer(principal: PrincipalDep) -> Viewer:  # async: no worker thread (see deps)

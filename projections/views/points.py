@@ -35,6 +35,7 @@ from domain.points import PointsAccount
 from projections.engine.batch import Batch, Projection
 from projections.store.events import EVENTS
 from projections.store.rendering import rendered
+from projections.views import members
 from projections.views.jurisdictions import in_community_of, in_subtree
 from projections.views.points_ledger import (
     APPEND_LEDGER,
@@ -245,7 +246,7 @@ def board(
     """The leaderboard's query (member_id, name, points) and its parameters: each
     member's balance, or with `earned_from`/`earned_to` the net points entered then, in
     the communities of the subtree of `jurisdiction`, counting only the accounts `reach`
-    sees."""
+    sees, and naming only the members it sees."""
     clauses, params = conditions(
         visible(reach, sql.Identifier("b", "member_id")),
         (in_subtree(sql.Identifier("community")), jurisdiction),
@@ -256,12 +257,16 @@ def board(
         source, amount = sql.Identifier("points_balances"), sql.Identifier("balance")
     else:
         source, amount = sql.Identifier("points_ledger"), sql.Identifier("delta")
+    # A name only of a member `reach` sees (members.visible): the points of a
+    # community's accounts are not the people's records (a grid worker reads its
+    # community's points, but the people of its own grid only).
+    named, named_params = members.visible(reach)
     query = sql.SQL(
         "SELECT * FROM (SELECT b.member_id, m.name, sum(b.{amount})::bigint AS points"
-        " FROM {source} AS b LEFT JOIN members m ON m.id = b.member_id {where}"
+        " FROM {source} AS b LEFT JOIN members m ON m.id = b.member_id AND {named} {where}"
         " GROUP BY b.member_id, m.name) AS board"
-    ).format(amount=amount, source=source, where=where(clauses))
-    return query, params
+    ).format(amount=amount, source=source, named=named, where=where(clauses))
+    return query, [*named_params, *params]
 
 
 def board_page(
