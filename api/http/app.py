@@ -33,6 +33,7 @@ from api.http.routes import (
     organisations,
     pledges,
     points,
+    privacy,
     scorecards,
     tickets,
 )
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 governance,
                 settings.watch_interval,
                 checkpoints=(app.state.signing_key, settings.checkpoint_every),
+                retention_days=settings.retention_inactive_days,
             )
             if settings.runs_workers()
             else None
@@ -170,6 +172,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         activities,
         pledges,
         members,
+        privacy,
         organisations,
         jurisdictions,
         scorecards,
@@ -179,6 +182,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         open311,
     ):
         app.include_router(module.router)
+    app.include_router(privacy.audit_router)
     return app
 
 

@@ -15,6 +15,7 @@ from api.http.permissions import Place, authorize, is_platform, refuse_role
 from domain.application import Governance
 from domain.commands.base import CommandResult, Meta
 from domain.errors import NotFoundError
+from projections.views import jurisdictions
 
 T = TypeVar("T")
 
@@ -149,6 +150,23 @@ class Caller:
         result: CommandResult = method(self.meta, *args, **kw)
         return result
 
+    def require_known_member(self, member_id: Any) -> None:
+        """NotFoundError (404, as for an id that names nobody) unless the caller may
+        read the member `member_id` (api.http.visibility): a resident is let through
+        (it acts only on itself, see permissions), staff only for a member whose home
+        grid or a report-in lies in their scope's subtree. So a command naming a member
+        cannot pull someone from elsewhere into the caller's view (and their phone
+        number with them), nor tell by 200/404 whether an id exists."""
+        if self.principal.role == "resident" or is_platform(self.principal):
+            return
+        member = self.governance.member(member_id)  # NotFoundError if nobody
+        codes = [member.home_grid, *(r["grid"] or r["community"] for r in member.report_ins)]
+        for code in codes:
+            place = None if code is None else self.place(code)
+            if place is not None and self.principal.scope in place.path:
+                return
+        raise NotFoundError("Member", member_id)
+
     def located(
         self, aggregate_id: Any, locate: Callable[[Governance, Any], tuple[str, object]]
     ) -> tuple[str, object]:
@@ -164,15 +182,10 @@ class Caller:
         """The jurisdiction `code`: from the jurisdictions query table, or, for a node
         the projection has not reached yet, from the event store; None if there is no
         such jurisdiction (the command itself then refuses)."""
-        conn, row = answering(
-            self.pool,
-            lambda c: c.execute(
-                "SELECT kind, path FROM jurisdictions WHERE code = %s", (code,)
-            ).fetchone(),
-        )
+        conn, row = answering(self.pool, lambda c: jurisdictions.place(c, code))
         self.pool.putconn(conn)
         if row is not None:
-            return Place(kind=row[0], path=list(row[1]))
+            return Place(kind=row[0], path=row[1])
         try:
             node = self.governance.jurisdiction(code)
         except NotFoundError:

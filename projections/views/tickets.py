@@ -14,11 +14,17 @@ is reported in it, and a node never moves, so a ticket's path is fixed when repo
 A batch is folded in Python: the changeable columns of the tickets it touches are
 fetched once, the events applied in order, then new tickets are written with COPY and
 the others with one pipelined UPDATE of those columns.
+
+A description, address or rating comment a member reported is sealed in the log
+(`domain.personal_data`): it is opened with the keys `data_keys` holds in the batch's
+transaction (`erased` once shredded), and `Member.Erased` scrubs those columns of every
+ticket the member reported, so a live table and a rebuild after the erasure agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -26,8 +32,23 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from domain.jurisdiction import Jurisdiction
+from domain.member import Member
+from domain.personal_data import ERASED, reveal, sealed_kid
 from domain.ticket import Ticket
 from projections.engine.batch import Batch, Projection
+from projections.store import keys
+from projections.views.reading import (
+    Connection,
+    Filter,
+    Filters,
+    Found,
+    Page,
+    Reach,
+    conditions,
+    first,
+    rows,
+    where,
+)
 
 Row = dict[str, Any]
 
@@ -63,9 +84,10 @@ MUTABLE = (
     "closed_at", "satisfaction", "response_overdue", "resolution_overdue", "version",
     "dispatched_at", "resolution", "rating_comment", "rejection_reason", "duplicate_of",
     "reopen_count", "escalation_count", "supervision_count", "visit_count",
-    "resolution_overdue_count", "last_position", "updated_at",
+    "resolution_overdue_count", "last_position", "updated_at", "reporter_member_id",
 )  # fmt: skip
-"""The columns a ticket's events after `Reported` may change: all an update writes."""
+"""The columns a ticket's events after `Reported` may change: all an update writes (and
+the reporter, which a rating comment is opened with)."""
 
 
 def _new_row(event: Any, path: list[str]) -> Row:
@@ -223,7 +245,7 @@ class Tickets(Projection):
         "CREATE INDEX IF NOT EXISTS tickets_g{g}_reporter ON {tickets} (reporter_member_id)"
         " WHERE reporter_member_id IS NOT NULL",
     ]
-    event_types = (Ticket.Event, Jurisdiction.Defined)
+    event_types = (Ticket.Event, Jurisdiction.Defined, Member.Erased)
     rebuild_weight = 1.3  # 50.8 µs an event
 
     def __init__(self) -> None:
@@ -237,8 +259,14 @@ class Tickets(Projection):
         events: list[tuple[int, Any]] = []
         reported: set[UUID] = set()
         touched: set[UUID] = set()
+        erased: list[UUID] = []
+        kids: set[str] = set()
         for recorded in batch.events:
             event = recorded.event
+            if type(event) is Member.Erased:
+                erased.append(event.originator_id)
+                continue
+            kids.update(_kids(event))
             if type(event) is Jurisdiction.Defined:
                 path = list(event.path)
                 paths[event.code] = path
@@ -250,17 +278,33 @@ class Tickets(Projection):
             events.append((recorded.position, event))
         if defined:
             batch.copy("ticket_jurisdiction_paths", ("code", "kind", "path"), defined)
-        if not events:
-            return
+        if events:
+            self._apply(batch, events, reported, touched, keys.fetch(batch.cur, kids))
+        if erased:
+            batch.cur.execute(batch.sql(SCRUB, erased=ERASED_TEXT), (erased,))
+
+    def _apply(
+        self,
+        batch: Batch,
+        events: list[tuple[int, Any]],
+        reported: set[UUID],
+        touched: set[UUID],
+        opened: dict[str, bytes | None],
+    ) -> None:
+        paths = self._paths
         rows = self._fetch(batch, touched - reported)
         known = set(rows)
         self._read_paths(batch, {e.grid for _, e in events if type(e) is Ticket.Reported})
         for position, event in events:
             if type(event) is Ticket.Reported:
                 row = rows[event.originator_id] = _new_row(event, paths[event.grid])
+                _open_report(row, opened)
             else:
                 row = rows[event.originator_id]
                 HANDLERS[type(event)](row, event)
+                if type(event) is Ticket.Rated and row["reporter_member_id"] is not None:
+                    subject = row["reporter_member_id"]
+                    row["rating_comment"] = reveal(event.comment, opened, subject, "rating_comment")
                 row["version"] = event.originator_version
                 row["updated_at"] = event.timestamp
             row["last_position"] = position
@@ -293,9 +337,107 @@ class Tickets(Projection):
             self._paths[code] = list(found[code]["path"])
 
 
+SCRUB = (
+    "UPDATE {tickets} SET description = {erased},"
+    " rating_comment = CASE WHEN rating_comment IS NULL THEN NULL ELSE {erased} END,"
+    " location = CASE WHEN location IS NULL THEN NULL"
+    " ELSE jsonb_set(location, '{{address}}', to_jsonb({erased}::text)) END"
+    " WHERE reporter_member_id = ANY(%s)"
+)
+"""Scrub what the erased members (the parameter) reported."""
+ERASED_TEXT = sql.Literal(ERASED)
+
+
+def _kids(event: Any) -> list[str]:
+    """The data keys a ticket event's sealed fields are under."""
+    kind = type(event)
+    if kind is Ticket.Reported:
+        found = [sealed_kid(event.description)]
+        if event.location is not None:
+            found.append(sealed_kid(event.location.get("address")))
+    elif kind is Ticket.Rated:
+        found = [sealed_kid(event.comment)]
+    else:
+        return []
+    return [k for k in found if k is not None]
+
+
+def _open_report(row: Row, opened: dict[str, bytes | None]) -> None:
+    subject = row["reporter_member_id"]
+    if subject is None:
+        return
+    row["description"] = reveal(row["description"], opened, subject, "description")
+    location = row["location"]
+    if location is not None:
+        row["location"] = {
+            **location,
+            "address": reveal(location["address"], opened, subject, "address"),
+        }
+
+
 def _created(rows: list[Row], known: set[UUID]) -> Iterator[Row]:
     """The rows of tickets new in this batch, their jsonb value wrapped for COPY."""
     for row in rows:
         if row["id"] not in known:
             location = row["location"]
             yield {**row, "location": None if location is None else Jsonb(location)}
+
+
+# --- reads: the queries of the HTTP API ---
+
+TICKETS = sql.SQL("SELECT * FROM tickets")
+
+
+def visible(reach: Reach) -> Filter:
+    """The tickets `reach` sees: in its scope's subtree; a member's, those it reported."""
+    return reach.condition(
+        scoped="grid_path @> ARRAY[%s]::text[]", scoped_params=1, own="reporter_member_id = %s"
+    )
+
+
+def ticket(conn: Connection, ticket_id: UUID, reach: Reach) -> Row | None:
+    """The ticket, if `reach` sees it."""
+    return first(conn, "SELECT * FROM tickets", ("id = %s", ticket_id), visible(reach))
+
+
+def ticket_seen(conn: Connection, ticket_id: UUID, reach: Reach) -> bool:
+    """Whether the ticket exists and `reach` sees it."""
+    return first(conn, "SELECT id FROM tickets", ("id = %s", ticket_id), visible(reach)) is not None
+
+
+def tickets(
+    conn: Connection,
+    reach: Reach,
+    *,
+    grid: str | None,
+    status: str | None,
+    level: str | None,
+    reported_from: datetime | None,
+    reported_to: datetime | None,
+    overdue: bool | None,
+    limit: int,
+    cursor: str | None,
+) -> Found:
+    """The tickets `reach` sees, newest first: in the subtree of `grid`, of `status` and
+    `level`, reported in [`reported_from`, `reported_to`), overdue or not."""
+    clauses, params = conditions(
+        visible(reach),
+        ("grid_path @> ARRAY[%s]::text[]", grid),
+        ("status = %s", status),
+        ("level = %s", level),
+        ("reported_at >= %s", reported_from),
+        ("reported_at < %s", reported_to),
+        ("(response_overdue OR resolution_overdue) = %s", overdue),
+    )
+    page = Page(["reported_at", "id"], descending=True)
+    return page.fetch(conn, TICKETS, clauses, params, limit, cursor)
+
+
+def newest(conn: Connection, filters: Sequence[Filters], limit: int, offset: int) -> list[Row]:
+    """The tickets matching every filter (see `reading.conditions`; at least one must
+    apply), newest first: `limit` of them after the first `offset`."""
+    clauses, params = conditions(*filters)
+    statement = sql.SQL(
+        "SELECT * FROM tickets {} ORDER BY reported_at DESC, id DESC LIMIT %s OFFSET %s"
+    ).format(where(clauses))
+    return rows(conn, statement, *params, limit, offset)

@@ -21,7 +21,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from psycopg import sql
 
 from api.http.auth import Principal
 from api.http.deps import Caller, GovernanceDep, IdempotencyKey
@@ -50,7 +49,10 @@ from api.http.open311.render import (
     render_service_requests,
     render_services,
 )
-from api.http.reads import Connection, conditions, reader, rows
+from api.http.reads import Connection, reader
+from projections.views.reading import Filters
+from projections.views.tickets import newest
+from projections.views.tickets_timeline import timelines as timelines_of
 
 router = APIRouter(prefix="/open311", tags=["open311"], route_class=Open311Route)
 
@@ -174,13 +176,8 @@ def get_requests(
 
 
 def _tickets(conn: Connection, asker: Asker, query: RequestsQuery) -> list[dict[str, Any]]:
-    where, params = conditions(asker.tickets(), *query.filters())
-    statement = (
-        sql.SQL("SELECT * FROM tickets WHERE ")
-        + sql.SQL(" AND ").join(where)
-        + sql.SQL(" ORDER BY reported_at DESC, id DESC LIMIT %s OFFSET %s")
-    )
-    return rows(conn, statement, *params, min(query.limit, MAX_RESULTS), query.offset)
+    filters: list[Filters] = [asker.tickets(), *query.filters()]
+    return newest(conn, filters, min(query.limit, MAX_RESULTS), query.offset)
 
 
 def _requests(
@@ -196,11 +193,7 @@ def _requests(
     """`tickets` as the spec's service requests, with their timelines if `extensions`."""
     timelines: dict[UUID, list[dict[str, Any]]] = defaultdict(list)
     if extensions and tickets:
-        entries = rows(
-            conn,
-            "SELECT * FROM ticket_timeline WHERE ticket_id = ANY(%s) ORDER BY ticket_id, version",
-            [t["id"] for t in tickets],
-        )
+        entries = timelines_of(conn, [t["id"] for t in tickets])
         for entry in entries:
             timelines[entry["ticket_id"]].append(entry)
     policy, lang = request.app.state.governance.ticket_policy, _lang(request)
