@@ -23,12 +23,12 @@ from typing import Any
 
 import psycopg
 
+from projections.engine.tracking import positions
 from projections.store.events import max_position
 
 log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "gridledger-position-watch"
-POSITIONS = "SELECT name, position FROM projection_state WHERE status = 'active'"
 
 
 class Outcome(Enum):
@@ -134,8 +134,7 @@ class PositionWatch:
                 connect_timeout=self.connect_timeout,
                 application_name=APPLICATION_NAME,
             )
-        positions = dict(self._conn.execute(POSITIONS).fetchall())
-        return positions, max_position(self._conn)
+        return positions(self._conn), max_position(self._conn)
 
     def _drop(self) -> None:
         if self._conn is not None:
