@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from functools import wraps
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import (
@@ -89,6 +91,44 @@ class Outcome:
     @property
     def aggregates(self) -> list[Aggregate]:
         return [self.primary, *self.others]
+
+
+Handler = Callable[[], Outcome]
+"""What a command method answers: the work that loads, decides and returns the Outcome."""
+
+Arguments = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+"""A command's arguments (those an idempotency key's fingerprint is taken over), or how
+to get them."""
+
+S = TypeVar("S", bound="CommandBase")
+P = ParamSpec("P")
+
+
+def command(
+    method: Callable[Concatenate[S, Meta, P], Handler],
+) -> Callable[Concatenate[S, Meta, P], CommandResult]:
+    """A command of `Governance`: `method` checks what it can up front and answers its
+    handler; the command runs that through `_execute` under the method's name. The
+    fingerprint of an idempotency key is taken over the arguments the command was called
+    with, by name and with their defaults, so no command lists them a second time."""
+    name = method.__name__
+    signature = inspect.signature(method)
+
+    @wraps(method)
+    def run(self: S, meta: Meta, /, *args: P.args, **kwargs: P.kwargs) -> CommandResult:
+        handler = method(self, meta, *args, **kwargs)
+        return self._execute(meta, name, lambda: _called_with(signature, args, kwargs), handler)
+
+    return run
+
+
+def _called_with(
+    signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The arguments after `self` and `meta` by name, defaults filled in."""
+    bound = signature.bind(None, None, *args, **kwargs)
+    bound.apply_defaults()
+    return dict(list(bound.arguments.items())[2:])
 
 
 class PositionLookup(Protocol):
@@ -404,8 +444,8 @@ class CommandBase(Application[UUID]):
         self,
         meta: Meta,
         command: str,
-        args: dict[str, Any],
-        handler: Callable[[], Outcome],
+        args: Arguments,
+        handler: Handler,
     ) -> CommandResult:
         meta = checked_occurred_at(meta, self.clock())
         work = self._open_batch()
@@ -416,7 +456,9 @@ class CommandBase(Application[UUID]):
                 )
             return work.run(meta, self.clock, handler)
         key = meta.idempotency_key
-        fingerprint = "" if key is None else _fingerprint(command, args)
+        fingerprint = (
+            "" if key is None else _fingerprint(command, args() if callable(args) else args)
+        )
         record_id = None if key is None else IdempotencyRecord.id_for(meta.actor.id, key)
 
         def answered_before() -> CommandResult | None:
@@ -499,7 +541,7 @@ def _canonical(value: object) -> str:
     return str(value)
 
 
-def _fingerprint(command: str, args: dict[str, Any]) -> str:
+def _fingerprint(command: str, args: Mapping[str, Any]) -> str:
     body = json.dumps([command, args], sort_keys=True, default=_canonical, ensure_ascii=False)
     return hashlib.sha256(body.encode()).hexdigest()
 
