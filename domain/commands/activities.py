@@ -8,12 +8,13 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.activity import Activity
-from domain.commands.base import CommandBase, Handler, Meta, Outcome, command
+from domain.commands.base import Handler, Meta, Outcome, command
+from domain.commands.points import PointsCommands
 
 ATTENDANCE = "activity_attendance"
 
 
-class ActivityCommands(CommandBase):
+class ActivityCommands(PointsCommands):
     @command
     def schedule_activity(
         self,

@@ -50,7 +50,6 @@ from domain.idempotency import IdempotencyRecord
 if TYPE_CHECKING:
     from domain.jurisdiction import Jurisdiction, Kind
     from domain.member import Member
-    from domain.rulebook import Rule
 
 from domain.commands.batch import Batch, BatchUsageError, IdentityMap, active_batch
 from domain.commands.outcome import Arguments, CommandResult, Handler, Meta, Outcome
@@ -120,33 +119,12 @@ class CommandBase(Application[UUID]):
     clock: Clock = staticmethod(system_clock)
 
     if TYPE_CHECKING:
-        # What one command mixin calls on another; `Governance` combines them all.
+        # What the command mixins call on JurisdictionCommands and MemberCommands (which
+        # `Governance` lists first, so the others cannot inherit them).
         def jurisdiction(self, code: str) -> Jurisdiction: ...
         def community_of(self, code: str) -> str: ...
         def require_kind(self, code: str, *kinds: Kind) -> Jurisdiction: ...
         def member(self, member_id: UUID | str) -> Member: ...
-        def require_rule(self, community: str, rule_code: str, trigger: str) -> None: ...
-        def _automatic_awards(
-            self,
-            *,
-            trigger: str,
-            community: str,
-            member_id: UUID,
-            source_kind: str,
-            source_id: str,
-            rule_code: str | None = None,
-        ) -> list[Aggregate]: ...
-        def _automatic_rules(
-            self, trigger: str, community: str, rule_code: str | None
-        ) -> list[Rule]: ...
-        def _award_automatically(
-            self,
-            rules: list[Rule],
-            community: str,
-            member_id: UUID,
-            source_kind: str,
-            source_id: str,
-        ) -> list[Aggregate]: ...
 
     def _take_snapshots(self, processing_event: Any) -> None:
         """Snapshots are taken after the commit and only speed up loading: a failure

@@ -8,12 +8,13 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.commands.base import CommandBase, Handler, Meta, Outcome, command
+from domain.commands.base import Handler, Meta, Outcome, command
+from domain.commands.points import PointsCommands
 from domain.jurisdiction import Kind
 from domain.pledge import Pledge, PledgeStatus
 
 
-class PledgeCommands(CommandBase):
+class PledgeCommands(PointsCommands):
     @command
     def make_pledge(
         self,

@@ -11,13 +11,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.commands.base import CommandBase, Handler, Meta, Outcome, command
+from domain.commands.base import Handler, Meta, Outcome, command
+from domain.commands.points import PointsCommands
 from domain.jurisdiction import Kind
 from domain.ticket import Ticket
 from domain.ticket_policy import TicketPolicy
 
 
-class TicketCommands(CommandBase):
+class TicketCommands(PointsCommands):
     ticket_policy: TicketPolicy = TicketPolicy()
 
     @command
