@@ -7,6 +7,7 @@ Integration tests talk to a real PostgreSQL server: the one named by
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +21,15 @@ from api.runtime.database import embedded_url, library_env, migrate
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
+from domain.personal_data import PersonalData
+from projections.store.keys import MASTER_ENV, PostgresKeyStore
 from tests.fakes import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# One master key for every process a test run starts (the API's settings, projection
+# workers spawned by rebuilds and tests), so that what one wraps, the others unwrap.
+os.environ.setdefault(MASTER_ENV, base64.b64encode(os.urandom(32)).decode())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -30,6 +37,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         path = str(item.fspath).replace(os.sep, "/")
         if "tests/integration" in path or "tests/api" in path:
             item.add_marker(pytest.mark.integration)
+        elif "tests/faults" in path:
+            item.add_marker(pytest.mark.faults)
 
 
 @pytest.fixture(scope="session")
@@ -38,23 +47,30 @@ def server_url() -> str:
     return url or embedded_url(ROOT / ".gridledger" / "test")
 
 
-@pytest.fixture(scope="session")
-def database_url(server_url: str) -> Iterator[str]:
-    name = f"gridledger_test_{os.getpid()}"
+def create_database(server_url: str, name: str) -> str:
+    """A fresh, migrated database `name` on the server (dropped first if it exists)."""
+    drop_database(server_url, name)
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     params = conninfo_to_dict(server_url)
     params["dbname"] = name
     url = make_conninfo(**params)
     migrate(url)
-    yield url
+    return url
+
+
+def drop_database(server_url: str, name: str) -> None:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    name = f"gridledger_test_{os.getpid()}"
+    yield create_database(server_url, name)
+    drop_database(server_url, name)
 
 
 def _truncate_all(url: str) -> None:
@@ -81,7 +97,11 @@ def clock() -> FakeClock:
 @pytest.fixture
 def governance(database_url: str, clock: FakeClock) -> Iterator[Governance]:
     _truncate_all(database_url)
-    app = Governance(env=library_env(database_url), clock=clock)
+    app = Governance(
+        env=library_env(database_url),
+        clock=clock,
+        personal=PersonalData(PostgresKeyStore(database_url)),
+    )
     yield app
     app.close()
 

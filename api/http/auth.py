@@ -203,12 +203,12 @@ def _verify(secret: bytes, token: str, policy: TokenPolicy) -> tuple[Principal, 
     return principal, float(claims["exp"])
 
 
-_bearer = HTTPBearer(auto_error=False, description="A token from `gridledger token`.")
+bearer = HTTPBearer(auto_error=False, description="A token from `gridledger token`.")
 
 
 async def authenticate(  # async: no worker thread (see api.http.deps)
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None:
         raise AuthenticationError("a bearer token is required")

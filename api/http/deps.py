@@ -11,7 +11,7 @@ from fastapi import Depends, Header, Request
 from psycopg_pool import ConnectionPool
 
 from api.http.auth import Principal, PrincipalDep
-from api.http.permissions import Place, authorize
+from api.http.permissions import Place, authorize, is_platform, refuse_role
 from domain.application import Governance
 from domain.commands.base import CommandResult, Meta
 from domain.errors import NotFoundError
@@ -130,7 +130,7 @@ class Caller:
     def allow(self, command: str, *, place: str | None = None, owner: object = None) -> None:
         """Refuse (403) unless the caller may run `command` at the jurisdiction `place`
         on behalf of the member `owner` (see api.http.permissions)."""
-        where = None if place is None or self.principal.role == "admin" else self.place(place)
+        where = None if place is None or is_platform(self.principal) else self.place(place)
         scope = None if where is None else self.place(self.principal.scope)
         authorize(
             self.principal,
@@ -148,6 +148,23 @@ class Caller:
         method = getattr(self.governance, command)
         result: CommandResult = method(self.meta, *args, **kw)
         return result
+
+    def require_known_member(self, member_id: Any) -> None:
+        """NotFoundError (404, as for an id that names nobody) unless the caller may
+        read the member `member_id` (api.http.visibility): a resident is let through
+        (it acts only on itself, see permissions), staff only for a member whose home
+        grid or a report-in lies in their scope's subtree. So a command naming a member
+        cannot pull someone from elsewhere into the caller's view (and their phone
+        number with them), nor tell by 200/404 whether an id exists."""
+        if self.principal.role == "resident" or is_platform(self.principal):
+            return
+        member = self.governance.member(member_id)  # NotFoundError if nobody
+        codes = [member.home_grid, *(r["grid"] or r["community"] for r in member.report_ins)]
+        for code in codes:
+            place = None if code is None else self.place(code)
+            if place is not None and self.principal.scope in place.path:
+                return
+        raise NotFoundError("Member", member_id)
 
     def located(
         self, aggregate_id: Any, locate: Callable[[Governance, Any], tuple[str, object]]
@@ -186,6 +203,8 @@ async def get_caller(
     # What the app holds is read here, not through GovernanceDep and PoolDep: each
     # dependency more costs every command its share of FastAPI's dependency solving.
     state = request.app.state
+    route = request.scope.get("route")
+    refuse_role(principal, getattr(route, "name", ""))  # before the body is validated
     state.limits.commands.take(principal.token_id)
     return Caller(principal, state.governance, state.pool, idempotency_key, state.facts)
 

@@ -5,8 +5,9 @@ caller may see and a single resource the caller may not see is not found (404, t
 same answer as an unknown id: a reader learns nothing about what lies outside its
 view). The policy, by role:
 
-- `admin`, `auditor`, `evaluator`: everything.
-- staff (`street_staff`, `department_staff`, `community_staff`) and `grid_worker`:
+- a platform admin (scope `*`), `auditor`, `evaluator`: everything.
+- staff (`street_staff`, `department_staff`, `community_staff`), `grid_worker` and
+  an `admin` of any other scope:
   within the token's scope. People and tickets strictly in the scope's subtree: members
   whose home grid or a report-in lies in it, tickets in it, roster entries in it.
   Pledges, points and activity attendance belong to a community: those of the
@@ -16,6 +17,13 @@ view). The policy, by role:
   the tickets they reported, their own attendance and roster entries.
 - everyone authenticated: the jurisdiction tree, organisations, activities (the
   notice, without other people's attendance) and rulebooks: public notices.
+
+Personal data by purpose (PIPL Art. 6, minimum necessary; see README "Personal data"):
+a member's phone in clear only for those who contact residents (staff and grid
+workers, within their scope) and for the resident themself; masked (`138****8000`) for
+admins, auditors and evaluators, who may read one person's clear data only with a
+stated reason, recorded (`GET /v1/audit/personal-data/{id}`). Evaluators read the
+description and address of a ticket a member reported as `withheld`.
 """
 
 from __future__ import annotations
@@ -28,11 +36,13 @@ from fastapi import Depends
 from psycopg import sql
 
 from api.http.auth import Principal, PrincipalDep
-from api.http.permissions import HANDLERS, OWN
+from api.http.permissions import HANDLERS, OWN, is_platform
+from domain.personal_data import ERASED, mask_phone
 
 READS_EVERYTHING = ("admin", "auditor", "evaluator")
+"""The roles that may read everything (an admin only with the platform scope)."""
 READS_AUDIT = ("admin", "auditor")
-"""The raw log, states, proofs and exports: admins and auditors only."""
+"""The raw log, states, proofs and exports: platform admins and auditors only."""
 READS_SCOPE = HANDLERS
 SUBTREE = "SELECT code FROM jurisdictions WHERE path @> ARRAY[%s]::text[]"
 MEMBER_IN_SUBTREE = (
@@ -53,6 +63,12 @@ SCOPE_AND_ITS_COMMUNITY = f"{SUBTREE} UNION SELECT unnest(path) FROM jurisdictio
 community it lies in): a community-level column matches one of those exactly when
 `permissions.Place.within` holds for it."""
 
+SEES_CONTACT = (*HANDLERS, OWN)
+"""Roles that read a member's phone in clear (on the rows they may read at all)."""
+SEES_REPORTS = (*READS_AUDIT, *HANDLERS, OWN)
+"""Roles that read what a member wrote in a ticket (description, address)."""
+WITHHELD = "withheld"
+
 Filter = tuple[sql.Composable, tuple[Any, ...]]
 """A condition and its parameters, for `api.http.reads.conditions`."""
 EVERYTHING: Filter = (sql.SQL("TRUE"), ())
@@ -67,12 +83,15 @@ class Viewer:
 
     @property
     def sees_everything(self) -> bool:
-        return self.principal.role in READS_EVERYTHING
+        role = self.principal.role
+        return role in READS_EVERYTHING and (role != "admin" or is_platform(self.principal))
 
     @property
     def scope(self) -> str | None:
         """The scope whose subtree the caller reads, if it reads by scope."""
-        return self.principal.scope if self.principal.role in READS_SCOPE else None
+        role = self.principal.role
+        by_scope = role in READS_SCOPE or (role == "admin" and not self.sees_everything)
+        return self.principal.scope if by_scope else None
 
     @property
     def member_id(self) -> UUID | None:
@@ -94,6 +113,26 @@ class Viewer:
         if own is not None and self.member_id is not None:
             return sql.SQL(own), (self.member_id,)
         return NOTHING
+
+    def member_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A members row as this caller may see it: the phone masked unless its role
+        needs it."""
+        if self.principal.role in SEES_CONTACT:
+            return row
+        return {**row, "phone": mask_phone(row["phone"])}
+
+    def ticket_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A tickets row as this caller may see it: what a member wrote withheld from
+        the roles that assess rather than handle."""
+        if self.principal.role in SEES_REPORTS or row.get("reporter_member_id") is None:
+            return row
+        location = row.get("location")
+        hidden = WITHHELD if row["description"] != ERASED else ERASED
+        return {
+            **row,
+            "description": hidden,
+            "location": None if location is None else {**location, "address": hidden},
+        }
 
     def members(self) -> Filter:
         """Members (the table aliased `m`): in the subtree by home grid or report-in."""

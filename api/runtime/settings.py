@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     revocation_refresh_seconds: float = Field(
         default=2.0, gt=0, le=60, description="How often each process rereads revoked tokens."
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="A bearer token for a Prometheus scraper to read /metrics with. "
+        "Unset: /metrics answers only a platform admin's token.",
+    )
     workers_in_process: bool | None = Field(
         default=None,
         description="Run the projections and the deadline watcher inside the API process. "
@@ -57,6 +62,17 @@ class Settings(BaseSettings):
         default=None,
         description="Ed25519 private key for checkpoints: base64 of its 32 raw bytes. Unset: "
         "one is made once in data_dir/audit_signing_key (mode 0600).",
+    )
+    personal_data_master_key: SecretStr | None = Field(
+        default=None,
+        description="AES-256 key that wraps the per-person data keys: base64 of 32 bytes. "
+        "Unset: one is made once in data_dir/personal_data_master_key (mode 0600).",
+    )
+    retention_inactive_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Erase (as the watcher's own erasure, recorded) the personal data of "
+        "members with no activity for this many days. Unset: kept until erased on request.",
     )
     checkpoint_every: int = Field(
         default=1000, ge=1, description="Sign a checkpoint once the log grew this many events."
@@ -79,6 +95,18 @@ class Settings(BaseSettings):
     )
     waits_burst: int = Field(
         default=60, ge=1, description="Waiting queries a token may start at once."
+    )
+
+    open311_public_scope: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="A jurisdiction code whose tickets anyone may read through Open311 "
+        "without an api_key (the PyPI georeport client sends none). Unset: every Open311 "
+        "read of requests needs a key. Public answers never show a description or a place.",
+    )
+    open311_language: Literal["zh", "en"] = Field(
+        default="zh", description="The language of Open311 status notes and service notices."
     )
 
     def runs_workers(self) -> bool:

@@ -1,7 +1,8 @@
 """Commands for tickets (网格事项): report, handle, resolve, rate, visit, close.
 
 Resolving a ticket that a member reported also applies the community's `valid_report`
-points rules to that member, in the same transaction.
+points rules to that member, in the same transaction, unless the resolver is that
+member or whoever recorded the report naming them (four eyes: `_earns_valid_report`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from eventsourcing.domain import Aggregate
 
 from domain.commands.base import Handler, Meta, Outcome, command
 from domain.commands.points import PointsCommands
+from domain.context import current
 from domain.jurisdiction import Kind
+from domain.personal_data import Sealer, plain
 from domain.ticket import Ticket
 from domain.ticket_policy import TicketPolicy
 
@@ -38,7 +41,12 @@ class TicketCommands(PointsCommands):
 
         def handle() -> Outcome:
             node = self.require_kind(grid, Kind.GRID)
-            reporter = None if reporter_member_id is None else self.member(reporter_member_id).id
+            member = None if reporter_member_id is None else self.member(reporter_member_id)
+            reporter = None if member is None else member.id
+            seal: Sealer = plain
+            if member is not None:
+                member.require_not_erased()
+                seal = self.sealer_under(member.data_key)
             ticket = Ticket.report(
                 category=category,
                 description=description,
@@ -49,6 +57,7 @@ class TicketCommands(PointsCommands):
                 location=location,
                 reporter_member_id=reporter,
                 policy=self.ticket_policy,
+                seal=seal,
             )
             return Outcome(ticket)
 
@@ -140,7 +149,7 @@ class TicketCommands(PointsCommands):
             ticket = self.ticket(ticket_id)
             ticket.resolve(resolution)
             awards: list[Aggregate] = []
-            if ticket.reporter_member_id is not None:
+            if ticket.reporter_member_id is not None and self._earns_valid_report(ticket):
                 awards = self._automatic_awards(
                     trigger="valid_report",
                     community=ticket.community,
@@ -151,6 +160,18 @@ class TicketCommands(PointsCommands):
             return Outcome(ticket, others=awards)
 
         return handle
+
+    def _earns_valid_report(self, ticket: Ticket) -> bool:
+        """Whether resolving `ticket` now may earn its reporting member valid-report
+        points: four eyes, as for any award. Not when the resolver is that member, nor
+        when the resolver is who recorded the report naming them (a handler naming a
+        friend as reporter, then resolving it, mints nothing). The ticket resolves
+        either way; only the points are not applied."""
+        actor = current().actor
+        if actor.is_member(ticket.reporter_member_id):
+            return False
+        reported = next(iter(self.events.get(ticket.id, lte=1)), None)
+        return reported is None or getattr(reported, "actor_id", None) != actor.id
 
     @command
     def rate_ticket(
@@ -165,7 +186,12 @@ class TicketCommands(PointsCommands):
 
         def handle() -> Outcome:
             ticket = self.ticket(ticket_id)
-            ticket.rate(satisfaction, comment)
+            seal: Sealer = plain
+            if comment is not None and ticket.reporter_member_id is not None:
+                reporter = self.member(ticket.reporter_member_id)
+                reporter.require_not_erased()
+                seal = self.sealer_under(reporter.data_key)
+            ticket.rate(satisfaction, comment, seal=seal)
             return Outcome(ticket)
 
         return handle

@@ -33,7 +33,7 @@ router = APIRouter(prefix="/v1", tags=["activities"], route_class=OneHopRoute)
 Activities = Annotated[Connection, reader("activities", "jurisdictions")]
 
 
-@router.post("/activities", status_code=201, responses=COMMAND)
+@router.post("/activities", status_code=201, responses=COMMAND, name="schedule_activity")
 def schedule_activity(body: ActivityIn, caller: CallerDep, response: Response) -> Answer:
     """Schedule an activity in a community or grid."""
     result = caller.run("schedule_activity", place=body.jurisdiction, **body.model_dump())
@@ -52,13 +52,13 @@ def _attendance(
     return caller.run(command, activity_id, place=place, owner=body.member_id, **fields)
 
 
-@router.post("/activities/{id}/check-ins", responses=COMMAND)
+@router.post("/activities/{id}/check-ins", responses=COMMAND, name="check_in")
 def check_in(id: UUID, body: AttendanceIn, caller: CallerDep) -> Answer:
     """Check a member in (签到); a resident checks only themselves in."""
     return Answer.of(_attendance("check_in", caller, id, body))
 
 
-@router.post("/activities/{id}/check-outs", responses=COMMAND)
+@router.post("/activities/{id}/check-outs", responses=COMMAND, name="check_out")
 def check_out(id: UUID, body: AttendanceIn, caller: CallerDep) -> CheckOutAnswer:
     """Check a member out (签退); answers the hours the attendance counts."""
     return CheckOutAnswer.of(_attendance("check_out", caller, id, body))

@@ -14,6 +14,7 @@ from fastapi.encoders import jsonable_encoder
 
 from api.http.auth import PrincipalDep
 from api.http.deps import GovernanceDep, PoolDep
+from api.http.permissions import is_platform
 from api.http.problems import QUERY, ForbiddenError
 from api.http.reads import MAX_POSITION, Connection, Limit, reader, rows
 from api.http.routing import OneHopRoute
@@ -39,6 +40,8 @@ T = TypeVar("T")
 def auditor(principal: PrincipalDep) -> None:
     if principal.role not in READS_AUDIT:
         raise ForbiddenError(f"a {principal.role} may not read the audit trail")
+    if principal.role == "admin" and not is_platform(principal):
+        raise ForbiddenError("only a platform admin (scope *) may read the whole audit trail")
 
 
 router = APIRouter(

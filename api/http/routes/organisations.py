@@ -19,14 +19,16 @@ router = APIRouter(prefix="/v1", tags=["organisations"], route_class=OneHopRoute
 Organisations = Annotated[Connection, reader("organisations")]
 
 
-@router.post("/organisations", status_code=201, responses=COMMAND)
+@router.post("/organisations", status_code=201, responses=COMMAND, name="register_organisation")
 def register_organisation(body: OrganisationIn, caller: CallerDep, response: Response) -> Answer:
     """Register an organisation."""
     result = caller.run("register_organisation", **body.model_dump())
     return created(response, result, f"/v1/organisations/{result.id}")
 
 
-@router.post("/organisations/{organisation_id}/report-ins", responses=COMMAND)
+@router.post(
+    "/organisations/{organisation_id}/report-ins", responses=COMMAND, name="report_in_organisation"
+)
 def report_in(organisation_id: UUID, body: OrganisationReportIn, caller: CallerDep) -> Answer:
     """The organisation reports in to a community with its needs, resources and projects
     (需求清单、资源清单、项目清单)."""

@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1", tags=["pledges"], route_class=OneHopRoute)
 Pledges = Annotated[Connection, reader("pledges", "jurisdictions")]
 
 
-@router.post("/pledges", status_code=201, responses=COMMAND)
+@router.post("/pledges", status_code=201, responses=COMMAND, name="make_pledge")
 def make_pledge(body: PledgeIn, caller: CallerDep, response: Response) -> Answer:
     """A member pledges a service item, pioneer post or commitment (我是党员,我承诺)."""
     result = caller.run(
@@ -71,7 +71,7 @@ add_action(
 )
 
 
-@router.post("/pledges/{id}/sessions/{session_no}/verify", responses=COMMAND)
+@router.post("/pledges/{id}/sessions/{session_no}/verify", responses=COMMAND, name="verify_session")
 def verify_session(
     id: UUID,
     session_no: Annotated[int, Path(ge=1, le=100_000)],

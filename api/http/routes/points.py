@@ -75,7 +75,9 @@ TOTALS = ("balance", "earned", "deducted", "redeemed", "expired", "pending")
 CATCH_UP_SECONDS = 5.0
 
 
-@router.put("/jurisdictions/{community}/rulebook/rules/{rule_code}", responses=COMMAND)
+@router.put(
+    "/jurisdictions/{community}/rulebook/rules/{rule_code}", responses=COMMAND, name="put_rule"
+)
 def put_rule(
     community: Annotated[Code, Path()],
     rule_code: Annotated[RuleCode, Path()],
@@ -122,21 +124,21 @@ def _entry_created(response: Response, result: Any) -> EntryAnswer:
     return created(response, result, f"/v1/points/entries/{result.extra['entry_id']}", EntryAnswer)
 
 
-@router.post("/points/awards", status_code=201, responses=COMMAND)
+@router.post("/points/awards", status_code=201, responses=COMMAND, name="award_points")
 def award(body: AwardIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Award a manual rule to a member for a source; pending if the rule needs approval."""
     result = caller.run("award_points", place=body.community, **_award_fields(body))
     return _entry_created(response, result)
 
 
-@router.post("/points/deductions", status_code=201, responses=COMMAND)
+@router.post("/points/deductions", status_code=201, responses=COMMAND, name="deduct_points")
 def deduct(body: DeductionIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Deduct a deduction rule's points for an uncivil act (扣分); may go below zero."""
     result = caller.run("deduct_points", place=body.community, **_award_fields(body))
     return _entry_created(response, result)
 
 
-@router.post("/points/redemptions", status_code=201, responses=COMMAND)
+@router.post("/points/redemptions", status_code=201, responses=COMMAND, name="redeem_points")
 def redeem(body: RedemptionIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Spend points at the points supermarket (积分超市), never beyond the balance."""
     result = caller.run(
@@ -150,7 +152,7 @@ def _entry(governance: Governance, entry_id: UUID) -> tuple[str, object]:
     return entry.community, entry.member_id
 
 
-@router.post("/points/reversals", status_code=201, responses=COMMAND)
+@router.post("/points/reversals", status_code=201, responses=COMMAND, name="reverse_entry")
 def reverse(body: ReversalIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Reverse a posted award, deduction or redemption, once."""
     result = act(caller, _entry, "reverse_entry", body.entry_id, reason=body.reason)
@@ -179,7 +181,7 @@ add_action(
 )
 
 
-@router.post("/points/expiries", responses=COMMAND)
+@router.post("/points/expiries", responses=COMMAND, name="expire_points")
 def expire(body: ExpiryIn, caller: CallerDep, pool: PoolDep) -> ExpiryAnswer:
     """Expire, in one transaction, the unconsumed points of every account of the
     community earned before `before` (清零). Running it again expires nothing more."""
@@ -330,16 +332,21 @@ def _board(
         source, amount = sql.SQL("points_balances"), sql.SQL("balance")
     else:
         source, amount = sql.SQL("points_ledger"), sql.SQL("delta")
+    # A name only of a member the caller may read (api.http.visibility): the points of a
+    # community's accounts are not the people's records (a grid worker reads its
+    # community's points, but the people of its own grid only).
+    named, named_params = viewer.members()
     board = sql.SQL(
         "SELECT * FROM (SELECT b.member_id, m.name, sum(b.{amount})::bigint AS points"
-        " FROM {source} AS b LEFT JOIN members m ON m.id = b.member_id {where}"
+        " FROM {source} AS b LEFT JOIN members m ON m.id = b.member_id AND {named} {where}"
         " GROUP BY b.member_id, m.name) AS board"
     ).format(
         amount=amount,
         source=source,
+        named=named,
         where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
     )
-    return board, params
+    return board, [*named_params, *params]
 
 
 @router.get(

@@ -111,7 +111,7 @@ def asked(
 AskedDep = Annotated[Asked, Depends(asked)]
 
 
-@router.put("/assessment-policies/{jurisdiction}", responses=COMMAND)
+@router.put("/assessment-policies/{jurisdiction}", responses=COMMAND, name="put_assessment_policy")
 def put_policy(
     jurisdiction: Annotated[Code, Path()], body: PolicyIn, caller: CallerDep
 ) -> PolicyAnswer:
