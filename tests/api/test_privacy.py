@@ -164,6 +164,29 @@ def test_evaluators_read_no_description_or_address_of_a_members_ticket(
     assert DESCRIPTION not in str(listed)
 
 
+def test_no_endpoint_shows_auditors_or_evaluators_a_phone_nor_evaluators_what_was_written(
+    api: Api, tree: dict[str, str], person: dict[str, Any]
+) -> None:
+    member, ticket, community = person["member"], person["ticket"], tree["community"]
+    paths = [f"/v1/members/{member}", "/v1/members", f"/v1/jurisdictions/{community}/roster",
+             "/v1/points/leaderboard", f"/v1/points/accounts/{member}/ledger",
+             f"/v1/tickets/{ticket}", "/v1/tickets", f"/v1/tickets/{ticket}/timeline"]  # fmt: skip
+    period = {"from": "2000-01-01", "to": "2100-01-01"}
+    for role in ("auditor", "evaluator"):
+        answers = [api.get(p, after=api.last, params={"limit": 500}, role=role) for p in paths]
+        answers.append(api.get(f"/v1/scorecards/workers/{member}", params=period, role=role))
+        assert [a.status_code for a in answers] == [200] * len(answers), role
+        files = _files(api, community, {"role": role})
+        texts = [a.content for a in answers] + files
+        if role == "auditor":
+            texts += _audit_answers(api, person)
+        assert not any(PHONE.encode() in t for t in texts), role
+        if role == "evaluator":
+            assert not any(s.encode() in t for t in texts for s in (DESCRIPTION, ADDRESS, COMMENT))
+    timeline = api.read(f"/v1/tickets/{ticket}/timeline", api.last, **STAFF)
+    assert DESCRIPTION not in str(timeline)  # the log as stored: sealed, for every role
+
+
 def test_clear_data_is_read_only_with_a_reason_and_every_read_is_recorded(
     api: Api, person: dict[str, Any]
 ) -> None:
