@@ -56,6 +56,23 @@ from domain.rulebook import Rule, RuleKind, Trigger
 SYSTEM_AWARDER = "system"
 
 
+class LedgerEntry(GovernedAggregate.Event):
+    """The fields every entry event of `PointsAccount` records (never triggered itself;
+    outside the aggregate, so that it is no event of its own)."""
+
+    entry_id: UUID
+    kind: str
+    points: int
+    delta: int
+    balance_after: int
+    rule_code: str | None
+    rule_version: int | None
+    source: dict[str, str]
+    awarded_by: str | None
+    approved_by: str | None
+    on: date
+
+
 class PointsAccount(GovernedAggregate):
     if TYPE_CHECKING:  # the event class @event makes below (fields: its arguments)
         Opened: ClassVar[type[Any]]
@@ -314,25 +331,10 @@ class PointsAccount(GovernedAggregate):
             awarded_by=fields["awarded_by"],
         )
 
-    # The ledger's entry events: each records the eleven fields of `Entry`, then its
-    # own; `apply` only books (it runs again whenever the account is loaded).
+    # The ledger's entry events: each records the eleven fields of `LedgerEntry`, then
+    # its own; `apply` only books (it runs again whenever the account is loaded).
 
-    class Entry(GovernedAggregate.Event):
-        """The fields every entry event records (never triggered itself)."""
-
-        entry_id: UUID
-        kind: str
-        points: int
-        delta: int
-        balance_after: int
-        rule_code: str | None
-        rule_version: int | None
-        source: dict[str, str]
-        awarded_by: str | None
-        approved_by: str | None
-        on: date
-
-    class Awarded(Entry):
+    class Awarded(LedgerEntry):
         status: str
         quantity: int
         note: str | None
@@ -354,14 +356,14 @@ class PointsAccount(GovernedAggregate):
                 account.earned += self.points
                 account._credit(self.points, self.on)
 
-    class AwardApproved(Entry):
+    class AwardApproved(LedgerEntry):
         def apply(self, account: PointsAccount) -> None:
             del account.pending_awards[str(self.entry_id)]
             account.pending -= self.points
             account.earned += self.points
             account._credit(self.points, self.on)
 
-    class AwardRejected(Entry):
+    class AwardRejected(LedgerEntry):
         reason: str
 
         def apply(self, account: PointsAccount) -> None:
@@ -371,7 +373,7 @@ class PointsAccount(GovernedAggregate):
                 account.cap_buckets, _rule(self), date.fromisoformat(entry["on"]), self.points
             )
 
-    class Deducted(Entry):
+    class Deducted(LedgerEntry):
         note: str
 
         def apply(self, account: PointsAccount) -> None:
@@ -379,14 +381,14 @@ class PointsAccount(GovernedAggregate):
             account.deducted += self.points
             account._debit(self.points)
 
-    class Redeemed(Entry):
+    class Redeemed(LedgerEntry):
         item: str
 
         def apply(self, account: PointsAccount) -> None:
             account.redeemed += self.points
             account._debit(self.points)
 
-    class EntryReversed(Entry):
+    class EntryReversed(LedgerEntry):
         reverses: UUID
         reverses_kind: str
         reason: str
@@ -406,7 +408,7 @@ class PointsAccount(GovernedAggregate):
             if self.rule_code is not None:
                 policy.free(account.cap_buckets, self.rule_code, self.original_on, self.points)
 
-    class PointsExpired(Entry):
+    class PointsExpired(LedgerEntry):
         before: date
         lots: dict[str, int]
 
@@ -425,7 +427,7 @@ class PointsAccount(GovernedAggregate):
         self.balance -= points
 
 
-def _rule(entry: PointsAccount.Entry) -> str:
+def _rule(entry: LedgerEntry) -> str:
     """The rule of an award or deduction (which always follows one)."""
     return cast(str, entry.rule_code)
 
