@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import create_database, drop_database
 from tests.faults.procs import Gridledger
+from tests.faults.world import World
 
 _databases = itertools.count(1)
 
@@ -37,3 +38,11 @@ def gl(fault_url: str, tmp_path: Path) -> Iterator[Gridledger]:
         yield cli
     finally:
         cli.kill_all()
+
+
+@pytest.fixture
+def world(gl: Gridledger) -> Iterator[World]:
+    server = gl.serve()
+    worker = gl.start("project")
+    yield World(gl, server)
+    gl.kill(worker)

@@ -89,6 +89,7 @@ class Gridledger:
         self.url = url
         self.tmp = tmp
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs: dict[int, Path] = {}
         self._logs = itertools.count(1)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("GRIDLEDGER_")},
@@ -128,7 +129,12 @@ class Gridledger:
                 start_new_session=True,
             )
         self.procs.append(proc)
+        self.logs[proc.pid] = log
         return proc
+
+    def output(self, proc: subprocess.Popen[bytes]) -> str:
+        """What a started process has printed so far."""
+        return self.logs[proc.pid].read_text(errors="replace")
 
     @staticmethod
     def kill(proc: subprocess.Popen[bytes]) -> None:
