@@ -21,6 +21,7 @@ from api.http.auth import TokenPolicy, resolve_secret
 from api.http.deps import Facts
 from api.http.limits import BodyLimit, RateLimits, TokenBuckets
 from api.http.metrics import Metrics
+from api.http.open311 import routes as open311
 from api.http.routes import (
     activities,
     audit,
@@ -31,6 +32,7 @@ from api.http.routes import (
     organisations,
     pledges,
     points,
+    privacy,
     scorecards,
     tickets,
 )
@@ -70,6 +72,11 @@ TAGS = [
     {"name": "points", "description": "Civility points (文明积分): rulebooks, awards, ledgers."},
     {"name": "assessments", "description": "Assessment policies and scorecards (考核)."},
     {"name": "audit", "description": "The audit log: streams, states at any version, proofs."},
+    {
+        "name": "open311",
+        "description": "Open311 GeoReport v2 (`/open311/v2/`): services and service requests "
+        "for existing 311 apps; errors are the spec's, not problem+json.",
+    },
 ]
 """The resources in the order the documentation lists them."""
 
@@ -98,6 +105,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 governance,
                 settings.watch_interval,
                 checkpoints=(app.state.signing_key, settings.checkpoint_every),
+                retention_days=settings.retention_inactive_days,
             )
             if settings.runs_workers()
             else None
@@ -162,14 +170,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         activities,
         pledges,
         members,
+        privacy,
         organisations,
         jurisdictions,
         scorecards,
         ledger,
         audit,
         operations,
+        open311,
     ):
         app.include_router(module.router)
+    app.include_router(privacy.audit_router)
     return app
 
 

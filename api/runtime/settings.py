@@ -63,6 +63,17 @@ class Settings(BaseSettings):
         description="Ed25519 private key for checkpoints: base64 of its 32 raw bytes. Unset: "
         "one is made once in data_dir/audit_signing_key (mode 0600).",
     )
+    personal_data_master_key: SecretStr | None = Field(
+        default=None,
+        description="AES-256 key that wraps the per-person data keys: base64 of 32 bytes. "
+        "Unset: one is made once in data_dir/personal_data_master_key (mode 0600).",
+    )
+    retention_inactive_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Erase (as the watcher's own erasure, recorded) the personal data of "
+        "members with no activity for this many days. Unset: kept until erased on request.",
+    )
     checkpoint_every: int = Field(
         default=1000, ge=1, description="Sign a checkpoint once the log grew this many events."
     )
@@ -84,6 +95,18 @@ class Settings(BaseSettings):
     )
     waits_burst: int = Field(
         default=60, ge=1, description="Waiting queries a token may start at once."
+    )
+
+    open311_public_scope: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="A jurisdiction code whose tickets anyone may read through Open311 "
+        "without an api_key (the PyPI georeport client sends none). Unset: every Open311 "
+        "read of requests needs a key. Public answers never show a description or a place.",
+    )
+    open311_language: Literal["zh", "en"] = Field(
+        default="zh", description="The language of Open311 status notes and service notices."
     )
 
     def runs_workers(self) -> bool:

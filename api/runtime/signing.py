@@ -1,5 +1,6 @@
-"""The Ed25519 key that signs checkpoints: from settings, else made once in the data
-directory (`audit_signing_key`, mode 0600, base64 of the 32 raw private bytes)."""
+"""The Ed25519 key that signs checkpoints (and erasure receipts), and the master key
+that wraps data keys: from settings, else each made once in the data directory
+(`audit_signing_key`, `personal_data_master_key`; mode 0600, base64 of 32 bytes)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,22 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
     if settings.audit_signing_key is not None:
         return _from_text(settings.audit_signing_key.get_secret_value())
     return _from_file(settings.data_dir / "audit_signing_key")
+
+
+def personal_data_master_key(settings: Settings) -> bytes:
+    """The master key that wraps data keys: from settings, else made once in data_dir."""
+    secret = settings.personal_data_master_key
+    if secret is not None:
+        return base64.b64decode(secret.get_secret_value().strip())
+    path = settings.data_dir / "personal_data_master_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return base64.b64decode(path.read_text().strip())
+    with os.fdopen(fd, "w") as file:
+        file.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+    return base64.b64decode(path.read_text().strip())
 
 
 def _from_text(text: str) -> Ed25519PrivateKey:

@@ -25,15 +25,18 @@ class Workers:
         governance: Governance,
         watch_interval: float,
         checkpoints: tuple[Ed25519PrivateKey, int] | None = None,
+        retention_days: int | None = None,
     ) -> None:
         """`checkpoints`: the signing key and the number of events after which to sign
-        the next checkpoint (None: sign none)."""
+        the next checkpoint (None: sign none); `retention_days`: see the watcher."""
         self.url = url
         self.checkpoints = checkpoints
         self.runner = Runner(
             url, governance.mapper, [Target(p) for p in all_projections().values()]
         )
-        self.watcher = DeadlineWatcher(governance, DeadlineIndex(url, governance))
+        self.watcher = DeadlineWatcher(
+            governance, DeadlineIndex(url, governance), retention_days=retention_days
+        )
         self.watch_interval = watch_interval
         self._threads: list[threading.Thread] = []
 

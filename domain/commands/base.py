@@ -48,6 +48,7 @@ from domain.errors import (
     NotFoundError,
 )
 from domain.idempotency import IdempotencyRecord
+from domain.personal_data import PersonalData, Sealer, plain
 
 if TYPE_CHECKING:
     from domain.jurisdiction import Jurisdiction, Kind
@@ -304,6 +305,20 @@ class CommandBase(Application[UUID]):
     """The pipeline every command mixin runs its handlers through."""
 
     clock: Clock = staticmethod(system_clock)
+    personal: PersonalData | None = None
+    """Seals personal fields under per-person keys; None: they are stored in clear (only
+    tests and benchmarks build one without: `api.runtime.build` always gives one)."""
+
+    def new_subject_sealer(self) -> Sealer:
+        """The sealer for a new person's data: a fresh data key, drawn on first use."""
+        return plain if self.personal is None else self.personal.for_new_subject()
+
+    def sealer_under(self, kid: UUID | None) -> Sealer:
+        """The sealer for more data of a person whose data is sealed under `kid` (None:
+        a person registered in clear, before sealing existed: kept in clear)."""
+        if self.personal is None or kid is None:
+            return plain
+        return self.personal.with_key(kid)
 
     if TYPE_CHECKING:
         # What one command mixin calls on another; `Governance` combines them all.

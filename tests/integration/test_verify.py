@@ -46,7 +46,7 @@ def test_an_edited_payload_is_named_by_position_and_event(logged, db) -> None:
     position, aggregate = logged[9]
     db.execute(
         "UPDATE governance_events SET state = replace(convert_from(state, 'UTF8'),"
-        " '居民', '某人')::bytea WHERE notification_id = %s",
+        " 'resident', 'retiree')::bytea WHERE notification_id = %s",
         (position,),
     )
     report = verify_store(db, KEY.public_key())
@@ -82,7 +82,7 @@ def test_a_checkpoint_signed_with_another_key_is_refused(logged, db) -> None:
 def test_a_rewritten_tree_is_caught_by_the_signed_root(logged, db, project) -> None:
     db.execute(
         "UPDATE governance_events SET state = replace(convert_from(state, 'UTF8'),"
-        " '居民', '某人')::bytea WHERE notification_id = %s",
+        " 'resident', 'retiree')::bytea WHERE notification_id = %s",
         (logged[-1][0],),
     )
     db.execute("TRUNCATE merkle_leaves_g1, merkle_nodes_g1")
@@ -110,7 +110,7 @@ def test_an_exported_bundle_verifies_offline_and_names_a_tampered_event(logged, 
     assert report.events == 7
     assert report.checkpoint.tree_size == 11
     event = json.loads(lines[5])
-    state = base64.b64decode(event["state"]).replace(b"13800138000", b"13900139000")
+    state = base64.b64decode(event["state"]).replace(b"resident", b"retiree")
     event["state"] = base64.b64encode(state).decode()
     tampered = [*lines[:5], json.dumps(event), *lines[6:]]
     report = bundle.verify_bundle(tampered, KEY.public_key())
