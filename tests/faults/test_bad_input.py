@@ -18,10 +18,10 @@ from api.http.auth import ROLES
 from tests.faults.procs import head
 from tests.faults.world import World
 
-SCENARIOS = 10
+SCENARIOS = 6
 """Scenarios per role (each a few steps): modest, so that the suite runs in minutes."""
 STEPS = 5
-PER_OPERATION = 6
+PER_OPERATION = 4
 SETTINGS = hypothesis.settings(
     max_examples=PER_OPERATION,
     deadline=None,
