@@ -432,13 +432,12 @@ class CommandBase(Application[UUID]):
             return work.run(meta, self.clock, handler)
         key = meta.idempotency_key
         fingerprint = "" if key is None else _fingerprint(command, args)
-        record_id = None if key is None else IdempotencyRecord.id_for(meta.actor.id, key)
 
         def answered_before() -> CommandResult | None:
             """The first answer to this key, if a request with it has been saved."""
-            if record_id is None or key is None:
+            if key is None:
                 return None
-            return self._answer_again(record_id, fingerprint, key)
+            return self._answer_again(meta.actor.id, fingerprint, key)
 
         earlier = answered_before()
         if earlier is not None:
@@ -485,8 +484,9 @@ class CommandBase(Application[UUID]):
             f"{command} met concurrent changes {MAX_ATTEMPTS} times; try again"
         )
 
-    def _answer_again(self, record_id: UUID, fingerprint: str, key: str) -> CommandResult | None:
-        record = self._find(IdempotencyRecord, record_id)
+    def _answer_again(self, actor_id: str, fingerprint: str, key: str) -> CommandResult | None:
+        found = (self._find(IdempotencyRecord, i) for i in IdempotencyRecord.ids_for(actor_id, key))
+        record = next((r for r in found if r is not None and r.belongs_to(actor_id, key)), None)
         if record is None:
             return None
         if record.fingerprint != fingerprint:
