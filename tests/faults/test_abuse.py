@@ -206,3 +206,20 @@ def test_serve_on_a_database_not_migrated_says_to_migrate(gl: Gridledger, server
     assert serve.returncode != 0
     assert "gridledger migrate" in said
     assert "Traceback" not in said
+
+
+def test_staff_who_are_members_cannot_deal_to_themselves(world: World) -> None:
+    """A grid worker whose token names their member id awards themselves points: refused,
+    nothing recorded; another worker's award to them stands."""
+    admin = world.tokens["admin"]
+    rule = {"description": "patrol", "points": 5, "kind": "award"}
+    assert _send(world, admin, "PUT", "/v1/jurisdictions/HG-WH-BH/rulebook/rules/patrol",
+                 json=rule).is_success  # fmt: skip
+    award = {"member_id": world.member, "community": "HG-WH-BH", "rule_code": "patrol",
+             "source": {"kind": "inspection", "id": "self-1"}}  # fmt: skip
+    myself = world.gl.token("grid_worker", world.member, "HG-WH-BH-01")
+    refused = _send(world, myself, "POST", "/v1/points/awards", json=award)
+    other = world.gl.token("grid_worker", "staff:worker-2", "HG-WH-BH-01")
+    allowed = _send(world, other, "POST", "/v1/points/awards", json=award)
+    assert (refused.status_code, allowed.status_code) in ((409, 201), (403, 201)), refused.text
+    world.report("a staff member awarding themselves")
