@@ -35,7 +35,7 @@ from api.http.routes import (
 )
 from api.runtime.build import build_governance, database_url
 from api.runtime.settings import Settings
-from api.runtime.signing import signing_key
+from api.runtime.signing import log_signer
 from api.runtime.workers import Workers
 from domain.context import Clock, system_clock
 
@@ -93,7 +93,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 url,
                 governance,
                 settings.watch_interval,
-                checkpoints=(app.state.signing_key, settings.checkpoint_every),
+                checkpoints=(app.state.signer, settings.checkpoint_every),
+                witnesses=settings.audit_witnesses,
             )
             if settings.runs_workers()
             else None
@@ -127,7 +128,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     )
     app.state.settings = settings
     app.state.secret = secret
-    app.state.signing_key = signing_key(settings)
+    app.state.signer = log_signer(settings)
     app.state.facts = Facts()
     app.state.metrics = Metrics()
     app.add_middleware(app.state.metrics.middleware)

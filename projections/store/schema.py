@@ -18,6 +18,8 @@ def register(owner: str, *statements: str) -> None:
 def apply(url: str) -> list[str]:
     """Apply every registered statement; answer the owners touched."""
     import projections.audit.checkpoints
+    import projections.audit.signer
+    import projections.audit.witnessing
     import projections.deadlines.index
     import projections.engine.tracking  # noqa: F401
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 import time
 
 import psycopg
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.runtime.workers import Workers
 from domain.application import Governance
 from domain.commands.base import Meta
 from projections.audit import checkpoints
+from projections.audit.checkpoints import open_checkpoint
+from projections.audit.note import Ed25519Signer
+from projections.audit.signer import LogSigner, make_if_due
 
 
 def test_workers_sign_a_checkpoint_once_the_log_has_grown_enough(
-    governance: Governance, admin: Meta, database_url: str, db: psycopg.Connection
+    governance: Governance, admin: Meta, database_url: str, db: psycopg.Connection, tmp_path
 ) -> None:
-    key = Ed25519PrivateKey.generate()
+    key = LogSigner(Ed25519Signer.generate("test.example/log"), tmp_path / "state")
     workers = Workers(database_url, governance, 30.0, checkpoints=(key, 3))
     workers.start()
     try:
@@ -35,6 +37,5 @@ def test_workers_sign_a_checkpoint_once_the_log_has_grown_enough(
     finally:
         workers.stop()
     assert latest is not None and latest.tree_size == 4
-    assert latest.verify(key.public_key())
-    with db.transaction():
-        assert checkpoints.make_if_due(db, key, 3) is None  # grown by 0 since then
+    open_checkpoint(latest, key.verifier)
+    assert make_if_due(db, key, 3) is None  # grown by 0 since then
