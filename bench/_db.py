@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -24,7 +25,7 @@ def server_url() -> str:
 
 def database_url(name: str) -> str:
     """The URL of database `name` on the configured server."""
-    params = conninfo_to_dict(server_url())
+    params: dict[str, Any] = conninfo_to_dict(server_url())
     params["dbname"] = name
     return make_conninfo(**params)
 
@@ -48,3 +49,11 @@ def fresh_database(name: str, template: str | None = None) -> str:
     url = database_url(name)
     migrate(url)
     return url
+
+
+def one_row(cursor: psycopg.Cursor[Any]) -> tuple[Any, ...]:
+    """The row of a query that always answers one (a count, a min or max)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise LookupError("the query answered no row")
+    return row

@@ -16,14 +16,16 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._db import database_url
+from bench._db import database_url, one_row
 from projections.analysis.scorecards import (
     Period,
     jurisdiction_scorecard,
@@ -34,7 +36,7 @@ from projections.engine.rebuild import event_mapper, handled_count, rebuild_all,
 from projections.views.assessments import Assessments
 
 
-def _times(call, calls: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def _times(call: Callable[[], object], calls: int) -> tuple[float, float]:
     call()  # warm
     spent = []
     for _ in range(calls):
@@ -70,32 +72,40 @@ def main() -> None:
     with psycopg.connect(url, autocommit=True) as conn:  # each call its own transaction
         conn.execute("ANALYZE")
         print(f"scorecards on one connection{' and two spares (as the API)' if spares else ''}")
-        first, last = conn.execute(
-            "SELECT min(reported_at), max(reported_at) FROM assessment_tickets"
-        ).fetchone()  # type: ignore[misc]
+        first, last = one_row(
+            conn.execute("SELECT min(reported_at), max(reported_at) FROM assessment_tickets")
+        )
         end = min(last, first + timedelta(days=365))
-        district = conn.execute(
-            "SELECT code FROM assessment_paths WHERE kind = 'district' ORDER BY code LIMIT 1"
-        ).fetchone()[0]  # type: ignore[index]
+        district = one_row(
+            conn.execute(
+                "SELECT code FROM assessment_paths WHERE kind = 'district' ORDER BY code LIMIT 1"
+            )
+        )[0]
         codes = {"district": district}
         for kind in ("street", "community", "grid"):
-            codes[kind] = conn.execute(
-                "SELECT code FROM assessment_paths WHERE kind = %s AND path @> ARRAY[%s]"
-                " ORDER BY code LIMIT 1",
-                (kind, district),
-            ).fetchone()[0]  # type: ignore[index]
-        worker = conn.execute(
-            "SELECT h FROM assessment_tickets, unnest(handlers) h WHERE valid_to IS NULL"
-            " AND h ~ '^[0-9a-f-]{36}$' GROUP BY h ORDER BY count(*) DESC LIMIT 1"
-        ).fetchone()[0]  # type: ignore[index]
+            codes[kind] = one_row(
+                conn.execute(
+                    "SELECT code FROM assessment_paths WHERE kind = %s AND path @> ARRAY[%s]"
+                    " ORDER BY code LIMIT 1",
+                    (kind, district),
+                )
+            )[0]
+        worker = one_row(
+            conn.execute(
+                "SELECT h FROM assessment_tickets, unnest(handlers) h WHERE valid_to IS NULL"
+                " AND h ~ '^[0-9a-f-]{36}$' GROUP BY h ORDER BY count(*) DESC LIMIT 1"
+            )
+        )[0]
         now = datetime.now(UTC)
         past = first + (end - first) * 0.75
-        events = conn.execute("SELECT max(notification_id) FROM governance_events").fetchone()
-        tickets, versions = conn.execute(
-            "SELECT count(*) FILTER (WHERE valid_to IS NULL), count(*) FROM assessment_tickets"
-        ).fetchone()  # type: ignore[misc]
+        events = one_row(conn.execute("SELECT max(notification_id) FROM governance_events"))
+        tickets, versions = one_row(
+            conn.execute(
+                "SELECT count(*) FILTER (WHERE valid_to IS NULL), count(*) FROM assessment_tickets"
+            )
+        )
         print(
-            f"dataset {args.database}: {events[0]:,} events, {tickets:,} tickets"  # type: ignore[index]
+            f"dataset {args.database}: {events[0]:,} events, {tickets:,} tickets"
             f" ({versions:,} ticket versions), reported {first:%Y-%m-%d} .. {last:%Y-%m-%d}"
         )
         print(
@@ -108,8 +118,8 @@ def main() -> None:
                 found = path_of(conn, code)
                 assert found is not None
                 p50, p99 = _times(
-                    lambda c=code, f=found, p=period: jurisdiction_scorecard(
-                        conn, c, f[0], f[1], p, now, spares
+                    partial(
+                        jurisdiction_scorecard, conn, code, found[0], found[1], period, now, spares
                     ),
                     args.calls,
                 )
@@ -119,7 +129,7 @@ def main() -> None:
                     f" p50 {p50:6.1f} ms, p99 {p99:6.1f} ms"
                 )
             p50, p99 = _times(
-                lambda p=period: worker_scorecard(conn, worker, None, p, now), args.calls
+                partial(worker_scorecard, conn, worker, None, period, now), args.calls
             )
             card = worker_scorecard(conn, worker, None, period, now)
             print(

@@ -39,6 +39,7 @@ from api.simulation.simulate import SimClock, simulate
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
+from domain.points import PointsAccount
 from projections.audit import checkpoints
 from projections.audit.merkle_log import STORED_FROM, MerkleLog
 from projections.audit.merkle_store import StoredTree
@@ -48,7 +49,8 @@ from projections.audit.signer import LogSigner, sign
 from projections.audit.tlog_checkpoint import format_checkpoint
 from projections.audit.verify import verify_store
 from projections.engine import tracking
-from projections.engine.runner import Runner, Target, max_position
+from projections.engine.runner import Runner, Target
+from projections.store.events import max_position
 
 SHARED = "gridledger_bench_proj"
 OWN = "gridledger_bench_audit"
@@ -182,7 +184,7 @@ def bench_state_at(url: str, events: int, reads: int) -> None:
     for _ in range(reads):
         wanted = rng.randint(1, account.version)
         started = time.perf_counter()
-        then = governance.repository.get(account.id, version=wanted)
+        then: PointsAccount = governance.repository.get(account.id, version=wanted)
         times.append(time.perf_counter() - started)
         assert then.version == wanted
     print(f"state at version: {reads} random versions: {spread(times)}")

@@ -19,6 +19,8 @@ import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
+from uuid import UUID
 
 from _db import fresh_database
 from eventsourcing.application import Application
@@ -51,6 +53,10 @@ def rate(ops: int, fn: Callable[[int], object]) -> float:
     return ops / (time.perf_counter() - started)
 
 
+def accept(gov: Governance, tickets: list[UUID], i: int) -> object:
+    return gov.accept_ticket(STAFF, tickets[i])
+
+
 def setup_tree(gov: Governance) -> None:
     for code, kind, parent in [
         ("D", "district", None),
@@ -75,7 +81,7 @@ def bench_commands(url: str, ops: int, rounds: int) -> None:
     for r in range(rounds):
         batch = tickets[r * ops : (r + 1) * ops]
         results["bare"].append(rate(ops, lambda i: bare.save(Trivial(n=i))))
-        results["accept"].append(rate(ops, lambda i, b=batch: gov.accept_ticket(STAFF, b[i])))
+        results["accept"].append(rate(ops, partial(accept, gov, batch)))
         results["register"].append(
             rate(
                 ops,
@@ -103,7 +109,7 @@ def bench_commands(url: str, ops: int, rounds: int) -> None:
     bare.close()
 
 
-def time_loads(gov: Governance, account_id: object, n: int) -> float:
+def time_loads(gov: Governance, account_id: UUID, n: int) -> float:
     samples = []
     for _ in range(n):
         started = time.perf_counter()
@@ -146,7 +152,7 @@ def bench_account(url: str, entries: int) -> None:
         )
     seconds = time.perf_counter() - started
     account_id = PointsAccount.id_for(member, "D-S-C")
-    account = gov.repository.get(account_id)
+    account: PointsAccount = gov.repository.get(account_id)
     print(
         f"points account: {entries - 1} awards written in {seconds:.1f}s; version {account.version}"
     )

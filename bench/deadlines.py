@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 from _db import fresh_database
 
@@ -30,7 +31,12 @@ TREE = [
     ("D-S-C", "community", "D-S"),
     ("D-S-C-G", "grid", "D-S-C"),
 ]
-TICKET = {"category": "环境卫生", "description": "楼道堆物", "grid": "D-S-C-G", "source": "hotline"}
+TICKET: dict[str, Any] = {
+    "category": "环境卫生",
+    "description": "楼道堆物",
+    "grid": "D-S-C-G",
+    "source": "hotline",
+}
 
 
 def timed(index: DeadlineIndex) -> tuple[float, float]:

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from _db import ROOT, database_url, fresh_database
+from _db import ROOT, database_url, fresh_database, one_row
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
@@ -47,8 +47,9 @@ from domain.commands.base import Meta
 from domain.context import Actor
 from projections.engine import tracking
 from projections.engine.rebuild import checksums, handled_count, rebuild_all, topic_counts
-from projections.engine.runner import PageReport, Runner, Target, max_position
+from projections.engine.runner import PageReport, Runner, Target
 from projections.registry import all_projections
+from projections.store.events import max_position
 
 DATABASE = "gridledger_bench_proj"
 
@@ -59,9 +60,13 @@ class OneRowPerEvent(PostgresTrackingRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sql_create_statements.append(
-            psycopg.sql.SQL(
-                "CREATE TABLE IF NOT EXISTS library_rows (position bigint PRIMARY KEY,"
-                " aggregate_id uuid, event_type text)"
+            psycopg.sql.Composed(
+                [
+                    psycopg.sql.SQL(
+                        "CREATE TABLE IF NOT EXISTS library_rows (position bigint PRIMARY KEY,"
+                        " aggregate_id uuid, event_type text)"
+                    )
+                ]
             )
         )
 
@@ -161,12 +166,12 @@ def bench_split(url: str, names: list[str] | None) -> None:
         if names and name not in names:
             continue
         with psycopg.connect(url, autocommit=True) as conn:
-            before = conn.execute(lsn).fetchone()[0]
+            before = one_row(conn.execute(lsn))[0]
         wall, cpu = time.perf_counter(), time.process_time()
         rebuild_all(url, governance.mapper, [projection], batch_size=25_000, workers=1)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         with psycopg.connect(url, autocommit=True) as conn:
-            wal = conn.execute("SELECT pg_current_wal_lsn() - %s::pg_lsn", (before,)).fetchone()[0]
+            wal = one_row(conn.execute("SELECT pg_current_wal_lsn() - %s::pg_lsn", (before,)))[0]
         print(
             f"{name:16} {wall:6.1f}s, of which Python {cpu:5.1f}s;"
             f" WAL {int(wal) / 2**20:6,.0f} MiB",
@@ -188,7 +193,7 @@ def bench_library_runner(url: str, seconds: float) -> float:
     with runner:
         time.sleep(seconds)
     with psycopg.connect(url) as conn:
-        done = conn.execute("SELECT count(*) FROM library_rows").fetchone()[0]
+        done = one_row(conn.execute("SELECT count(*) FROM library_rows"))[0]
     rate = done / seconds
     print(
         f"library ProjectionRunner, one row per event: {done:,} events in {seconds:.0f}s"
@@ -218,14 +223,14 @@ def bench_live(url: str, rate: float, seconds: float) -> None:
         runner.run_forever(idle_wait=1.0)
         cpu[0] = time.thread_time() - started
 
-    runner.run_page = counted  # type: ignore[method-assign]
+    runner.run_page = counted  # type: ignore[method-assign]  # count pages: a probe
     worker = threading.Thread(target=follow)
     worker.start()
     meta = Meta(actor=Actor("bench", "community_staff"))
     with psycopg.connect(url) as conn:
-        grid = conn.execute(
-            "SELECT code FROM jurisdictions WHERE kind = 'grid' ORDER BY code LIMIT 1"
-        ).fetchone()[0]
+        grid = one_row(
+            conn.execute("SELECT code FROM jurisdictions WHERE kind = 'grid' ORDER BY code LIMIT 1")
+        )[0]
     committed: dict[int, float] = {}
     visible: dict[int, float] = {}
     waited: list[tuple[float, int]] = []
@@ -234,11 +239,13 @@ def bench_live(url: str, rate: float, seconds: float) -> None:
     def watch() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             while not done.is_set():
-                row = conn.execute(
-                    "SELECT min(position) FROM projection_state WHERE status = 'active'"
-                    " AND name = ANY(%s)",
-                    (names,),
-                ).fetchone()
+                row = one_row(
+                    conn.execute(
+                        "SELECT min(position) FROM projection_state WHERE status = 'active'"
+                        " AND name = ANY(%s)",
+                        (names,),
+                    )
+                )
                 now = time.perf_counter()
                 pending = [p for p in list(committed) if p not in visible and p <= (row[0] or 0)]
                 for position in pending:

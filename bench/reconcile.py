@@ -23,16 +23,17 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 
 import psycopg
-from _db import drop_database, fresh_database
+from _db import drop_database, fresh_database, one_row
 
 from api.runtime.database import library_env
 from domain.application import Governance
 from projections.analysis.reconcile import Options, reconcile
 from projections.analysis.trial_balance import trial_balance
 from projections.engine.rebuild import rebuild_all
-from projections.engine.runner import max_position
+from projections.store.events import max_position
 from projections.views.jurisdictions import Jurisdictions
 from projections.views.points import PointsProjection, PointsRulesProjection
 
@@ -70,10 +71,10 @@ def main() -> None:
         print(f"copied {args.source} to {args.copy}")
         print(f"projections points, points_rules, jurisdictions rebuilt in {catch_up(url):.1f}s")
         with psycopg.connect(url, autocommit=True) as conn:
-            events = conn.execute("SELECT count(*) FROM governance_events").fetchone()[0]
-            first, last = conn.execute(
-                "SELECT min(recorded_at), max(recorded_at) FROM points_ledger"
-            ).fetchone()
+            events = one_row(conn.execute("SELECT count(*) FROM governance_events"))[0]
+            first, last = one_row(
+                conn.execute("SELECT min(recorded_at), max(recorded_at) FROM points_ledger")
+            )
             middle = first + (last - first) / 2
             print(f"{events:,} events (head {max_position(conn):,}); ledger {first} .. {last}")
             for label, as_of in (("every community", None), (f"as of {middle}", middle)):
@@ -86,8 +87,8 @@ def main() -> None:
                 )
             for detail in ("account", "type"):
                 for label, as_of in (("current", None), ("as of the middle", middle)):
-                    tb = trial_balance(conn, None, as_of, detail)  # type: ignore[arg-type]
-                    ms = median_ms(lambda a=as_of, d=detail: trial_balance(conn, None, a, d))
+                    tb = trial_balance(conn, None, as_of, detail)
+                    ms = median_ms(partial(trial_balance, conn, None, as_of, detail))
                     print(
                         f"trial balance, whole district, {label}, per {detail}: {ms:.0f} ms "
                         f"(median of 5; {len(tb.accounts):,} lines, {tb.postings:,} postings, "

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -55,6 +55,13 @@ class ActivityStatus(StrEnum):
 
 
 class Activity(GovernedAggregate):
+    if TYPE_CHECKING:  # the event classes @event makes below (fields: its arguments)
+        Scheduled: ClassVar[type[Any]]
+        CheckedIn: ClassVar[type[Any]]
+        CheckedOut: ClassVar[type[Any]]
+        Closed: ClassVar[type[Any]]
+        Cancelled: ClassVar[type[Any]]
+
     GRACE = timedelta(minutes=30)
     LONGEST = timedelta(days=7)
     CLOCK_SKEW = timedelta(minutes=5)

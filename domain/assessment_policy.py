@@ -20,7 +20,7 @@ the version in force records nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -60,6 +60,10 @@ DEFAULT_TERMS: dict[str, Any] = {
 
 
 class AssessmentPolicy(GovernedAggregate):
+    if TYPE_CHECKING:  # the event classes @event makes below (fields: its arguments)
+        Opened: ClassVar[type[Any]]
+        Published: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(jurisdiction: str) -> UUID:
         return stable_id("assessment_policy", jurisdiction)
@@ -112,14 +116,14 @@ def policy_terms(terms: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _number(value: object) -> bool:
+def _number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _share(value: object, field: str) -> float:
-    if not _number(value) or not 0 <= float(value) <= 1:  # type: ignore[arg-type]
+    if not _number(value) or not 0 <= float(value) <= 1:
         raise AssessmentPolicyError(f"{field} must be a number from 0 to 1, not {value!r}")
-    return round(float(value), 4)  # type: ignore[arg-type]
+    return round(float(value), 4)
 
 
 def _weights(weights: object) -> dict[str, float]:

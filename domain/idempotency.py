@@ -6,7 +6,7 @@ from the actor and the key, so a repeat finds it and nothing is recorded twice.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -15,6 +15,9 @@ from domain.base import GovernedAggregate, stable_id
 
 
 class IdempotencyRecord(GovernedAggregate):
+    if TYPE_CHECKING:  # the event classes @event makes below (fields: its arguments)
+        Used: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(actor_id: str, key: str) -> UUID:
         return stable_id("idempotency", actor_id, key)

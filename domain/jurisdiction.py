@@ -8,6 +8,7 @@ parent's kind; only a district has no parent.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -31,6 +32,10 @@ PARENT_KIND: dict[Kind, Kind | None] = {
 
 
 class Jurisdiction(GovernedAggregate):
+    if TYPE_CHECKING:  # the event classes @event makes below (fields: its arguments)
+        Defined: ClassVar[type[Any]]
+        Renamed: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(code: str) -> UUID:
         return stable_id("jurisdiction", code)

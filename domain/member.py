@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -65,6 +65,12 @@ E = TypeVar("E", bound=StrEnum)
 
 
 class Member(GovernedAggregate):
+    if TYPE_CHECKING:  # the event classes @event makes below (fields: its arguments)
+        Registered: ClassVar[type[Any]]
+        ReportedIn: ClassVar[type[Any]]
+        RoleClaimed: ClassVar[type[Any]]
+        RoleReleased: ClassVar[type[Any]]
+
     @classmethod
     def register(
         cls,

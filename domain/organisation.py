@@ -8,7 +8,7 @@ several communities, never twice to the same one.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.domain import event
 
@@ -17,6 +17,10 @@ from domain.errors import AlreadyReportedInError, MemberValueError
 
 
 class Organisation(GovernedAggregate):
+    if TYPE_CHECKING:  # the event classes @event makes below (fields: its arguments)
+        Registered: ClassVar[type[Any]]
+        ReportedIn: ClassVar[type[Any]]
+
     @classmethod
     def register(cls, *, name: str) -> Organisation:
         if not isinstance(name, str) or not name.strip():

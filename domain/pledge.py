@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -57,6 +57,16 @@ __all__ = ["Pledge", "PledgeKind", "PledgeStatus"]
 
 
 class Pledge(GovernedAggregate):
+    if TYPE_CHECKING:  # the event classes @event makes below (fields: its arguments)
+        Pledged: ClassVar[type[Any]]
+        Accepted: ClassVar[type[Any]]
+        SessionLogged: ClassVar[type[Any]]
+        SessionVerified: ClassVar[type[Any]]
+        Fulfilled: ClassVar[type[Any]]
+        Lapsed: ClassVar[type[Any]]
+        Withdrawn: ClassVar[type[Any]]
+        Reviewed: ClassVar[type[Any]]
+
     @classmethod
     def make(
         cls,

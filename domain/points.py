@@ -28,7 +28,7 @@ debits consume the oldest points first.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import event
@@ -57,6 +57,16 @@ SYSTEM_AWARDER = "system"
 
 
 class PointsAccount(GovernedAggregate):
+    if TYPE_CHECKING:  # the event classes @event makes below (fields: its arguments)
+        Opened: ClassVar[type[Any]]
+        Awarded: ClassVar[type[Any]]
+        AwardApproved: ClassVar[type[Any]]
+        AwardRejected: ClassVar[type[Any]]
+        Deducted: ClassVar[type[Any]]
+        Redeemed: ClassVar[type[Any]]
+        EntryReversed: ClassVar[type[Any]]
+        PointsExpired: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(member_id: UUID, community: str) -> UUID:
         return stable_id("points", member_id, community)

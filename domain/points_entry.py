@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -39,6 +40,12 @@ REVERSIBLE = (EntryKind.AWARD, EntryKind.DEDUCTION, EntryKind.REDEMPTION)
 
 
 class EntryKey(GovernedAggregate):
+    if TYPE_CHECKING:  # the event classes @event makes below (fields: its arguments)
+        Recorded: ClassVar[type[Any]]
+        Approved: ClassVar[type[Any]]
+        Rejected: ClassVar[type[Any]]
+        Reversed: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(entry_id: UUID) -> UUID:
         return entry_id

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -62,6 +62,11 @@ class Rule:
 
 
 class Rulebook(GovernedAggregate):
+    if TYPE_CHECKING:  # the event classes @event makes below (fields: its arguments)
+        Opened: ClassVar[type[Any]]
+        RulePublished: ClassVar[type[Any]]
+        RuleRetired: ClassVar[type[Any]]
+
     @staticmethod
     def create_id(community: str) -> UUID:
         return stable_id("rulebook", community)

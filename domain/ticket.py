@@ -13,7 +13,7 @@ deadline watcher, or by the late response or resolution itself when it comes fir
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -48,6 +48,22 @@ from domain.ticket_policy import (
 
 
 class Ticket(GovernedAggregate):
+    if TYPE_CHECKING:  # the event classes @event makes below (fields: its arguments)
+        Reported: ClassVar[type[Any]]
+        Accepted: ClassVar[type[Any]]
+        Rejected: ClassVar[type[Any]]
+        Dispatched: ClassVar[type[Any]]
+        Responded: ClassVar[type[Any]]
+        Escalated: ClassVar[type[Any]]
+        Supervised: ClassVar[type[Any]]
+        Resolved: ClassVar[type[Any]]
+        Rated: ClassVar[type[Any]]
+        Visited: ClassVar[type[Any]]
+        Closed: ClassVar[type[Any]]
+        Reopened: ClassVar[type[Any]]
+        ResponseOverdue: ClassVar[type[Any]]
+        ResolutionOverdue: ClassVar[type[Any]]
+
     @classmethod
     def report(
         cls,

@@ -63,7 +63,7 @@ class NetCut:
             family, address = self._target
             server = socket.socket(family, socket.SOCK_STREAM)
             try:
-                server.connect(address)  # type: ignore[arg-type]
+                server.connect(address)  # type: ignore[arg-type]  # the address of the socket family kept beside it
             except OSError:
                 client.close()
                 continue

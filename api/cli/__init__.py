@@ -1,1 +1,1 @@
-"""The `gridledger` command line, one module per command group."""
+"""The `gridledger` command line, one module per command group, and the demo of `make run`."""

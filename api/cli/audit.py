@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
 from api.runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from eventsourcing.persistence import Mapper
+
+    from projections.engine.batch import Projection
 
 console = Console()
 
@@ -103,10 +110,10 @@ def verify(
 
         policy = Policy(_pinned(public_key, public_key_file, None), witnesses, quorum)
         with bundle_file.open(encoding="utf-8") as lines:
-            report = verify_bundle(lines, policy, first, last, kept)
-        cosigned = f"; cosigned by {', '.join(report.witnesses)}" if report.witnesses else ""
+            bundled = verify_bundle(lines, policy, first, last, kept)
+        cosigned = f"; cosigned by {', '.join(bundled.witnesses)}" if bundled.witnesses else ""
         since = f"; it extends the kept checkpoint of {kept.tree_size}" if kept else ""
-        _finish(report.problems, f"{report.verified}{cosigned}{since}")
+        _finish(bundled.problems, f"{bundled.verified}{cosigned}{since}")
         return
     import psycopg
 
@@ -119,7 +126,7 @@ def verify(
             _since(conn, kept, log)
             return
         from projections.audit.verify import verify_store
-        from projections.engine.runner import max_position
+        from projections.store.events import max_position
 
         with Progress(console=console) as bar:
             task = bar.add_task("verifying", total=max(max_position(conn), 1))
@@ -214,8 +221,8 @@ def checkpoint() -> None:
 
 def verify_rebuild(
     url: str,
-    mapper: object,
-    projections: list[object],
+    mapper: Mapper[Any],
+    projections: Sequence[Projection],
     label: str,
     batch_size: int,
     workers: int,
@@ -223,8 +230,8 @@ def verify_rebuild(
     """`rebuild --verify`: rebuild into shadow tables and compare with the live ones."""
     import psycopg
 
-    from projections.engine.runner import max_position
     from projections.engine.shadow import verify_rebuild as compare
+    from projections.store.events import max_position
 
     with psycopg.connect(url) as conn:
         head = max_position(conn)
@@ -232,11 +239,11 @@ def verify_rebuild(
         task = bar.add_task(f"rebuilding {label} to compare", total=max(head, 1))
         differences = compare(
             url,
-            mapper,  # type: ignore[arg-type]
-            projections,  # type: ignore[arg-type]
+            mapper,
+            projections,
             batch_size=batch_size,
             workers=workers,
             progress=lambda position: bar.update(task, completed=position),
         )
-    names = ", ".join(p.name for p in projections)  # type: ignore[attr-defined]
+    names = ", ".join(p.name for p in projections)
     _finish([str(d) for d in differences], f"a rebuild of {names} matches the live tables")

@@ -43,9 +43,9 @@ def run(
 
     import uvicorn
 
+    from api.cli import demo
     from api.http.app import create_app
     from api.http.auth import resolve_secret
-    from api.runtime import demo
 
     settings = Settings()
     url = database_url(settings)
@@ -106,16 +106,46 @@ def serve(
 def token(
     role: Annotated[str, typer.Option(help="admin, street_staff, ..., resident, auditor.")],
     sub: Annotated[str, typer.Option(help="Who acts: a member id for residents.")],
-    scope: Annotated[str, typer.Option(help="The jurisdiction code the actor acts within.")],
+    scope: Annotated[
+        str,
+        typer.Option(help="The jurisdiction code the actor acts within (`*`: platform admin)."),
+    ],
     hours: Annotated[float, typer.Option(min=0.01, help="Hours until it expires.")] = 12.0,
 ) -> None:
-    """Print a bearer token for the HTTP API."""
-    from api.http.auth import ROLES, issue_token, resolve_secret
+    """Print a bearer token for the HTTP API (its id, for `gridledger revoke`, on stderr)."""
+    import jwt
+
+    from api.http.auth import ROLES, TokenPolicy, issue_token, resolve_secret
 
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
-    secret = resolve_secret(Settings())
-    typer.echo(issue_token(secret, sub=sub, role=role, scope=scope, hours=hours))
+    settings = Settings()
+    policy = TokenPolicy.of(settings)
+    if hours > policy.max_hours:
+        raise typer.BadParameter(
+            f"a token may last at most {policy.max_hours:g} hours (token_max_hours)",
+            param_hint="--hours",
+        )
+    secret = resolve_secret(settings)
+    token = issue_token(secret, sub=sub, role=role, scope=scope, hours=hours, policy=policy)
+    typer.echo(token)
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    typer.echo(f"token id (jti): {jti}", err=True)
+
+
+@app.command()
+def revoke(
+    jti: Annotated[str, typer.Argument(help="The token id (jti) to refuse from now on.")],
+    reason: Annotated[str | None, typer.Option(help="Why (kept with the revocation).")] = None,
+) -> None:
+    """Revoke a token by its id: every API process refuses it within a few seconds."""
+    from api.runtime.revocations import revoke as revoke_token
+
+    settings = Settings()
+    if revoke_token(database_url(settings), jti, reason=reason):
+        console.print(f"revoked {jti}")
+    else:
+        console.print(f"{jti} was revoked already")
 
 
 @app.command()
@@ -224,7 +254,7 @@ def rebuild(
     from rich.progress import Progress
 
     from projections.engine.rebuild import rebuild_all
-    from projections.engine.runner import max_position
+    from projections.store.events import max_position
 
     projections = _selected(names)
     settings = Settings()
@@ -259,7 +289,7 @@ def status() -> None:
     from rich.table import Table
 
     from projections.engine import tracking
-    from projections.engine.runner import max_position
+    from projections.store.events import max_position
 
     settings = Settings()
     url = database_url(settings)

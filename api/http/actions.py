@@ -18,12 +18,15 @@ from api.http.deps import CallerDep
 from api.http.problems import COMMAND
 from api.http.schemas.common import Answer, Body
 from domain.application import Governance
+from domain.commands.base import CommandResult
 
 Locate = Callable[[Governance, UUID], tuple[str, object]]
 """(governance, id) -> (the jurisdiction code it lies in, the member it is about)."""
 
 
-def act(caller: CallerDep, locate: Locate, command: str, *args: object, **fields: object) -> object:
+def act(
+    caller: CallerDep, locate: Locate, command: str, *args: object, **fields: object
+) -> CommandResult:
     """Authorise `command` on the aggregate `args[0]` where `locate` puts it, and run it."""
     place, owner = caller.located(args[0], locate)
     return caller.run(command, *args, place=place, owner=owner, **fields)
@@ -40,16 +43,15 @@ def add_action(
     answer: type[Answer] = Answer,
 ) -> None:
     """Add `POST /<resource>/{id}/<action>` running `command` with the body's fields."""
-    if body_type is None:
 
-        def endpoint(id: UUID, caller: CallerDep) -> Answer:
-            return answer.of(act(caller, locate, command, id))
+    def without_body(id: UUID, caller: CallerDep) -> Answer:
+        return answer.of(act(caller, locate, command, id))
 
-    else:
+    def with_body(id: UUID, body: Body, caller: CallerDep) -> Answer:
+        return answer.of(act(caller, locate, command, id, **body.model_dump()))
 
-        def endpoint(id: UUID, body: body_type, caller: CallerDep) -> Answer:  # type: ignore[valid-type]
-            return answer.of(act(caller, locate, command, id, **body.model_dump()))
-
+    with_body.__annotations__["body"] = body_type  # FastAPI reads the body's class here
+    endpoint = without_body if body_type is None else with_body
     endpoint.__doc__ = doc
     router.add_api_route(
         f"/{resource}/{{id}}/{action}",

@@ -17,8 +17,9 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from api.http import problems
-from api.http.auth import resolve_secret
+from api.http.auth import TokenPolicy, resolve_secret
 from api.http.deps import Facts
+from api.http.limits import BodyLimit, RateLimits, TokenBuckets
 from api.http.metrics import Metrics
 from api.http.routes import (
     activities,
@@ -33,7 +34,9 @@ from api.http.routes import (
     scorecards,
     tickets,
 )
+from api.http.waiting import PositionWatch
 from api.runtime.build import build_governance, database_url
+from api.runtime.revocations import Revocations
 from api.runtime.settings import Settings
 from api.runtime.signing import log_signer
 from api.runtime.workers import Workers
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = database_url(settings)
         governance = build_governance(settings, url, clock=clock)
+        timeout = settings.database_timeout
         pool: ConnectionPool[Any] = ConnectionPool(
             url,
             min_size=1,
@@ -101,8 +105,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         )
         if workers is not None:
             workers.start()
+        revocations = Revocations(
+            url, refresh=settings.revocation_refresh_seconds, connect_timeout=timeout
+        )
+        revocations.start()
+        watch = PositionWatch(url, connect_timeout=timeout)
         app.state.governance = governance
         app.state.pool = pool
+        app.state.revocations = revocations
+        app.state.watch = watch
         # Nearly every object made so far (modules, routes, schemas) lives as long as the
         # process. Frozen, they are out of the collector's sight: a full collection then
         # scans what requests made since (10-30 ms measured under load), not the whole
@@ -114,6 +125,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         try:
             yield
         finally:
+            watch.stop()
+            revocations.stop()
             if workers is not None:
                 workers.stop()
             pool.close()
@@ -131,6 +144,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.signer = log_signer(settings)
     app.state.facts = Facts()
     app.state.metrics = Metrics()
+    app.state.revocations = None
+    app.state.token_policy = TokenPolicy.of(settings, lambda jti: _revoked(app, jti))
+    app.state.limits = RateLimits(
+        TokenBuckets("commands", settings.commands_per_second, settings.commands_burst),
+        TokenBuckets("waiting queries", settings.waits_per_second, settings.waits_burst),
+    )
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # inside metrics: counted
     app.add_middleware(app.state.metrics.middleware)
     problems.install(app)
     # FastAPI matches a request against each route in turn, in this order: the busiest
@@ -152,3 +172,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     ):
         app.include_router(module.router)
     return app
+
+
+def _revoked(app: FastAPI, jti: str) -> bool:
+    revocations: Revocations | None = app.state.revocations
+    return revocations is not None and revocations.is_revoked(jti)

@@ -1,5 +1,9 @@
 """Bearer tokens: HS256 JWTs naming who acts (`sub`), as what (`role`) and where (`scope`).
 
+Every token must also name its audience (`aud`) and issuer (`iss`) as the settings
+say, when it was issued (`iat`), when it expires (`exp`, at most `token_max_hours`
+later) and its id (`jti`), by which it can be revoked (api.runtime.revocations).
+
 The secret comes from `GRIDLEDGER_JWT_SECRET`. In development, with none set, one is
 made once in `<data_dir>/jwt_secret` (mode 0600) and reused; production refuses to
 start with a missing or weak (< 32 bytes) secret.
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
+from uuid import uuid4
 
 import jwt
 from fastapi import Depends, Request
@@ -52,6 +57,8 @@ class Principal:
     sub: str
     role: str
     scope: str
+    token_id: str = ""
+    """The token's `jti`: what rate limits and revocation know it by."""
 
     @property
     def actor(self) -> Actor:
@@ -83,6 +90,29 @@ def _development_secret(path: Path) -> bytes:
     return path.read_bytes().strip()
 
 
+@dataclass(frozen=True)
+class TokenPolicy:
+    """What a token must say to be accepted: its audience and issuer, and the longest
+    lifetime (exp - iat) it may have; and the token ids revoked so far."""
+
+    audience: str = "gridledger"
+    issuer: str = "gridledger"
+    max_hours: float = 24.0
+    revoked: Callable[[str], bool] = lambda _: False
+
+    @classmethod
+    def of(cls, settings: Settings, revoked: Callable[[str], bool] | None = None) -> TokenPolicy:
+        return cls(
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            max_hours=settings.token_max_hours,
+            revoked=revoked or (lambda _: False),
+        )
+
+
+DEFAULT_POLICY = TokenPolicy()
+
+
 def issue_token(
     secret: bytes,
     *,
@@ -91,15 +121,22 @@ def issue_token(
     scope: str,
     hours: float = 12,
     now: datetime | None = None,
+    policy: TokenPolicy = DEFAULT_POLICY,
 ) -> str:
-    """A signed token for `sub` acting as `role` within the subtree of `scope`."""
+    """A signed token for `sub` acting as `role` within the subtree of `scope` (`*`:
+    everywhere, for a platform admin), with a fresh token id (`jti`)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if hours > policy.max_hours:
+        raise ValueError(f"a token may last at most {policy.max_hours:g} hours")
     issued = now or datetime.now(UTC)
     claims = {
         "sub": sub,
         "role": role,
         "scope": scope,
+        "aud": policy.audience,
+        "iss": policy.issuer,
+        "jti": str(uuid4()),
         "iat": issued,
         "exp": issued + timedelta(hours=hours),
     }
@@ -107,61 +144,76 @@ def issue_token(
 
 
 MAX_VERIFIED = 10_000
-_verified: dict[tuple[bytes, str], tuple[Principal, float]] = {}
-"""Tokens verified so far, by key and text: their principal and expiry (epoch s)."""
+_verified: dict[tuple[bytes, str, str, float, str], tuple[Principal, float]] = {}
+"""Tokens verified so far, by key, policy and text: their principal and expiry (epoch s)."""
 
 
-def read_token(secret: bytes, token: str, *, now: Callable[[], float] = time.time) -> Principal:
+def read_token(
+    secret: bytes,
+    token: str,
+    *,
+    now: Callable[[], float] = time.time,
+    policy: TokenPolicy = DEFAULT_POLICY,
+) -> Principal:
     """The principal a token names; AuthenticationError if it is not valid `now`.
 
     A client sends the same token with every request, and verifying it (decode, HMAC,
     claims) costs more than the rest of a small request: a token verified once is kept
     with its expiry and answered from memory until then, refused after it as a fresh
     verification would. Only valid tokens are kept (at most MAX_VERIFIED, then the
-    memory starts afresh): an invalid one is verified, and refused, each time."""
-    key = (secret, token)
+    memory starts afresh): an invalid one is verified, and refused, each time. Whether
+    its id was revoked is asked every time (a set lookup: see api.runtime.revocations)."""
+    key = (secret, policy.audience, policy.issuer, policy.max_hours, token)
     known = _verified.get(key)
-    if known is not None:
-        principal, expires = known
-        if now() < expires:
-            return principal
+    if known is None:
+        known = _verify(secret, token, policy)
+        if len(_verified) >= MAX_VERIFIED:
+            _verified.clear()
+        _verified[key] = known
+    principal, expires = known
+    if now() >= expires:
         _verified.pop(key, None)
         raise AuthenticationError("invalid token: Signature has expired")
-    principal, expires = _verify(secret, token)
-    if len(_verified) >= MAX_VERIFIED:
-        _verified.clear()
-    _verified[key] = (principal, expires)
+    if policy.revoked(principal.token_id):
+        raise AuthenticationError("invalid token: it has been revoked")
     return principal
 
 
-def _verify(secret: bytes, token: str) -> tuple[Principal, float]:
+def _verify(secret: bytes, token: str, policy: TokenPolicy) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(
             token,
             secret,
             algorithms=[ALGORITHM],
-            options={"require": ["sub", "role", "scope", "exp"]},
+            audience=policy.audience,
+            issuer=policy.issuer,
+            options={"require": ["sub", "role", "scope", "exp", "iat", "aud", "iss", "jti"]},
         )
     except jwt.PyJWTError as error:
         raise AuthenticationError(f"invalid token: {error}") from None
-    sub, role, scope = claims["sub"], claims["role"], claims["scope"]
-    if not all(isinstance(v, str) and v.strip() for v in (sub, role, scope)):
-        raise AuthenticationError("invalid token: sub, role and scope must be non-empty text")
+    sub, role, scope, jti = claims["sub"], claims["role"], claims["scope"], claims["jti"]
+    if not all(isinstance(v, str) and v.strip() for v in (sub, role, scope, jti)):
+        raise AuthenticationError("invalid token: sub, role, scope and jti must be non-empty text")
     if role not in ROLES:
         raise AuthenticationError(f"invalid token: unknown role {role!r}")
-    return Principal(sub=sub.strip(), role=role, scope=scope.strip()), float(claims["exp"])
+    lifetime = float(claims["exp"]) - float(claims["iat"])
+    if lifetime > policy.max_hours * 3600 + 1:
+        raise AuthenticationError(f"invalid token: it lasts longer than {policy.max_hours:g} hours")
+    principal = Principal(sub=sub.strip(), role=role, scope=scope.strip(), token_id=jti)
+    return principal, float(claims["exp"])
 
 
-_bearer = HTTPBearer(auto_error=False, description="A token from `gridledger token`.")
+bearer = HTTPBearer(auto_error=False, description="A token from `gridledger token`.")
 
 
 async def authenticate(  # async: no worker thread (see api.http.deps)
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None:
         raise AuthenticationError("a bearer token is required")
-    return read_token(request.app.state.secret, credentials.credentials)
+    state = request.app.state
+    return read_token(state.secret, credentials.credentials, policy=state.token_policy)
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]

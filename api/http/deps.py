@@ -11,7 +11,7 @@ from fastapi import Depends, Header, Request
 from psycopg_pool import ConnectionPool
 
 from api.http.auth import Principal, PrincipalDep
-from api.http.permissions import Place, authorize
+from api.http.permissions import Place, authorize, is_platform, refuse_role
 from domain.application import Governance
 from domain.commands.base import CommandResult, Meta
 from domain.errors import NotFoundError
@@ -130,7 +130,7 @@ class Caller:
     def allow(self, command: str, *, place: str | None = None, owner: object = None) -> None:
         """Refuse (403) unless the caller may run `command` at the jurisdiction `place`
         on behalf of the member `owner` (see api.http.permissions)."""
-        where = None if place is None or self.principal.role == "admin" else self.place(place)
+        where = None if place is None or is_platform(self.principal) else self.place(place)
         scope = None if where is None else self.place(self.principal.scope)
         authorize(
             self.principal,
@@ -186,6 +186,9 @@ async def get_caller(
     # What the app holds is read here, not through GovernanceDep and PoolDep: each
     # dependency more costs every command its share of FastAPI's dependency solving.
     state = request.app.state
+    route = request.scope.get("route")
+    refuse_role(principal, getattr(route, "name", ""))  # before the body is validated
+    state.limits.commands.take(principal.token_id)
     return Caller(principal, state.governance, state.pool, idempotency_key, state.facts)
 
 

@@ -72,9 +72,9 @@ class Metrics:
         ]
         for (method, route), counts in latency:
             labels = f'method="{method}",route="{route}"'
-            for bound, n in zip(BUCKETS, counts, strict=False):
+            for bound, count in zip(BUCKETS, counts, strict=False):
                 lines.append(
-                    f'gridledger_http_request_seconds_bucket{{{labels},le="{bound}"}} {n:g}'
+                    f'gridledger_http_request_seconds_bucket{{{labels},le="{bound}"}} {count:g}'
                 )
             lines.append(
                 f'gridledger_http_request_seconds_bucket{{{labels},le="+Inf"}} {counts[-2]:g}'

@@ -1,7 +1,9 @@
 """Who may run which command: the role matrix, in one place.
 
-`admin` may run every command anywhere. Every other role may run the commands listed
-for it, only on targets within its token's `scope`: inside the scope's subtree (the
+`admin` may run every command; with the platform scope `*` anywhere, with any other
+scope (a district admin, say) only inside it, as every other role. Every other role
+may run the commands listed for it. Every role acts only on targets within its
+token's `scope`: inside the scope's subtree (the
 target's jurisdiction path contains the scope code), or the community the scope lies
 in (a grid worker scoped to a grid acts on its community's activities, pledges and
 points); and a role marked "own" for a command
@@ -21,6 +23,8 @@ from api.http.problems import ForbiddenError
 STAFF = ("street_staff", "department_staff", "community_staff")
 HANDLERS = (*STAFF, "grid_worker")
 OWN = "resident"
+PLATFORM = "*"
+"""The scope of a platform admin: every jurisdiction, the audit trail, new districts."""
 
 ALLOWED: dict[str, tuple[str, ...]] = {
     "define_jurisdiction": (),
@@ -84,6 +88,19 @@ def allows(role: str, command: str) -> bool:
     return role == "admin" or role in ALLOWED[command]
 
 
+def is_platform(principal: Principal) -> bool:
+    """Whether `principal` is a platform admin (role admin, scope `*`)."""
+    return principal.role == "admin" and principal.scope == PLATFORM
+
+
+def refuse_role(principal: Principal, command: str) -> None:
+    """Refuse (ForbiddenError) a role that may not run `command` at all, wherever: the
+    check made before the request's body is validated, so that a role that may not
+    send it learns nothing of what it should hold."""
+    if command in ALLOWED and not allows(principal.role, command):
+        raise ForbiddenError(f"a {principal.role} may not {command.replace('_', ' ')}")
+
+
 def authorize(
     principal: Principal,
     command: str,
@@ -97,9 +114,8 @@ def authorize(
     the member `owner` (checked for the roles that act only on themselves);
     `scope_path` is the path of the token's scope."""
     role = principal.role
-    if not allows(role, command):
-        raise ForbiddenError(f"a {role} may not {command.replace('_', ' ')}")
-    if role == "admin":
+    refuse_role(principal, command)
+    if is_platform(principal):
         return
     if role == OWN and not _same_member(principal.sub, owner):
         raise ForbiddenError(f"a {role} may {command.replace('_', ' ')} only for themselves")

@@ -3,6 +3,7 @@
     422 bad input (validation, a value the domain refuses, an idempotency key reused)
     404 an unknown id or code            409 a rule of the domain refuses, or a conflict
     401 no or bad token   403 not allowed   503 database or projection not available
+    413 body too large    429 a token's rate of commands or waits used up (Retry-After)
 
 Nothing a client sends may cause a 500: values are bounded by the request schemas, and
 the database's own refusal of a value (a `DataError`) is a 422 as a last guard.
@@ -26,6 +27,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from api.http.auth import AuthenticationError, read_token
+from api.http.limits import TooManyRequestsError
 from domain.errors import (
     ConcurrencyConflictError,
     DomainError,
@@ -64,6 +66,10 @@ class ForbiddenError(Exception):
 
 class NotCaughtUpError(Exception):
     """Raised when the projections did not reach `min_position` within `wait_ms` (503)."""
+
+
+class BeyondHeadError(Exception):
+    """Raised when `min_position` lies beyond the log's head: no wait could reach it (503)."""
 
 
 class BadCursorError(Exception):
@@ -140,7 +146,8 @@ def _unauthenticated_because(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return "a bearer token is required"
     try:
-        read_token(request.app.state.secret, token.strip())
+        state = request.app.state
+        read_token(state.secret, token.strip(), policy=state.token_policy)
     except AuthenticationError as failure:
         return str(failure)
     return None
@@ -185,6 +192,17 @@ def _forbidden(_: Request, error: Exception) -> JSONResponse:
 
 def _not_caught_up(_: Request, error: Exception) -> JSONResponse:
     return _unavailable(str(error))
+
+
+def _too_many(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, TooManyRequestsError)
+    return _problem_response(
+        429,
+        "too-many-requests",
+        "Too many requests",
+        str(error),
+        headers={"Retry-After": str(error.retry_after)},
+    )
 
 
 def _bad_cursor(_: Request, error: Exception) -> JSONResponse:
@@ -234,6 +252,8 @@ HANDLERS: list[tuple[type[Exception], Handler]] = [
     (AuthenticationError, _unauthenticated),
     (ForbiddenError, _forbidden),
     (NotCaughtUpError, _not_caught_up),
+    (BeyondHeadError, _not_caught_up),
+    (TooManyRequestsError, _too_many),
     (BadCursorError, _bad_cursor),
     (psycopg.errors.UndefinedTable, _undefined_table),
     (psycopg.DataError, _database_value),
@@ -259,15 +279,19 @@ def _documented(status: int, description: str) -> dict[str, Any]:
     }
 
 
-COMMON = {
+Responses = dict[int | str, dict[str, Any]]
+"""A route's `responses=`: its documented answers by status."""
+
+COMMON: Responses = {
     401: _documented(401, "No token, or an invalid or expired one"),
     403: _documented(403, "The role or scope does not allow it"),
     422: _documented(422, "Invalid request"),
+    429: _documented(429, "This token's rate is used up; Retry-After says when to retry"),
     503: _documented(503, "Database or projections not available"),
 }
-COMMAND = {
+COMMAND: Responses = {
     **COMMON,
     404: _documented(404, "Unknown id or code"),
     409: _documented(409, "A rule of the domain refuses the command, or a concurrent change"),
 }
-QUERY = {**COMMON, 404: _documented(404, "Unknown id or code")}
+QUERY: Responses = {**COMMON, 404: _documented(404, "Unknown id or code")}

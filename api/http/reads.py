@@ -23,11 +23,12 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel
 
-from api.http.auth import PrincipalDep
+from api.http.auth import Principal, PrincipalDep
 from api.http.deps import answering
-from api.http.problems import POSITION_HEADER, BadCursorError, NotCaughtUpError
+from api.http.problems import POSITION_HEADER, BadCursorError, BeyondHeadError, NotCaughtUpError
+from api.http.waiting import Outcome
 from domain.errors import NotFoundError
-from projections.engine.tracking import reached, wait_for
+from projections.engine.tracking import reached
 
 MAX_POSITION = 2**62
 Row = dict[str, Any]
@@ -46,7 +47,13 @@ async def freshness(  # async: no worker thread (see api.http.deps)
         Query(ge=0, le=MAX_POSITION, description="Answer only once this position is reflected."),
     ] = None,
     wait_ms: Annotated[
-        int, Query(ge=0, le=30_000, description="How long to wait for min_position (ms).")
+        int,
+        Query(
+            ge=0,
+            le=30_000,
+            description="How long to wait for min_position (ms); the server caps it "
+            "(setting max_wait_ms, 2000 by default).",
+        ),
     ] = 2000,
 ) -> Freshness:
     return Freshness(min_position=min_position, wait_ms=wait_ms)
@@ -54,6 +61,7 @@ async def freshness(  # async: no worker thread (see api.http.deps)
 
 FreshnessDep = Annotated[Freshness, Depends(freshness)]
 Connection = psycopg.Connection[Any]
+Statement = LiteralString | sql.SQL | sql.Composed
 
 SPARE_WAIT_S = 0.005
 """How long a request waits for a spare connection before doing without."""
@@ -62,24 +70,29 @@ SPARE_WAIT_S = 0.005
 def reads(*names: str) -> Callable[..., AsyncIterator[Connection]]:
     """A dependency answering a read connection once `names` reflect `min_position`.
 
-    It takes the connection, reads the position (the query that also tells a connection
-    the server dropped, see `answering`) and waits if need be in one worker-thread call;
-    it gives the connection back on the event loop (an idle autocommit connection goes
-    back to the pool without I/O), sparing each read two thread hand-overs."""
+    It takes the connection and reads the position (the query that also tells a
+    connection the server dropped, see `answering`) in one worker-thread call; it gives
+    the connection back on the event loop (an idle autocommit connection goes back to
+    the pool without I/O), sparing each read two thread hand-overs. A query that must
+    wait gives its connection back first and waits on the process's `PositionWatch`
+    (no connection, no thread: see api.http.waiting), at most `max_wait_ms`."""
 
     async def dependency(
-        _: PrincipalDep, fresh: FreshnessDep, request: Request, response: Response
+        principal: PrincipalDep, fresh: FreshnessDep, request: Request, response: Response
     ) -> AsyncIterator[Connection]:
         pool: ConnectionPool[Any] = request.app.state.pool  # (not PoolDep: see get_caller)
-        conn, at, caught_up = await run_in_threadpool(_caught_up, pool, names, fresh)
+        conn, at = await run_in_threadpool(answering, pool, lambda c: reached(c, names))
+        if not _reflects(at, fresh.min_position):
+            pool.putconn(conn)
+            conn, at = await _waited(request, principal, names, fresh, at)
         try:
             position = str(at or 0)
             response.headers[POSITION_HEADER] = position
             request.state.projection_position = position  # for an error answer (404, 503)
-            if not caught_up:
+            if not _reflects(at, fresh.min_position):
                 raise NotCaughtUpError(
                     f"the projections {', '.join(names)} have not reached position "
-                    f"{fresh.min_position} within {fresh.wait_ms} ms; try again"
+                    f"{fresh.min_position} within {_wait_ms(request, fresh)} ms; try again"
                 )
             yield conn
         finally:
@@ -88,22 +101,40 @@ def reads(*names: str) -> Callable[..., AsyncIterator[Connection]]:
     return dependency
 
 
-def _caught_up(
-    pool: ConnectionPool[Any], names: Sequence[str], fresh: Freshness
-) -> tuple[Connection, int | None, bool]:
-    """A connection, the least position of `names`, and whether it reached
-    `fresh.min_position` (waiting up to `fresh.wait_ms` for it)."""
-    conn, at = answering(pool, lambda c: reached(c, names))
-    try:
-        wanted = fresh.min_position
-        caught_up = wanted is None or (at is not None and at >= wanted)
-        if not caught_up and wanted is not None:
-            caught_up = wait_for(conn, names, wanted, fresh.wait_ms / 1000)
-            at = reached(conn, names)
-    except BaseException:
-        pool.putconn(conn)
-        raise
-    return conn, at, caught_up
+def _reflects(at: int | None, wanted: int | None) -> bool:
+    return wanted is None or (at is not None and at >= wanted)
+
+
+def _wait_ms(request: Request, fresh: Freshness) -> int:
+    """The query's `wait_ms`, capped by the setting `max_wait_ms`."""
+    return min(fresh.wait_ms, request.app.state.settings.max_wait_ms)
+
+
+async def _waited(
+    request: Request,
+    principal: Principal,
+    names: Sequence[str],
+    fresh: Freshness,
+    at: int | None,
+) -> tuple[Connection, int | None]:
+    """Wait (holding no connection) until `names` reach `fresh.min_position`, the
+    position is found beyond the log's head (503 at once), or the capped `wait_ms`
+    passes; then a connection and the position it reads. A token waits at the rate
+    the setting `waits_per_second` allows (429 beyond it)."""
+    assert fresh.min_position is not None
+    state = request.app.state
+    timeout = _wait_ms(request, fresh) / 1000
+    if timeout > 0:
+        state.limits.waits.take(principal.token_id)
+        outcome, head = await state.watch.wait(names, fresh.min_position, timeout)
+        if outcome is Outcome.BEYOND_HEAD:
+            request.state.projection_position = str(at or 0)
+            raise BeyondHeadError(
+                f"position {fresh.min_position} is beyond the log's head ({head}): nothing "
+                "has been recorded there yet, so no wait could reach it"
+            )
+    pool: ConnectionPool[Any] = state.pool
+    return await run_in_threadpool(answering, pool, lambda c: reached(c, names))
 
 
 @contextmanager
@@ -123,19 +154,19 @@ def spare_connections(pool: ConnectionPool[Any], wanted: int) -> Iterator[list[C
             pool.putconn(spare)
 
 
-def one(conn: Connection, query: sql.Composable | LiteralString, *params: Any) -> Row | None:
+def one(conn: Connection, query: Statement, *params: Any) -> Row | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query, params).fetchone()
 
 
-def rows(conn: Connection, query: sql.Composable | LiteralString, *params: Any) -> list[Row]:
+def rows(conn: Connection, query: Statement, *params: Any) -> list[Row]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query, params).fetchall()
 
 
 @contextmanager
 def stream(
-    conn: Connection, query: sql.Composable, params: Sequence[Any], size: int = 2000
+    conn: Connection, query: Statement, params: Sequence[Any], size: int = 2000
 ) -> Iterator[Iterator[Row]]:
     """Every row of `query`, fetched `size` at a time by a server-side cursor (in a
     transaction of its own): a whole list, never all of it in memory at once. The cursor
@@ -259,5 +290,6 @@ def found(row: Row | None, kind: str, key: object) -> Row:
 
 
 def reader(*names: str) -> Any:
-    """A `Connection` parameter type reading the tables of the projections `names`."""
-    return Annotated[Connection, Depends(reads(*names))]
+    """The dependency of a `Connection` parameter reading the tables of the projections
+    `names`: `Tickets = Annotated[Connection, reader("tickets")]`."""
+    return Depends(reads(*names))

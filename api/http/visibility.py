@@ -5,8 +5,9 @@ caller may see and a single resource the caller may not see is not found (404, t
 same answer as an unknown id: a reader learns nothing about what lies outside its
 view). The policy, by role:
 
-- `admin`, `auditor`, `evaluator`: everything.
-- staff (`street_staff`, `department_staff`, `community_staff`) and `grid_worker`:
+- a platform admin (scope `*`), `auditor`, `evaluator`: everything.
+- staff (`street_staff`, `department_staff`, `community_staff`), `grid_worker` and
+  an `admin` of any other scope:
   within the token's scope. People and tickets strictly in the scope's subtree: members
   whose home grid or a report-in lies in it, tickets in it, roster entries in it.
   Pledges, points and activity attendance belong to a community: those of the
@@ -28,11 +29,12 @@ from fastapi import Depends
 from psycopg import sql
 
 from api.http.auth import Principal, PrincipalDep
-from api.http.permissions import HANDLERS, OWN
+from api.http.permissions import HANDLERS, OWN, is_platform
 
 READS_EVERYTHING = ("admin", "auditor", "evaluator")
+"""The roles that may read everything (an admin only with the platform scope)."""
 READS_AUDIT = ("admin", "auditor")
-"""The raw log, states, proofs and exports: admins and auditors only."""
+"""The raw log, states, proofs and exports: platform admins and auditors only."""
 READS_SCOPE = HANDLERS
 SUBTREE = "SELECT code FROM jurisdictions WHERE path @> ARRAY[%s]::text[]"
 MEMBER_IN_SUBTREE = (
@@ -67,12 +69,15 @@ class Viewer:
 
     @property
     def sees_everything(self) -> bool:
-        return self.principal.role in READS_EVERYTHING
+        role = self.principal.role
+        return role in READS_EVERYTHING and (role != "admin" or is_platform(self.principal))
 
     @property
     def scope(self) -> str | None:
         """The scope whose subtree the caller reads, if it reads by scope."""
-        return self.principal.scope if self.principal.role in READS_SCOPE else None
+        role = self.principal.role
+        by_scope = role in READS_SCOPE or (role == "admin" and not self.sees_everything)
+        return self.principal.scope if by_scope else None
 
     @property
     def member_id(self) -> UUID | None:

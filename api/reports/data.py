@@ -40,8 +40,8 @@ from projections.analysis.scorecards import (
     ticket_figures,
     ticket_rates,
 )
-from projections.engine.runner import max_position
 from projections.engine.tracking import reached
+from projections.store.events import max_position
 from projections.store.snapshot import one_snapshot
 
 READS = ("assessments", "points", "jurisdictions")

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from matplotlib import font_manager, rc_context
 from matplotlib.axes import Axes
@@ -38,6 +38,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import MaxNLocator
+from matplotlib.typing import RcKeyType
 
 from domain.calendar import LOCAL_TZ
 
@@ -197,7 +198,7 @@ def label(en: str, zh: str) -> str:
     return f"{en} · {zh}" if cjk_font() else en
 
 
-def _style() -> dict[str, object]:
+def _style() -> dict[RcKeyType, Any]:
     family = cjk_font()
     return {
         "font.family": "sans-serif",
@@ -291,7 +292,7 @@ def draw_overdue(ax: Axes, data: ReportData) -> None:
     ax.set_title(title)
     ax.grid(axis="x", color=GRID)
     ax.set_axisbelow(True)
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    cast(MaxNLocator, ax.xaxis.get_major_locator()).set_params(integer=True)  # an AutoLocator
     ax.legend(loc="lower right", fontsize=9)
     if len(data.overdue_by_child) > TOP:
         ax.set_xlabel(label(f"the {TOP} with most overdue, of {len(data.overdue_by_child)}",

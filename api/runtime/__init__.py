@@ -1,1 +1,1 @@
-"""What a process runs on: settings, the database, the signing key, workers, the demo."""
+"""What a process runs on: settings, the database, the signing key, workers, the build."""

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
+from api.runtime import revocations
 from domain.application import Governance
+from projections.registry import SCHEMA
 from projections.store import schema
 
 log = logging.getLogger(__name__)
@@ -68,5 +70,5 @@ def migrate(url: str) -> None:
     """Create every table gridledger needs (idempotent)."""
     app = Governance(env=library_env(url, create_table=True))
     app.close()
-    schema.apply(url)
+    schema.apply(url, (*SCHEMA, ("revocations", revocations.DDL)))
     log.info("migrated %s", url)

@@ -45,6 +45,19 @@ class Settings(BaseSettings):
         description="HS256 key for tokens (at least 32 bytes). Unset in development: one is "
         "made in data_dir/jwt_secret; production refuses to start without one.",
     )
+    jwt_audience: str = Field(default="gridledger", min_length=1, description="Tokens' `aud`.")
+    jwt_issuer: str = Field(default="gridledger", min_length=1, description="Tokens' `iss`.")
+    token_max_hours: float = Field(
+        default=24, gt=0, le=24 * 30, description="The longest a token may last (exp - iat)."
+    )
+    revocation_refresh_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="How often each process rereads revoked tokens."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="A bearer token for a Prometheus scraper to read /metrics with. "
+        "Unset: /metrics answers only a platform admin's token.",
+    )
     workers_in_process: bool | None = Field(
         default=None,
         description="Run the projections and the deadline watcher inside the API process. "
@@ -79,6 +92,24 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="Sign a checkpoint once the log grew this many events."
     )
     watch_interval: float = Field(default=30.0, gt=0, description="Deadline watcher rounds (s).")
+    max_wait_ms: int = Field(
+        default=2000, ge=0, le=30_000, description="A query's `wait_ms` is capped at this."
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Larger request bodies are refused (413)."
+    )
+    commands_per_second: float = Field(
+        default=50, ge=0, description="Commands a token may send per second (0: no limit)."
+    )
+    commands_burst: int = Field(default=100, ge=1, description="Commands a token may send at once.")
+    waits_per_second: float = Field(
+        default=20,
+        ge=0,
+        description="Queries a token may make wait for `min_position` per second (0: no limit).",
+    )
+    waits_burst: int = Field(
+        default=60, ge=1, description="Waiting queries a token may start at once."
+    )
 
     def runs_workers(self) -> bool:
         """Whether the API process runs the projections and the deadline watcher itself."""

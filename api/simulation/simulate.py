@@ -232,7 +232,7 @@ RULES: list[tuple[str, dict[str, Any]]] = [
                  "kind": "deduction", "caps": {"per_month": 15}, "requires_approval": False,
                  "trigger": "manual"}),
 ]  # fmt: skip
-WINTER_RULE = {
+WINTER_RULE: dict[str, Any] = {
     "description": "冬季扫雪铲冰",
     "points": 5,
     "kind": "award",

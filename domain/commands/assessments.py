@@ -16,7 +16,7 @@ class AssessmentCommands(CommandBase):
         new); answers `policy_version`."""
 
         def handle() -> Outcome:
-            self.jurisdiction(jurisdiction)  # type: ignore[attr-defined]
+            self.jurisdiction(jurisdiction)
             policy = self._find(AssessmentPolicy, AssessmentPolicy.id_for(jurisdiction))
             policy = policy or AssessmentPolicy(jurisdiction=jurisdiction)
             version = policy.put(terms)

@@ -27,7 +27,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import (
@@ -48,6 +48,11 @@ from domain.errors import (
     NotFoundError,
 )
 from domain.idempotency import IdempotencyRecord
+
+if TYPE_CHECKING:
+    from domain.jurisdiction import Jurisdiction, Kind
+    from domain.member import Member
+    from domain.rulebook import Rule
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -295,10 +300,39 @@ def _copied(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-class CommandBase(Application):
+class CommandBase(Application[UUID]):
     """The pipeline every command mixin runs its handlers through."""
 
     clock: Clock = staticmethod(system_clock)
+
+    if TYPE_CHECKING:
+        # What one command mixin calls on another; `Governance` combines them all.
+        def jurisdiction(self, code: str) -> Jurisdiction: ...
+        def community_of(self, code: str) -> str: ...
+        def require_kind(self, code: str, *kinds: Kind) -> Jurisdiction: ...
+        def member(self, member_id: UUID | str) -> Member: ...
+        def require_rule(self, community: str, rule_code: str, trigger: str) -> None: ...
+        def _automatic_awards(
+            self,
+            *,
+            trigger: str,
+            community: str,
+            member_id: UUID,
+            source_kind: str,
+            source_id: str,
+            rule_code: str | None = None,
+        ) -> list[Aggregate]: ...
+        def _automatic_rules(
+            self, trigger: str, community: str, rule_code: str | None
+        ) -> list[Rule]: ...
+        def _award_automatically(
+            self,
+            rules: list[Rule],
+            community: str,
+            member_id: UUID,
+            source_kind: str,
+            source_id: str,
+        ) -> list[Aggregate]: ...
 
     def _take_snapshots(self, processing_event: Any) -> None:
         """Snapshots are taken after the commit and only speed up loading: a failure
@@ -309,11 +343,11 @@ class CommandBase(Application):
         except PersistenceError as error:
             log.warning("snapshot not taken (the events are saved): %s", error)
 
-    def construct_repository(self) -> Repository:
+    def construct_repository(self) -> Repository[UUID]:
         self._unsnapshotted = Repository(event_store=self.events)
         return super().construct_repository()
 
-    def _repository_for(self, cls: type[Aggregate]) -> Repository:
+    def _repository_for(self, cls: type[Aggregate]) -> Repository[UUID]:
         """Aggregates never snapshotted skip the snapshot store's extra query."""
         if any(issubclass(cls, s) for s in self.snapshotting_intervals):
             return self.repository

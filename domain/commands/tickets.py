@@ -6,7 +6,7 @@ points rules to that member, in the same transaction.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -41,7 +41,7 @@ class TicketCommands(CommandBase):
                 category=category,
                 description=description,
                 grid=grid,
-                community=node.community(),
+                community=cast(str, node.community()),  # a grid sits in a community
                 source=source,
                 priority=priority,
                 location=location,

@@ -55,7 +55,7 @@ from domain.activity import Activity
 from domain.pledge import Pledge
 from domain.rulebook import Trigger
 from domain.ticket import Ticket
-from projections.engine.runner import EVENTS, EVENTS_TABLE, max_position
+from projections.store.events import EVENTS, EVENTS_TABLE, max_position
 from projections.store.snapshot import one_snapshot
 from projections.views.points_ledger import (
     BATCH_EVENTS,

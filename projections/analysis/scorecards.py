@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, LiteralString
@@ -299,7 +299,9 @@ def jurisdiction_scorecard(
     points_query = POINTS_OF_DISTRICT if kind == "district" else POINTS_FIGURES
     in_callers = not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE
     two = spares[:2] if len(spares) >= 2 else ()
-    with nullcontext([]) if in_callers else one_snapshot(conn, two) as joined:
+    snapshot: AbstractContextManager[list[psycopg.Connection[Any]]]
+    snapshot = nullcontext([]) if in_callers else one_snapshot(conn, two)
+    with snapshot as joined:
         policy = policy_for(conn, path, period.as_of)
         if len(joined) == 2:  # the other figures on the spares, beside the ticket figures
             with ThreadPoolExecutor(max_workers=2) as pool:
@@ -508,7 +510,7 @@ def figures_by(
     query += f"{COHORT}{IN_SUBTREE} GROUP BY {order} ORDER BY {order}"
     params = {**period.params(), "code": code, "depth": depth, "now": period.as_of or now}
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query, params, prepare=False).fetchall()  # type: ignore[call-overload]
+        return cur.execute(query, params, prepare=False).fetchall()
 
 
 def monthly_series(

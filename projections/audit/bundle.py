@@ -32,9 +32,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from projections.audit.merkle_store import StoredTree, UnknownLeafError
 from projections.audit.signer import LogSigner, covering
+from projections.store.events import EVENTS
+from projections.store.rendering import rendered
+
+_LEAVES = rendered(
+    sql.SQL(
+        "SELECT l.leaf_index, e.notification_id, e.originator_id, e.originator_version,"
+        " e.topic, e.state, l.hash FROM merkle_leaves AS l"
+        " JOIN {} AS e ON e.notification_id = l.position"
+        " WHERE l.leaf_index BETWEEN %s AND %s ORDER BY l.leaf_index"
+    ).format(EVENTS)
+)
+"""The stored leaves `[start, end]` with their events."""
 
 FORMAT = "gridledger-bundle/2"
 FIELDS = ("leaf_index", "position", "aggregate_id", "version", "topic", "state", "leaf")
@@ -72,13 +85,7 @@ def export(
         proof = tree.consistency(since, total) if since else []
         header["since"] = {"size": since, "proof": _hexes(proof)}
     yield json.dumps(header, ensure_ascii=False)
-    rows = conn.execute(
-        "SELECT l.leaf_index, e.notification_id, e.originator_id, e.originator_version,"
-        " e.topic, e.state, l.hash FROM merkle_leaves AS l"
-        " JOIN governance_events AS e ON e.notification_id = l.position"
-        " WHERE l.leaf_index BETWEEN %s AND %s ORDER BY l.leaf_index",
-        (start, end),
-    )
+    rows = conn.execute(_LEAVES, (start, end))
     for row in rows:
         index, position, aggregate_id, version, topic, state, leaf = row
         values = (index, position, str(aggregate_id), version, topic)
@@ -114,7 +121,7 @@ def _leaves(
 
 
 def _index(conn: psycopg.Connection[Any], query: str, position: int) -> int | None:
-    row = conn.execute(query, (position,)).fetchone()  # type: ignore[call-overload]
+    row = conn.execute(query, (position,)).fetchone()
     return None if row is None or row[0] is None else int(row[0])
 
 

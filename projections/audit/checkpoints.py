@@ -38,10 +38,8 @@ from projections.audit.note import (
 )
 from projections.audit.tlog_checkpoint import parse_checkpoint
 from projections.audit.tlog_cosignature import CosignatureVerifier
-from projections.store.schema import register
 
-register(
-    "checkpoints",
+DDL = (
     "CREATE TABLE IF NOT EXISTS audit_checkpoint_notes ("
     " id bigserial PRIMARY KEY, origin text NOT NULL, tree_size bigint NOT NULL,"
     " root_hash bytea NOT NULL, signed_at timestamptz NOT NULL, note text NOT NULL)",
@@ -50,7 +48,16 @@ register(
     "CREATE TABLE IF NOT EXISTS audit_cosignatures ("
     " checkpoint_id bigint NOT NULL REFERENCES audit_checkpoint_notes (id) ON DELETE CASCADE,"
     " witness text NOT NULL, line text NOT NULL, PRIMARY KEY (checkpoint_id, witness))",
+    # the signer's standing refusal (projections.audit.signer), for /readyz and /metrics
+    "CREATE TABLE IF NOT EXISTS audit_signer_refusals ("
+    " id int PRIMARY KEY DEFAULT 1 CHECK (id = 1), refused_at timestamptz NOT NULL,"
+    " tree_size bigint NOT NULL, reason text NOT NULL)",
+    # the size each witness last cosigned (projections.audit.witnessing)
+    "CREATE TABLE IF NOT EXISTS audit_witness_sizes ("
+    " witness text PRIMARY KEY, tree_size bigint NOT NULL)",
 )
+"""The DDL of the audit's fixed tables (idempotent), applied by `migrate` (see
+`projections.registry.SCHEMA`)."""
 
 
 class CheckpointError(ValueError):
@@ -226,7 +233,7 @@ def _read(conn: psycopg.Connection[Any], query: str) -> list[Checkpoint]:
             cosignatures=tuple(lines),
             id=int(id_),
         )
-        for id_, origin, size, root, signed_at, note, lines in conn.execute(query)  # type: ignore[arg-type]
+        for id_, origin, size, root, signed_at, note, lines in conn.execute(query)
     ]
 
 

@@ -10,12 +10,9 @@ store's encoding (UUIDs and times as `{"_type_": ..., "_data_": ...}`).
 
 from __future__ import annotations
 
-from psycopg import sql
-
 from projections.engine.batch import Batch, Projection
-
-METADATA_KEYS = "ARRAY['timestamp', 'actor_id', 'actor_role', 'occurred_at', 'originator_topic']"
-KEYS = sql.SQL(METADATA_KEYS)
+from projections.store.events import EVENTS
+from projections.views.common import KEYS
 
 
 class AuditJournal(Projection):
@@ -50,9 +47,10 @@ class AuditJournal(Projection):
                 " (s -> 'occurred_at' ->> '_data_')::timestamptz,"
                 " s - {keys}"
                 " FROM (SELECT notification_id, originator_id, originator_version, topic,"
-                " convert_from(state, 'UTF8')::jsonb AS s FROM governance_events"
+                " convert_from(state, 'UTF8')::jsonb AS s FROM {events}"
                 " WHERE notification_id > %s AND notification_id <= %s OFFSET 0) AS e",
                 keys=KEYS,
+                events=EVENTS,
             ),
             (batch.after, batch.last),
         )

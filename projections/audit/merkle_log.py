@@ -20,7 +20,7 @@ from psycopg import sql
 from projections.audit.leaf_record import LEAF_SQL
 from projections.audit.merkle_tree import Frontier, Hash, peaks
 from projections.engine.batch import Batch, Projection
-from projections.engine.runner import EVENTS
+from projections.store.events import EVENTS
 
 STORED_FROM = 4
 """The smallest level of subtree stored in `merkle_nodes`."""

@@ -35,16 +35,8 @@ from projections.audit.merkle_store import StoredTree
 from projections.audit.merkle_tree import Hash, verify_consistency
 from projections.audit.note import Ed25519Signer, Ed25519Verifier, sign_note
 from projections.audit.tlog_checkpoint import format_checkpoint
-from projections.store.schema import register
 
 log = logging.getLogger(__name__)
-
-register(
-    "checkpoints",
-    "CREATE TABLE IF NOT EXISTS audit_signer_refusals ("
-    " id int PRIMARY KEY DEFAULT 1 CHECK (id = 1), refused_at timestamptz NOT NULL,"
-    " tree_size bigint NOT NULL, reason text NOT NULL)",
-)
 
 
 class RefusedError(Exception):

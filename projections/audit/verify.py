@@ -25,6 +25,7 @@ from projections.audit.merkle_store import StoredTree
 from projections.audit.merkle_tree import Frontier, MemoryNodes, perfect_root
 from projections.audit.note import Ed25519Verifier
 from projections.audit.tlog_cosignature import CosignatureVerifier
+from projections.store.events import EVENTS
 
 CHUNK = 20_000
 BLOCK_LEVEL = 14
@@ -34,7 +35,7 @@ _JOINED = sql.SQL(
     "SELECT {columns}"
     " FROM (SELECT row_number() OVER (ORDER BY notification_id) - 1 AS leaf_index,"
     " notification_id AS position, originator_id, originator_version, topic,"
-    " {leaf} AS leaf FROM governance_events) AS e"
+    " {leaf} AS leaf FROM {events}) AS e"
     " FULL JOIN merkle_leaves AS l ON l.leaf_index = e.leaf_index {where}"
     " ORDER BY coalesce(e.leaf_index, l.leaf_index)"
 )
@@ -193,9 +194,10 @@ def _root_within(tree: Frontier, nodes: Any, count: int) -> bytes:
 
 def _query(columns: str, where: str) -> sql.Composed:
     return _JOINED.format(
-        columns=sql.SQL(columns),  # type: ignore[arg-type]
-        leaf=sql.SQL(LEAF_SQL),  # type: ignore[arg-type]
-        where=sql.SQL(where),  # type: ignore[arg-type]
+        columns=sql.SQL(columns),
+        leaf=sql.SQL(LEAF_SQL),
+        where=sql.SQL(where),
+        events=EVENTS,
     )
 
 

@@ -28,16 +28,9 @@ from projections.audit.witness_protocol import (
     parse_cosignature_response,
     parse_size_body,
 )
-from projections.store.schema import register
 
 log = logging.getLogger(__name__)
 TIMEOUT = 5.0
-
-register(
-    "checkpoints",
-    "CREATE TABLE IF NOT EXISTS audit_witness_sizes ("
-    " witness text PRIMARY KEY, tree_size bigint NOT NULL)",
-)
 
 
 class WitnessConfig(Protocol):

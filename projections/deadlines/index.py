@@ -16,17 +16,25 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.utils import get_topic
+from psycopg import sql
 
 from domain.application import Governance
 from domain.calendar import end_of_local_day
 from domain.pledge import Pledge
 from domain.ticket import Ticket
-from projections.store.schema import register
+from projections.store.events import EVENTS
+from projections.store.rendering import rendered
 
 RESPONSE, RESOLUTION, PLEDGE_DUE = "ticket.response", "ticket.resolution", "pledge.due"
+_AFTER = rendered(
+    sql.SQL(
+        "SELECT notification_id, originator_id, topic FROM {}"
+        " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+    ).format(EVENTS)
+)
+"""The events after a position, a batch of them."""
 
-register(
-    "deadlines",
+DDL = (
     "CREATE TABLE IF NOT EXISTS deadline_watch ("
     " aggregate_id uuid NOT NULL, kind text NOT NULL, due_at timestamptz NOT NULL,"
     " PRIMARY KEY (aggregate_id, kind))",
@@ -35,6 +43,8 @@ register(
     " id boolean PRIMARY KEY DEFAULT true CHECK (id), position bigint NOT NULL)",
     "INSERT INTO deadline_watch_position (id, position) VALUES (true, 0) ON CONFLICT DO NOTHING",
 )
+"""The DDL of this module's tables (idempotent), applied by `migrate` (see
+`projections.registry.SCHEMA`)."""
 
 _TOPICS = {
     f"{Ticket.__module__}:{Ticket.__qualname__}.": Ticket,
@@ -103,11 +113,7 @@ class DeadlineIndex:
                         "SELECT position FROM deadline_watch_position FOR UPDATE"
                     ).fetchone()
                     position = row[0] if row else 0
-                    rows = conn.execute(
-                        "SELECT notification_id, originator_id, topic FROM governance_events"
-                        " WHERE notification_id > %s ORDER BY notification_id LIMIT %s",
-                        (position, self.batch_size),
-                    ).fetchall()
+                    rows = conn.execute(_AFTER, (position, self.batch_size)).fetchall()
                     if not rows:
                         return int(position)
                     touched = {r[1] for r in rows if _watched(r[2])}

@@ -15,13 +15,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import JSONTranscoder, Mapper
 from eventsourcing.utils import get_topic
 from psycopg import Cursor, sql
+from psycopg.sql import SQL, Composable, Identifier  # names the method `Batch.sql` hides
 
 from projections.engine.decoding import stored_fields
+from projections.store.rendering import rendered
 
 
 class Recorded:
@@ -58,7 +60,8 @@ class Recorded:
         """The field `name` of `fields`, decoded as `event` would hold it."""
         value = self.fields[name]
         if type(value) is dict and len(value) == 2 and "_type_" in value and "_data_" in value:
-            return self._mapper.transcoder.names[value["_type_"]].decode(value["_data_"])
+            transcoder = cast(JSONTranscoder, self._mapper.transcoder)
+            return transcoder.names[value["_type_"]].decode(value["_data_"])
         return value
 
 
@@ -136,12 +139,6 @@ def _table_names(bases: tuple[str, ...], generation: int) -> dict[str, sql.Ident
     return {base: sql.Identifier(physical(base, generation)) for base in bases}
 
 
-def rendered(statement: sql.Composable, context: Any = None) -> sql.SQL:
-    """`statement` rendered to its text once: psycopg renders a composed statement
-    again at every execution, walking its parts."""
-    return sql.SQL(statement.as_string(context))
-
-
 class Batch:
     """One batch of events for one projection, and the tools to write its rows.
 
@@ -169,7 +166,7 @@ class Batch:
     def t(self, base: str) -> sql.Identifier:
         return self._names[base]
 
-    def sql(self, template: str, **extra: Any) -> sql.Composable:
+    def sql(self, template: str, **extra: Any) -> SQL:
         """`template` with this generation's table names and `extra` filled in. The
         statement is kept if every value of `extra` is the same object as last time
         (pass module-level constants)."""
@@ -178,8 +175,8 @@ class Batch:
         return self._rendered(key, lambda: sql.SQL(template).format(**self._names, **extra), values)
 
     def _rendered(
-        self, key: Any, compose: Callable[[], sql.Composable], values: tuple[Any, ...] = ()
-    ) -> sql.Composable:
+        self, key: Any, compose: Callable[[], Composable], values: tuple[Any, ...] = ()
+    ) -> SQL:
         """The statement `compose()` makes, rendered once a process and kept under
         `key` (which must say everything it depends on, `values` by identity: they are
         kept with it, so no other object can take their ids). Composing and rendering
@@ -293,7 +290,7 @@ class Batch:
 
     def _stage(
         self, base: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
-    ) -> sql.Identifier:
+    ) -> Identifier:
         """COPY `rows` into this connection's temporary staging table for `base`: the
         table's columns and types without its constraints, empty after each use."""
         table = self._names[base]
@@ -312,7 +309,7 @@ class Batch:
 
 RENDERED_KEPT = 10_000
 """At most this many rendered statements are kept (past it, the cache starts afresh)."""
-_RENDERED: dict[Any, tuple[sql.Composable, tuple[Any, ...]]] = {}
+_RENDERED: dict[Any, tuple[sql.SQL, tuple[Any, ...]]] = {}
 
 STAGE_FROM = 64
 """From this many rows an upsert or update goes by COPY through a staging table; fewer

@@ -19,7 +19,8 @@ from psycopg import sql
 
 from projections.engine import tracking
 from projections.engine.batch import Projection, physical
-from projections.engine.runner import EVENTS, Runner, Target
+from projections.engine.runner import Runner, Target
+from projections.store.events import EVENTS
 
 
 def rebuild(

@@ -48,19 +48,17 @@ from eventsourcing.persistence import Mapper, PersistenceError
 from psycopg import sql
 
 from projections.engine import tracking
-from projections.engine.batch import Batch, Projection, Recorded, rendered
+from projections.engine.batch import Batch, Projection, Recorded
 from projections.engine.decoding import StoredRow, fast_mapper
+from projections.store.events import EVENTS, max_position
+from projections.store.rendering import rendered
 
 log = logging.getLogger(__name__)
 
-EVENTS_TABLE = "governance_events"
 WHOLE_PAGE = 1000
 """A page of at most this many positions (a live one) is read whole: its topics tell
 which projections that work inside the database have nothing to do."""
 APPLIED, ISOLATED, FAILED = "applied", "isolated", "failed"
-
-
-EVENTS = sql.Identifier(EVENTS_TABLE)
 
 
 def _on_events(template: str, *parts: str) -> sql.SQL:
@@ -68,7 +66,6 @@ def _on_events(template: str, *parts: str) -> sql.SQL:
     return rendered(sql.SQL(template).format(EVENTS, *map(sql.SQL, parts)))
 
 
-HEAD = _on_events("SELECT coalesce(max(notification_id), 0) FROM {0}")
 _READ = (
     "SELECT notification_id, originator_id, originator_version, topic, {1} FROM {0}"
     " WHERE notification_id > %(after)s AND notification_id <= %(last)s{2}"
@@ -422,11 +419,6 @@ class Runner:
 
 class _RetryCarefullyError(Exception):
     """A projection failed in an optimistic page: apply the page again carefully."""
-
-
-def max_position(conn: psycopg.Connection[Any]) -> int:
-    row = conn.execute(HEAD).fetchone()
-    return int(row[0]) if row else 0
 
 
 def lag(conn: psycopg.Connection[Any]) -> dict[str, tuple[int, int, str]]:

@@ -18,10 +18,8 @@ import psycopg
 from psycopg import sql
 
 from projections.engine.batch import Projection, physical
-from projections.store.schema import register
 
-register(
-    "tracking",
+DDL = (
     "CREATE TABLE IF NOT EXISTS projection_state ("
     " name text NOT NULL, generation int NOT NULL, schema_version int NOT NULL,"
     " status text NOT NULL CHECK (status IN ('active', 'building', 'failed', 'retired')),"
@@ -30,6 +28,8 @@ register(
     "CREATE UNIQUE INDEX IF NOT EXISTS projection_state_one_active"
     " ON projection_state (name) WHERE status = 'active'",
 )
+"""The DDL of this module's tables (idempotent), applied by `migrate` (see
+`projections.registry.SCHEMA`)."""
 
 
 @dataclass(frozen=True)

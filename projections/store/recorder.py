@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
@@ -55,7 +55,7 @@ def fail_fast(method: F) -> F:
                 time.sleep(RETRY_WAIT)
         raise AssertionError("unreachable")
 
-    return call  # type: ignore[return-value]
+    return cast(F, call)
 
 
 class SnapshotRecorder(PostgresAggregateRecorder):
@@ -85,8 +85,9 @@ class GovernanceRecorder(PostgresApplicationRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if len(stored_events) <= PIPELINE_LIMIT or self.datastore.enable_db_functions:
-            library: Any = PostgresApplicationRecorder.insert_events.__wrapped__
-            return library(self, stored_events, **kwargs)  # type: ignore[no-any-return]
+            library: Callable[..., Sequence[int] | None]
+            library = PostgresApplicationRecorder.insert_events.__wrapped__
+            return library(self, stored_events, **kwargs)
         with (
             self.datastore.get_connection() as conn,
             conn.transaction(),

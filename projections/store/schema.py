@@ -1,32 +1,29 @@
-"""DDL for the tables gridledger owns beside the library's, applied by `migrate`.
+"""DDL for the tables gridledger owns beside the library's and the projections', applied
+by `migrate`.
 
-Each module that owns tables registers its statements here at import time; every
-statement is idempotent (IF NOT EXISTS), so `migrate` can run any number of times.
+Each module that owns such tables holds its statements as `DDL`; the owners are listed
+explicitly, in one place, by `projections.registry.SCHEMA` (the store imports none of
+them: it stands below every other room). Every statement is idempotent (IF NOT
+EXISTS), so `migrate` can run any number of times.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import psycopg
 
-_STATEMENTS: list[tuple[str, str]] = []
+Owner = tuple[str, Sequence[str]]
+"""An owner's name and its DDL statements."""
 
 
-def register(owner: str, *statements: str) -> None:
-    _STATEMENTS.extend((owner, s) for s in statements)
-
-
-def apply(url: str) -> list[str]:
-    """Apply every registered statement; answer the owners touched."""
-    import projections.audit.checkpoints
-    import projections.audit.signer
-    import projections.audit.witnessing
-    import projections.deadlines.index
-    import projections.engine.tracking  # noqa: F401
-
-    owners: list[str] = []
+def apply(url: str, owners: Sequence[Owner]) -> list[str]:
+    """Apply every owner's statements, in order; answer the owners touched."""
+    touched: list[str] = []
     with psycopg.connect(url) as conn:
-        for owner, statement in _STATEMENTS:
-            conn.execute(statement)  # type: ignore[arg-type]
-            if owner not in owners:
-                owners.append(owner)
-    return owners
+        for owner, statements in owners:
+            for statement in statements:
+                conn.execute(statement)
+            if statements and owner not in touched:
+                touched.append(owner)
+    return touched

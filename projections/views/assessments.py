@@ -43,7 +43,7 @@ from domain.assessment_policy import AssessmentPolicy
 from domain.jurisdiction import Jurisdiction
 from domain.pledge import Pledge
 from projections.engine.batch import Batch, Projection, topics_of
-from projections.engine.runner import EVENTS
+from projections.store.events import EVENTS
 from projections.views import assessments_sql as q
 from projections.views.assessments_sql import FACT_EVENTS, PLEDGE_OUTCOMES
 

@@ -9,6 +9,8 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
+from psycopg import sql
+
 METADATA = frozenset(
     {
         "originator_id",
@@ -20,6 +22,10 @@ METADATA = frozenset(
         "originator_topic",
     }
 )
+
+KEYS = sql.SQL("ARRAY['timestamp', 'actor_id', 'actor_role', 'occurred_at', 'originator_topic']")
+"""The keys of an event's stored JSON that are its envelope, not its details (an SQL
+array, to subtract them from the JSON inside the database)."""
 
 
 def _plain(value: Any) -> Any:

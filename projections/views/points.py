@@ -28,8 +28,9 @@ from typing import Any
 from psycopg import sql
 
 from domain.points import PointsAccount
-from projections.engine.batch import Batch, Projection, rendered
-from projections.engine.runner import EVENTS
+from projections.engine.batch import Batch, Projection
+from projections.store.events import EVENTS
+from projections.store.rendering import rendered
 from projections.views.points_ledger import (
     APPEND_LEDGER,
     BATCH_EVENTS,

@@ -41,6 +41,7 @@ REVERSAL_FLOWS: dict[str, tuple[str, str]] = {
 
 def flows_table() -> sql.Composed:
     """FLOWS and REVERSAL_FLOWS as SQL VALUES rows: (kind, reverses_kind, source, target)."""
+    rows: list[tuple[str, str | None, str, str]]
     rows = [(kind, None, *flow) for kind, flow in FLOWS.items()]
     rows += [("reversal", kind, *flow) for kind, flow in REVERSAL_FLOWS.items()]
     return sql.SQL(", ").join(

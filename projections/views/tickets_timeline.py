@@ -14,8 +14,9 @@ from __future__ import annotations
 from psycopg import sql
 
 from domain.ticket import Ticket
-from projections.audit.journal import KEYS
 from projections.engine.batch import Batch, Projection, topics_of
+from projections.store.events import EVENTS
+from projections.views.common import KEYS
 
 
 class TicketTimeline(Projection):
@@ -51,11 +52,12 @@ class TicketTimeline(Projection):
                 " (SELECT coalesce(jsonb_object_agg(key, {plain}), '{{}}'::jsonb)"
                 "  FROM jsonb_each(s - {keys}))"
                 " FROM (SELECT notification_id, originator_id, originator_version, topic,"
-                " convert_from(state, 'UTF8')::jsonb AS s FROM governance_events"
+                " convert_from(state, 'UTF8')::jsonb AS s FROM {events}"
                 " WHERE notification_id > %s AND notification_id <= %s"
                 " AND topic = ANY(%s) OFFSET 0) AS e",
                 plain=PLAIN,
                 keys=KEYS,
+                events=EVENTS,
             ),
             (batch.after, batch.last, sorted(topics_of(self.event_types))),
         )

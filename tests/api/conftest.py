@@ -43,11 +43,17 @@ class Api:
     last: int = 0
     """The greatest position a command of this module answered."""
 
-    def token(self, role: str = "admin", sub: str = ADMIN_ID, scope: str = "HG") -> str:
+    def token(self, role: str = "admin", sub: str = ADMIN_ID, scope: str | None = None) -> str:
+        """A token; its scope by default `*` for an admin (a platform admin), else HG."""
+        scope = scope or ("*" if role == "admin" else "HG")
         return issue_token(SECRET.encode(), sub=sub, role=role, scope=scope, now=datetime.now(UTC))
 
     def headers(
-        self, role: str = "admin", sub: str = ADMIN_ID, scope: str = "HG", key: str | None = None
+        self,
+        role: str = "admin",
+        sub: str = ADMIN_ID,
+        scope: str | None = None,
+        key: str | None = None,
     ) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.token(role, sub, scope)}"}
         if key is not None:

@@ -22,7 +22,7 @@ def test_the_process_is_live_and_ready_with_every_projection_listed(api: Api) ->
 
 def test_metrics_count_requests_per_route_and_show_projection_lag(api: Api, tree) -> None:
     api.read(f"/v1/jurisdictions/{tree['grid']}", api.last)
-    text = api.client.get("/metrics").text
+    text = api.get("/metrics").text
     assert 'route="/v1/jurisdictions/{code}"' in text
     assert 'gridledger_projection_lag{name="tickets"}' in text
     assert "gridledger_http_request_seconds_bucket" in text
@@ -167,7 +167,7 @@ def test_readyz_is_503_naming_a_failed_projection(api: Api) -> None:
             ready = api.client.get("/readyz")
             assert ready.status_code == 503
             assert "ticket_timeline" in ready.json()["status"]
-            metrics = api.client.get("/metrics").text
+            metrics = api.get("/metrics").text
             assert 'gridledger_projection_failed{name="ticket_timeline"} 1' in metrics
         finally:
             conn.execute(
@@ -221,7 +221,7 @@ def test_metrics_count_each_answer_by_its_status(api: Api, tree) -> None:
     )
 
     def count() -> int:
-        found = [x for x in api.client.get("/metrics").text.splitlines() if x.startswith(label)]
+        found = [x for x in api.get("/metrics").text.splitlines() if x.startswith(label)]
         return int(found[0].split()[-1]) if found else 0
 
     before = count()

@@ -49,7 +49,7 @@ def net(database_url: str) -> Iterator[NetCut]:
 
 
 def _admin(client: TestClient) -> dict[str, str]:
-    token = Api(client, None, "").token()  # type: ignore[arg-type]
+    token = Api(client, None, "").token()  # type: ignore[arg-type]  # no database URL: the token needs none
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from api.cli import demo
 from api.http.auth import ROLES
-from api.runtime import demo
 from api.runtime.settings import Settings
 from tests.api.conftest import SECRET, Api
 

@@ -49,7 +49,7 @@ PUBLIC = dict.fromkeys(ROLES, EVERYWHERE)
 def _who(role: str, things: Things) -> dict[str, str]:
     tree = things["grid"]
     scopes = {"grid_worker": tree["grid"], "street_staff": tree["street"],
-              "community_staff": tree["community"]}  # fmt: skip
+              "community_staff": tree["community"], "admin": "*"}  # fmt: skip
     sub = tree["member"] if role == "resident" else f"{role}-1"
     return {"role": role, "sub": sub, "scope": scopes.get(role, tree["district"])}
 

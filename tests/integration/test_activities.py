@@ -59,7 +59,7 @@ def schedule(
         "ends_at": clock.now + timedelta(hours=3),
         **overrides,
     }
-    return gov.schedule_activity(admin, **fields).id  # type: ignore[arg-type]
+    return gov.schedule_activity(admin, **fields).id  # type: ignore[arg-type]  # fields of mixed types, overridden per test
 
 
 @pytest.fixture

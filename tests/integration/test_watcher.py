@@ -133,7 +133,7 @@ def test_two_watchers_at_once_record_each_fact_once(
     for t in threads:
         t.join()
     assert len(reports) == 2
-    assert sum(r.total for r in reports) == 8  # type: ignore[attr-defined]
+    assert sum(r.total for r in reports) == 8  # type: ignore[attr-defined]  # the list holds what run_once answers, as object
     for ticket_id in tickets:
         assert event_types(governance, ticket_id).count("ResponseOverdue") == 1
 

@@ -69,7 +69,7 @@ def test_gridledger_token_prints_a_token_the_api_accepts(
         app, ["token", "--role", "resident", "--sub", "m-1", "--scope", "HG-WH-BH"]
     )
     assert result.exit_code == 0, result.output
-    principal = read_token(b"s" * 40, result.output.strip())
+    principal = read_token(b"s" * 40, result.stdout.strip())  # (its id goes to stderr)
     assert (principal.role, principal.scope) == ("resident", "HG-WH-BH")
     refused = CliRunner().invoke(app, ["token", "--role", "mayor", "--sub", "x", "--scope", "HG"])
     assert refused.exit_code != 0

@@ -48,7 +48,7 @@ def make(now: datetime = NOW, **overrides: object) -> Pledge:
         **overrides,
     }
     with acting(RESIDENT, now=now):
-        return Pledge.make(**fields)  # type: ignore[arg-type]
+        return Pledge.make(**fields)  # type: ignore[arg-type]  # fields of mixed types, overridden per test
 
 
 def accepted(**overrides: object) -> Pledge:

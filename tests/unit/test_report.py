@@ -55,7 +55,7 @@ def report(**changes: object) -> ReportData:
         "notes": ["Assembled for the test."],
     }
     fields.update(changes)
-    return ReportData(**fields)  # type: ignore[arg-type]
+    return ReportData(**fields)  # type: ignore[arg-type]  # fields of mixed types, changed per test
 
 
 def pages(pdf: bytes) -> int:

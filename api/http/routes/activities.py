@@ -26,13 +26,14 @@ from api.http.schemas.common import Answer, Code, Instant, PageOf, created
 from api.http.visibility import Viewer, ViewerDep, in_subtree
 from domain.activity import ActivityStatus
 from domain.application import Governance
+from domain.commands.base import CommandResult
 
 router = APIRouter(prefix="/v1", tags=["activities"], route_class=OneHopRoute)
 
-Activities = reader("activities", "jurisdictions")
+Activities = Annotated[Connection, reader("activities", "jurisdictions")]
 
 
-@router.post("/activities", status_code=201, responses=COMMAND)
+@router.post("/activities", status_code=201, responses=COMMAND, name="schedule_activity")
 def schedule_activity(body: ActivityIn, caller: CallerDep, response: Response) -> Answer:
     """Schedule an activity in a community or grid."""
     result = caller.run("schedule_activity", place=body.jurisdiction, **body.model_dump())
@@ -43,19 +44,21 @@ def _activity(governance: Governance, activity_id: UUID) -> tuple[str, object]:
     return governance.activity(activity_id).jurisdiction, None
 
 
-def _attendance(command: str, caller: CallerDep, activity_id: UUID, body: AttendanceIn) -> object:
+def _attendance(
+    command: str, caller: CallerDep, activity_id: UUID, body: AttendanceIn
+) -> CommandResult:
     place, _ = caller.located(activity_id, _activity)
     fields = body.model_dump()
     return caller.run(command, activity_id, place=place, owner=body.member_id, **fields)
 
 
-@router.post("/activities/{id}/check-ins", responses=COMMAND)
+@router.post("/activities/{id}/check-ins", responses=COMMAND, name="check_in")
 def check_in(id: UUID, body: AttendanceIn, caller: CallerDep) -> Answer:
     """Check a member in (签到); a resident checks only themselves in."""
     return Answer.of(_attendance("check_in", caller, id, body))
 
 
-@router.post("/activities/{id}/check-outs", responses=COMMAND)
+@router.post("/activities/{id}/check-outs", responses=COMMAND, name="check_out")
 def check_out(id: UUID, body: AttendanceIn, caller: CallerDep) -> CheckOutAnswer:
     """Check a member out (签退); answers the hours the attendance counts."""
     return CheckOutAnswer.of(_attendance("check_out", caller, id, body))
@@ -92,7 +95,7 @@ def _with_attendance(conn: Connection, activity: dict[str, object], viewer: View
         ),
         order=" ORDER BY checked_in_position",
     )
-    return ActivityOut(**activity, attendance=attendance)
+    return ActivityOut.model_validate({**activity, "attendance": attendance})
 
 
 @router.get("/activities/{activity_id}", responses=QUERY)

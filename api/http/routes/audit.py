@@ -16,8 +16,9 @@ from fastapi.responses import PlainTextResponse
 
 from api.http.auth import PrincipalDep
 from api.http.deps import GovernanceDep, PoolDep
+from api.http.permissions import is_platform
 from api.http.problems import QUERY, ForbiddenError
-from api.http.reads import MAX_POSITION, Limit, reader, rows
+from api.http.reads import MAX_POSITION, Connection, Limit, reader, rows
 from api.http.routing import OneHopRoute
 from api.http.schemas.audit import (
     CheckpointOut,
@@ -43,13 +44,15 @@ T = TypeVar("T")
 def auditor(principal: PrincipalDep) -> None:
     if principal.role not in READS_AUDIT:
         raise ForbiddenError(f"a {principal.role} may not read the audit trail")
+    if principal.role == "admin" and not is_platform(principal):
+        raise ForbiddenError("only a platform admin (scope *) may read the whole audit trail")
 
 
 router = APIRouter(
     prefix="/v1/audit", tags=["audit"], dependencies=[Depends(auditor)], route_class=OneHopRoute
 )
-Journal = reader("audit")
-Tree = reader("merkle")
+Journal = Annotated[Connection, reader("audit")]
+Tree = Annotated[Connection, reader("merkle")]
 Position = Annotated[int, Query(ge=0, le=MAX_POSITION)]
 Size = Annotated[int, Query(ge=1, le=MAX_POSITION)]
 

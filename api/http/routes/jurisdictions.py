@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Query, Response
 from psycopg import sql
 
 from api.http.deps import CallerDep
-from api.http.problems import COMMAND, QUERY
+from api.http.permissions import is_platform
+from api.http.problems import COMMAND, QUERY, ForbiddenError
 from api.http.reads import Connection, Cursor, Limit, Page, conditions, found, one, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Code, PageOf, created
@@ -18,8 +19,8 @@ from api.http.visibility import ViewerDep
 router = APIRouter(prefix="/v1", tags=["jurisdictions"], route_class=OneHopRoute)
 
 CodePath = Annotated[Code, Path(description="A jurisdiction code.")]
-Jurisdictions = reader("jurisdictions")
-Roster = reader("jurisdictions", "rosters", "members", "organisations")
+Jurisdictions = Annotated[Connection, reader("jurisdictions")]
+Roster = Annotated[Connection, reader("jurisdictions", "rosters", "members", "organisations")]
 
 COLUMNS = sql.SQL("SELECT code, kind, name, parent, path, depth, version FROM jurisdictions")
 ROSTER = sql.SQL(
@@ -35,10 +36,14 @@ ROSTER = sql.SQL(
 )
 
 
-@router.post("/jurisdictions", status_code=201, responses=COMMAND)
+@router.post("/jurisdictions", status_code=201, responses=COMMAND, name="define_jurisdiction")
 def define_jurisdiction(body: JurisdictionIn, caller: CallerDep, response: Response) -> Answer:
-    """Define a district, street, community or grid under its parent (admin)."""
-    result = caller.run("define_jurisdiction", **body.model_dump())
+    """Define a district, street, community or grid under its parent (admin: a new
+    district needs the platform scope `*`, or a scope naming that district)."""
+    scoped = not is_platform(caller.principal)
+    if body.parent is None and scoped and caller.principal.scope != body.code:
+        raise ForbiddenError(f"a district lies outside this token's scope {caller.principal.scope}")
+    result = caller.run("define_jurisdiction", place=body.parent, **body.model_dump())
     return created(response, result, f"/v1/jurisdictions/{body.code}")
 
 

@@ -62,8 +62,8 @@ router = APIRouter(
     dependencies=[Depends(ledger_reader)],
     route_class=OneHopRoute,
 )
-Ledger = reader("points", "jurisdictions")
-Rules = reader("points", "points_rules", "jurisdictions")
+Ledger = Annotated[Connection, reader("points", "jurisdictions")]
+Rules = Annotated[Connection, reader("points", "points_rules", "jurisdictions")]
 Jurisdiction = Annotated[Code | None, Query(description="Communities in this subtree.")]
 
 

@@ -11,7 +11,7 @@ from psycopg import sql
 
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import Cursor, Limit, Page, conditions, first, found, reader
+from api.http.reads import Connection, Cursor, Limit, Page, conditions, first, found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Code, PageOf, created
 from api.http.schemas.members import MemberIn, MemberOut, MemberReportIn, RoleClaimIn, RoleReleaseIn
@@ -20,17 +20,17 @@ from domain.member import MemberKind, Role
 
 router = APIRouter(prefix="/v1", tags=["members"], route_class=OneHopRoute)
 
-Members = reader("members", "rosters", "jurisdictions")
+Members = Annotated[Connection, reader("members", "rosters", "jurisdictions")]
 
 
-@router.post("/members", status_code=201, responses=COMMAND)
+@router.post("/members", status_code=201, responses=COMMAND, name="register_member")
 def register_member(body: MemberIn, caller: CallerDep, response: Response) -> Answer:
     """Register a member; `home_grid` is the grid they live in, if known."""
     result = caller.run("register_member", place=body.home_grid, **body.model_dump())
     return created(response, result, f"/v1/members/{result.id}")
 
 
-@router.post("/members/{member_id}/report-ins", responses=COMMAND)
+@router.post("/members/{member_id}/report-ins", responses=COMMAND, name="report_in_member")
 def report_in(member_id: UUID, body: MemberReportIn, caller: CallerDep) -> Answer:
     """The member reports in (报到) to a community, perhaps a grid, perhaps through an
     organisation that has reported in there."""
@@ -44,14 +44,14 @@ def report_in(member_id: UUID, body: MemberReportIn, caller: CallerDep) -> Answe
     return Answer.of(result)
 
 
-@router.post("/members/{member_id}/role-claims", responses=COMMAND)
+@router.post("/members/{member_id}/role-claims", responses=COMMAND, name="claim_role")
 def claim_role(member_id: UUID, body: RoleClaimIn, caller: CallerDep) -> Answer:
     """The member claims a role (grid worker, building or unit head, pioneer post)."""
     result = caller.run("claim_role", member_id, place=body.jurisdiction, **body.model_dump())
     return Answer.of(result)
 
 
-@router.post("/members/{member_id}/role-releases", responses=COMMAND)
+@router.post("/members/{member_id}/role-releases", responses=COMMAND, name="release_role")
 def release_role(member_id: UUID, body: RoleReleaseIn, caller: CallerDep) -> Answer:
     """The member releases a role they hold."""
     result = caller.run("release_role", member_id, place=body.jurisdiction, **body.model_dump())

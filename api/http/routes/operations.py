@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import hmac
+from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
+from api.http.auth import AuthenticationError, bearer, read_token
 from api.http.deps import PoolDep
+from api.http.permissions import is_platform
+from api.http.problems import COMMON, ForbiddenError
 from api.http.routing import OneHopRoute
 from projections.audit.signer import refused
 from projections.engine.runner import lag
@@ -87,9 +92,34 @@ def readyz(pool: PoolDep, response: Response) -> Readiness:
     return Readiness(status="ready", database=True, projections=projections)
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+async def scraper(  # async: no worker thread (see api.http.deps)
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
+    """Let through the scrape token (setting `metrics_token`) or a platform admin's."""
+    if credentials is None:
+        raise AuthenticationError("a bearer token is required")
+    state = request.app.state
+    expected = state.settings.metrics_token
+    given = credentials.credentials
+    if expected is not None and hmac.compare_digest(
+        given.encode(), expected.get_secret_value().encode()
+    ):
+        return
+    principal = read_token(state.secret, given, policy=state.token_policy)
+    if not is_platform(principal):
+        raise ForbiddenError("/metrics answers the scrape token or a platform admin (scope *)")
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    dependencies=[Depends(scraper)],
+    responses={401: COMMON[401], 403: COMMON[403]},
+)
 def metrics(request: Request, pool: PoolDep) -> str:
-    """Prometheus text: requests and latency per route, each projection's lag."""
+    """Prometheus text: requests and latency per route, each projection's lag (for the
+    scrape token, setting `metrics_token`, or a platform admin's token)."""
     lines = request.app.state.metrics.render()
     lines += [
         "# HELP gridledger_projection_lag Events a projection is behind the log.",

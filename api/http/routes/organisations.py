@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Response
 
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import found, one, reader
+from api.http.reads import Connection, found, one, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, created
 from api.http.schemas.organisations import OrganisationIn, OrganisationOut, OrganisationReportIn
 
 router = APIRouter(prefix="/v1", tags=["organisations"], route_class=OneHopRoute)
 
-Organisations = reader("organisations")
+Organisations = Annotated[Connection, reader("organisations")]
 
 
-@router.post("/organisations", status_code=201, responses=COMMAND)
+@router.post("/organisations", status_code=201, responses=COMMAND, name="register_organisation")
 def register_organisation(body: OrganisationIn, caller: CallerDep, response: Response) -> Answer:
     """Register an organisation."""
     result = caller.run("register_organisation", **body.model_dump())
     return created(response, result, f"/v1/organisations/{result.id}")
 
 
-@router.post("/organisations/{organisation_id}/report-ins", responses=COMMAND)
+@router.post(
+    "/organisations/{organisation_id}/report-ins", responses=COMMAND, name="report_in_organisation"
+)
 def report_in(organisation_id: UUID, body: OrganisationReportIn, caller: CallerDep) -> Answer:
     """The organisation reports in to a community with its needs, resources and projects
     (需求清单、资源清单、项目清单)."""

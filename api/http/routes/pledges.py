@@ -11,7 +11,7 @@ from psycopg import sql
 from api.http.actions import act, add_action
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import Cursor, Limit, Page, conditions, first, found, reader, rows
+from api.http.reads import Connection, Cursor, Limit, Page, conditions, first, found, reader, rows
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Code, PageOf, created
 from api.http.schemas.pledges import (
@@ -29,10 +29,10 @@ from domain.pledge_rules import PledgeStatus
 
 router = APIRouter(prefix="/v1", tags=["pledges"], route_class=OneHopRoute)
 
-Pledges = reader("pledges", "jurisdictions")
+Pledges = Annotated[Connection, reader("pledges", "jurisdictions")]
 
 
-@router.post("/pledges", status_code=201, responses=COMMAND)
+@router.post("/pledges", status_code=201, responses=COMMAND, name="make_pledge")
 def make_pledge(body: PledgeIn, caller: CallerDep, response: Response) -> Answer:
     """A member pledges a service item, pioneer post or commitment (我是党员,我承诺)."""
     result = caller.run(
@@ -71,7 +71,7 @@ add_action(
 )
 
 
-@router.post("/pledges/{id}/sessions/{session_no}/verify", responses=COMMAND)
+@router.post("/pledges/{id}/sessions/{session_no}/verify", responses=COMMAND, name="verify_session")
 def verify_session(
     id: UUID,
     session_no: Annotated[int, Path(ge=1, le=100_000)],
@@ -94,7 +94,7 @@ def get_pledge(pledge_id: UUID, conn: Pledges, viewer: ViewerDep) -> PledgeOut:
     sessions = rows(
         conn, "SELECT * FROM pledge_sessions WHERE pledge_id = %s ORDER BY session_no", pledge_id
     )
-    return PledgeOut(**row, sessions=sessions)
+    return PledgeOut.model_validate({**row, "sessions": sessions})
 
 
 @router.get("/pledges", responses=QUERY)

@@ -63,19 +63,21 @@ from api.http.visibility import Filter, Viewer, ViewerDep, in_subtree
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.jurisdiction import Kind
-from projections.engine.runner import max_position
 from projections.engine.tracking import wait_for
+from projections.store.events import max_position
 
 router = APIRouter(prefix="/v1", tags=["points"], route_class=OneHopRoute)
 
-Rules = reader("points_rules", "jurisdictions")
-Accounts = reader("points", "members", "rosters", "jurisdictions")
-Board = reader("points", "members", "jurisdictions")
+Rules = Annotated[Connection, reader("points_rules", "jurisdictions")]
+Accounts = Annotated[Connection, reader("points", "members", "rosters", "jurisdictions")]
+Board = Annotated[Connection, reader("points", "members", "jurisdictions")]
 TOTALS = ("balance", "earned", "deducted", "redeemed", "expired", "pending")
 CATCH_UP_SECONDS = 5.0
 
 
-@router.put("/jurisdictions/{community}/rulebook/rules/{rule_code}", responses=COMMAND)
+@router.put(
+    "/jurisdictions/{community}/rulebook/rules/{rule_code}", responses=COMMAND, name="put_rule"
+)
 def put_rule(
     community: Annotated[Code, Path()],
     rule_code: Annotated[RuleCode, Path()],
@@ -109,7 +111,7 @@ def get_rulebook(
             " AND (effective_until IS NULL OR effective_until > %s)"
         )
         params = [community, as_of, as_of]
-    found_rules = rows(conn, query + " ORDER BY rule_code", *params)  # type: ignore[operator]
+    found_rules = rows(conn, query + " ORDER BY rule_code", *params)
     return RulebookOut(community=community, as_of=as_of, rules=[RuleOut(**r) for r in found_rules])
 
 
@@ -122,21 +124,21 @@ def _entry_created(response: Response, result: Any) -> EntryAnswer:
     return created(response, result, f"/v1/points/entries/{result.extra['entry_id']}", EntryAnswer)
 
 
-@router.post("/points/awards", status_code=201, responses=COMMAND)
+@router.post("/points/awards", status_code=201, responses=COMMAND, name="award_points")
 def award(body: AwardIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Award a manual rule to a member for a source; pending if the rule needs approval."""
     result = caller.run("award_points", place=body.community, **_award_fields(body))
     return _entry_created(response, result)
 
 
-@router.post("/points/deductions", status_code=201, responses=COMMAND)
+@router.post("/points/deductions", status_code=201, responses=COMMAND, name="deduct_points")
 def deduct(body: DeductionIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Deduct a deduction rule's points for an uncivil act (扣分); may go below zero."""
     result = caller.run("deduct_points", place=body.community, **_award_fields(body))
     return _entry_created(response, result)
 
 
-@router.post("/points/redemptions", status_code=201, responses=COMMAND)
+@router.post("/points/redemptions", status_code=201, responses=COMMAND, name="redeem_points")
 def redeem(body: RedemptionIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Spend points at the points supermarket (积分超市), never beyond the balance."""
     result = caller.run(
@@ -150,7 +152,7 @@ def _entry(governance: Governance, entry_id: UUID) -> tuple[str, object]:
     return entry.community, entry.member_id
 
 
-@router.post("/points/reversals", status_code=201, responses=COMMAND)
+@router.post("/points/reversals", status_code=201, responses=COMMAND, name="reverse_entry")
 def reverse(body: ReversalIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Reverse a posted award, deduction or redemption, once."""
     result = act(caller, _entry, "reverse_entry", body.entry_id, reason=body.reason)
@@ -179,7 +181,7 @@ add_action(
 )
 
 
-@router.post("/points/expiries", responses=COMMAND)
+@router.post("/points/expiries", responses=COMMAND, name="expire_points")
 def expire(body: ExpiryIn, caller: CallerDep, pool: PoolDep) -> ExpiryAnswer:
     """Expire, in one transaction, the unconsumed points of every account of the
     community earned before `before` (清零). Running it again expires nothing more."""

@@ -29,7 +29,7 @@ from api.http.exports import (
 )
 from api.http.permissions import OWN
 from api.http.problems import COMMAND, QUERY, ForbiddenError
-from api.http.reads import one, reader, rows, spare_connections
+from api.http.reads import Connection, one, reader, rows, spare_connections
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Body, Code, Day, Instant
 from api.http.schemas.scorecards import PolicyOut, ScorecardOut, WorkerScorecardOut
@@ -48,9 +48,9 @@ from projections.analysis.scorecards import (
 
 router = APIRouter(prefix="/v1", tags=["assessments"], route_class=OneHopRoute)
 
-Assessments = reader("assessments")
-Scorecards = reader("assessments", "points")
-WorkerCards = reader("assessments", "members", "points")
+Assessments = Annotated[Connection, reader("assessments")]
+Scorecards = Annotated[Connection, reader("assessments", "points")]
+WorkerCards = Annotated[Connection, reader("assessments", "members", "points")]
 
 
 class StarRule(Body):
@@ -111,7 +111,7 @@ def asked(
 AskedDep = Annotated[Asked, Depends(asked)]
 
 
-@router.put("/assessment-policies/{jurisdiction}", responses=COMMAND)
+@router.put("/assessment-policies/{jurisdiction}", responses=COMMAND, name="put_assessment_policy")
 def put_policy(
     jurisdiction: Annotated[Code, Path()], body: PolicyIn, caller: CallerDep
 ) -> PolicyAnswer:

@@ -11,7 +11,7 @@ from psycopg import sql
 from api.http.actions import add_action
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import Cursor, Limit, Page, conditions, first, found, reader
+from api.http.reads import Connection, Cursor, Limit, Page, conditions, first, found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Code, Instant, PageOf, created
 from api.http.schemas.tickets import (
@@ -33,11 +33,11 @@ from domain.ticket_policy import Level, Status
 
 router = APIRouter(prefix="/v1", tags=["tickets"], route_class=OneHopRoute)
 
-Tickets = reader("tickets")
-Timeline = reader("tickets", "ticket_timeline")
+Tickets = Annotated[Connection, reader("tickets")]
+Timeline = Annotated[Connection, reader("tickets", "ticket_timeline")]
 
 
-@router.post("/tickets", status_code=201, responses=COMMAND)
+@router.post("/tickets", status_code=201, responses=COMMAND, name="report_ticket")
 def report_ticket(body: TicketIn, caller: CallerDep, response: Response) -> Answer:
     """Report a matter in a grid (随手拍 by a grid worker, a resident, the hotline); a
     resident reports as themselves."""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.http.schemas.common import Answer, Body, Code, Instant, Name, Note, text
+from api.http.schemas.common import STORABLE, Answer, Body, Code, Instant, Name, Note, length
+
+RuleCode = Annotated[str, length(64), STORABLE]
 
 
 class ActivityIn(Body):
@@ -15,7 +18,7 @@ class ActivityIn(Body):
     jurisdiction: Code = Field(description="A community or grid.", examples=["HG-WH-BH-01"])
     starts_at: Instant
     ends_at: Instant
-    points_rule: text(64) | None = Field(  # type: ignore[valid-type]
+    points_rule: RuleCode | None = Field(
         default=None,
         description="A rule of the community's rulebook with the activity_attendance trigger.",
         examples=["volunteer_attendance"],

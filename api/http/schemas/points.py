@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.http.schemas.common import Answer, Body, Code, Day, Name, Note, text
+from api.http.schemas.common import STORABLE, Answer, Body, Code, Day, Name, Note, length
 from domain.rulebook import RuleKind, Trigger
 from projections.analysis.flat_table import Column, Kind
 
@@ -35,9 +35,13 @@ class RuleIn(Body):
     trigger: Trigger = Field(default=Trigger.MANUAL, examples=["manual"])
 
 
+SourceKind = Annotated[str, length(50), STORABLE]
+SourceId = Annotated[str, length(200), STORABLE]
+
+
 class Source(Body):
-    kind: text(50) = Field(examples=["inspection"])  # type: ignore[valid-type]
-    id: text(200) = Field(examples=["2026-03-01/3-2-501"])  # type: ignore[valid-type]
+    kind: SourceKind = Field(examples=["inspection"])
+    id: SourceId = Field(examples=["2026-03-01/3-2-501"])
 
 
 class AwardIn(Body):

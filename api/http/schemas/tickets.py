@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.http.schemas.common import Body, Code, Name, Note, PageOf, text
+from api.http.schemas.common import STORABLE, Body, Code, Name, Note, PageOf, length
 from domain.ticket_policy import Level, Priority, RejectionReason, Satisfaction, Source
+
+Category = Annotated[str, length(50), STORABLE]
+Assignee = Annotated[str, length(100), STORABLE]
 
 
 class Location(Body):
@@ -19,7 +22,7 @@ class Location(Body):
 
 
 class TicketIn(Body):
-    category: text(50) = Field(examples=["环境卫生"])  # type: ignore[valid-type]
+    category: Category = Field(examples=["环境卫生"])
     description: Note = Field(examples=["楼道堆物"])
     grid: Code
     location: Location | None = None
@@ -37,7 +40,7 @@ class RejectIn(Body):
 
 class DispatchIn(Body):
     level: Level = Field(examples=["grid"])
-    assignee: text(100) = Field(examples=["grid-worker-17"])  # type: ignore[valid-type]
+    assignee: Assignee = Field(examples=["grid-worker-17"])
 
 
 class NoteIn(Body):

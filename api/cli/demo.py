@@ -13,8 +13,9 @@ from api.http.auth import ROLES, issue_token
 from api.runtime.build import build_governance
 from api.runtime.settings import Settings
 from api.simulation.simulate import SimClock, SimReport, simulate
-from projections.engine.runner import Runner, Target, max_position
+from projections.engine.runner import Runner, Target
 from projections.registry import all_projections
+from projections.store.events import max_position
 
 DEMO_SEED = 7
 
@@ -58,7 +59,7 @@ def catch_up(settings: Settings, url: str) -> int:
 
 
 def _first(conn: psycopg.Connection[Any], query: str, *params: Any) -> tuple[Any, ...]:
-    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    row = conn.execute(query, params).fetchone()
     if row is None:
         raise LookupError(f"the demo data has nothing for: {query}")
     return tuple(row)
