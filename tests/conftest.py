@@ -30,6 +30,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         path = str(item.fspath).replace(os.sep, "/")
         if "tests/integration" in path or "tests/api" in path:
             item.add_marker(pytest.mark.integration)
+        elif "tests/faults" in path:
+            item.add_marker(pytest.mark.faults)
 
 
 @pytest.fixture(scope="session")
@@ -38,23 +40,30 @@ def server_url() -> str:
     return url or embedded_url(ROOT / ".gridledger" / "test")
 
 
-@pytest.fixture(scope="session")
-def database_url(server_url: str) -> Iterator[str]:
-    name = f"gridledger_test_{os.getpid()}"
+def create_database(server_url: str, name: str) -> str:
+    """A fresh, migrated database `name` on the server (dropped first if it exists)."""
+    drop_database(server_url, name)
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     params = conninfo_to_dict(server_url)
     params["dbname"] = name
     url = make_conninfo(**params)
     migrate(url)
-    yield url
+    return url
+
+
+def drop_database(server_url: str, name: str) -> None:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    name = f"gridledger_test_{os.getpid()}"
+    yield create_database(server_url, name)
+    drop_database(server_url, name)
 
 
 def _truncate_all(url: str) -> None:

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from api.cli import audit as audit_cli
 from api.cli import ledger as ledger_cli
+from api.cli import open311 as open311_cli
 from api.cli import report as report_cli
 from api.runtime.build import build_governance, database_url
 from api.runtime.database import migrate as migrate_database
@@ -384,6 +385,8 @@ app.command()(audit_cli.export)
 app.command()(audit_cli.checkpoint)
 app.command()(ledger_cli.reconcile)
 app.command()(report_cli.report)
+app.command("open311-key")(open311_cli.key)
+app.command("open311-revoke")(open311_cli.revoke)
 
 
 def main() -> None:

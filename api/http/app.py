@@ -21,6 +21,7 @@ from api.http.auth import TokenPolicy, resolve_secret
 from api.http.deps import Facts
 from api.http.limits import BodyLimit, RateLimits, TokenBuckets
 from api.http.metrics import Metrics
+from api.http.open311 import routes as open311
 from api.http.routes import (
     activities,
     audit,
@@ -70,6 +71,11 @@ TAGS = [
     {"name": "points", "description": "Civility points (文明积分): rulebooks, awards, ledgers."},
     {"name": "assessments", "description": "Assessment policies and scorecards (考核)."},
     {"name": "audit", "description": "The audit log: streams, states at any version, proofs."},
+    {
+        "name": "open311",
+        "description": "Open311 GeoReport v2 (`/open311/v2/`): services and service requests "
+        "for existing 311 apps; errors are the spec's, not problem+json.",
+    },
 ]
 """The resources in the order the documentation lists them."""
 
@@ -169,6 +175,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         ledger,
         audit,
         operations,
+        open311,
     ):
         app.include_router(module.router)
     return app

@@ -19,10 +19,14 @@ from uuid import UUID
 
 from api.http.auth import ROLES, Principal
 from api.http.problems import ForbiddenError
+from api.runtime.open311_clients import ROLE
 
 STAFF = ("street_staff", "department_staff", "community_staff")
 HANDLERS = (*STAFF, "grid_worker")
 OWN = "resident"
+OPEN311_CLIENT = ROLE
+"""A client application through its Open311 api_key (api.http.open311): it only
+reports tickets, within its key's district; not a role a bearer token can carry."""
 PLATFORM = "*"
 """The scope of a platform admin: every jurisdiction, the audit trail, new districts."""
 
@@ -47,7 +51,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "verify_session": HANDLERS,
     "withdraw_pledge": ("community_staff", OWN),
     "review_pledge": STAFF,
-    "report_ticket": (*HANDLERS, OWN),
+    "report_ticket": (*HANDLERS, OWN, OPEN311_CLIENT),
     "accept_ticket": HANDLERS,
     "reject_ticket": HANDLERS,
     "dispatch_ticket": HANDLERS,

@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel
 
-from api.http.auth import Principal, PrincipalDep
+from api.http.auth import Principal, authenticate
 from api.http.deps import answering
 from api.http.problems import POSITION_HEADER, BadCursorError, BeyondHeadError, NotCaughtUpError
 from api.http.waiting import Outcome
@@ -67,8 +67,12 @@ SPARE_WAIT_S = 0.005
 """How long a request waits for a spare connection before doing without."""
 
 
-def reads(*names: str) -> Callable[..., AsyncIterator[Connection]]:
-    """A dependency answering a read connection once `names` reflect `min_position`.
+def reads(
+    *names: str, who: Callable[..., Any] = authenticate
+) -> Callable[..., AsyncIterator[Connection]]:
+    """A dependency answering a read connection once `names` reflect `min_position`,
+    for the caller `who` names (a dependency answering a Principal: the bearer token's
+    by default; Open311 names its api_key's client).
 
     It takes the connection and reads the position (the query that also tells a
     connection the server dropped, see `answering`) in one worker-thread call; it gives
@@ -78,7 +82,10 @@ def reads(*names: str) -> Callable[..., AsyncIterator[Connection]]:
     (no connection, no thread: see api.http.waiting), at most `max_wait_ms`."""
 
     async def dependency(
-        principal: PrincipalDep, fresh: FreshnessDep, request: Request, response: Response
+        fresh: FreshnessDep,
+        request: Request,
+        response: Response,
+        principal: Principal = Depends(who),  # noqa: B008 (`who` is no global to annotate)
     ) -> AsyncIterator[Connection]:
         pool: ConnectionPool[Any] = request.app.state.pool  # (not PoolDep: see get_caller)
         conn, at = await run_in_threadpool(answering, pool, lambda c: reached(c, names))
@@ -289,7 +296,8 @@ def found(row: Row | None, kind: str, key: object) -> Row:
     return row
 
 
-def reader(*names: str) -> Any:
+def reader(*names: str, who: Callable[..., Any] = authenticate) -> Any:
     """The dependency of a `Connection` parameter reading the tables of the projections
-    `names`: `Tickets = Annotated[Connection, reader("tickets")]`."""
-    return Depends(reads(*names))
+    `names`: `Tickets = Annotated[Connection, reader("tickets")]`, for the caller `who`
+    names (see `reads`)."""
+    return Depends(reads(*names, who=who))

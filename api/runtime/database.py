@@ -13,7 +13,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
-from api.runtime import revocations
+from api.runtime import open311_clients, revocations
 from domain.application import Governance
 from projections.registry import SCHEMA
 from projections.store import schema
@@ -70,5 +70,8 @@ def migrate(url: str) -> None:
     """Create every table gridledger needs (idempotent)."""
     app = Governance(env=library_env(url, create_table=True))
     app.close()
-    schema.apply(url, (*SCHEMA, ("revocations", revocations.DDL)))
+    schema.apply(
+        url,
+        (*SCHEMA, ("revocations", revocations.DDL), ("open311_clients", open311_clients.DDL)),
+    )
     log.info("migrated %s", url)

@@ -111,6 +111,18 @@ class Settings(BaseSettings):
         default=60, ge=1, description="Waiting queries a token may start at once."
     )
 
+    open311_public_scope: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="A jurisdiction code whose tickets anyone may read through Open311 "
+        "without an api_key (the PyPI georeport client sends none). Unset: every Open311 "
+        "read of requests needs a key. Public answers never show a description or a place.",
+    )
+    open311_language: Literal["zh", "en"] = Field(
+        default="zh", description="The language of Open311 status notes and service notices."
+    )
+
     def runs_workers(self) -> bool:
         """Whether the API process runs the projections and the deadline watcher itself."""
         if self.workers_in_process is None:
