@@ -19,8 +19,10 @@ from domain.commands.jurisdictions import JurisdictionCommands
 from domain.commands.members import MemberCommands
 from domain.commands.pledges import PledgeCommands
 from domain.commands.points import PointsCommands
+from domain.commands.privacy import PrivacyCommands
 from domain.commands.tickets import TicketCommands
 from domain.context import Clock, system_clock
+from domain.personal_data import PersonalData
 from domain.points import PointsAccount
 from domain.ticket_policy import TicketPolicy
 from domain.transcodings import DateAsISO
@@ -34,6 +36,7 @@ class Governance(
     TicketCommands,
     PointsCommands,
     AssessmentCommands,
+    PrivacyCommands,
 ):
     name = "Governance"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {PointsAccount: 50, Activity: 50}
@@ -44,12 +47,19 @@ class Governance(
         *,
         clock: Clock = system_clock,
         ticket_policy: TicketPolicy | None = None,
+        personal: PersonalData | None = None,
     ) -> None:
         super().__init__(env)
         self.clock = clock
+        self.personal = personal
         if ticket_policy is not None:
             self.ticket_policy = ticket_policy
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def close(self) -> None:
+        super().close()
+        if self.personal is not None:
+            self.personal.close()

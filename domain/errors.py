@@ -124,6 +124,18 @@ class InvalidPhoneError(InvalidValueError):
     rule = "member.phone"
 
 
+class MemberErasedError(RuleViolationError):
+    """Raised when a command would act on, or seal data for, a member who was erased."""
+
+    rule = "member.erased"
+
+
+class PersonalDataReasonError(InvalidValueError):
+    """Raised when clear personal data is asked for without a stated reason."""
+
+    rule = "personal_data.reason"
+
+
 class AlreadyReportedInError(RuleViolationError):
     """Raised when a member or organisation reports in to the same community a second time."""
 

@@ -1,7 +1,11 @@
 """A client's Idempotency-Key, remembered with the first answer it was given.
 
 Saved in the same transaction as the command's own events, under an id derived
-from the actor and the key, so a repeat finds it and nothing is recorded twice.
+from the actor and the key, so a repeat finds it and nothing is recorded twice. The id
+is made from the length-prefixed pair (`distinct_id`), so two actors' keys never share
+one. Records saved before under the old id (actor and key joined with "/", where
+("a/b", "c") and ("a", "b/c") collided) are still found by `legacy_id_for`, and
+answered only if the record's own actor and key are the caller's.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import GovernedAggregate, stable_id
+from domain.base import GovernedAggregate, distinct_id, stable_id
 
 
 class IdempotencyRecord(GovernedAggregate):
@@ -20,9 +24,19 @@ class IdempotencyRecord(GovernedAggregate):
 
     @staticmethod
     def create_id(actor_id: str, key: str) -> UUID:
-        return stable_id("idempotency", actor_id, key)
+        return distinct_id("idempotency", actor_id, key)
 
     id_for = create_id
+
+    @staticmethod
+    def ids_for(actor_id: str, key: str) -> tuple[UUID, UUID]:
+        """Where a record of `actor_id`'s `key` may be: its id, and the id such records
+        had before `distinct_id` (which two actors' keys may share: see `belongs_to`)."""
+        return distinct_id("idempotency", actor_id, key), stable_id("idempotency", actor_id, key)
+
+    def belongs_to(self, actor_id: str, key: str) -> bool:
+        """Whether this is the record of `actor_id`'s `key` (not another's that met it)."""
+        return bool(self.owner == actor_id and self.key == key)
 
     @event("Used")
     def __init__(

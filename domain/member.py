@@ -16,7 +16,7 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.domain import event
 
@@ -25,6 +25,7 @@ from domain.errors import (
     AlreadyReportedInError,
     GridOutsideCommunityError,
     InvalidPhoneError,
+    MemberErasedError,
     MemberValueError,
     NotReportedInError,
     OrganisationNotReportedInError,
@@ -34,6 +35,7 @@ from domain.errors import (
 )
 from domain.jurisdiction import Jurisdiction, Kind
 from domain.organisation import Organisation
+from domain.personal_data import ERASED, Sealer, kid_of, plain
 
 
 class MemberKind(StrEnum):
@@ -70,6 +72,7 @@ class Member(GovernedAggregate):
         ReportedIn: ClassVar[type[Any]]
         RoleClaimed: ClassVar[type[Any]]
         RoleReleased: ClassVar[type[Any]]
+        Erased: ClassVar[type[Any]]
 
     @classmethod
     def register(
@@ -80,22 +83,30 @@ class Member(GovernedAggregate):
         kind: str,
         party_member: bool,
         home_grid: Jurisdiction | None,
+        seal: Sealer = plain,
     ) -> Member:
-        """A new member; `home_grid` is the grid they live in, if known."""
-        return cls(
-            name=_text(name, "name", rule="member.name"),
-            phone=_phone(phone),
+        """A new member; `home_grid` is the grid they live in, if known. `seal` turns
+        the name and phone into what the event stores (see `domain.personal_data`)."""
+        name = _text(name, "name", rule="member.name")
+        phone = _phone(phone)
+        member_id = uuid4()
+        member: Member = cls._create(
+            cls.Registered,
+            id=member_id,
+            name=seal(member_id, "name", name),
+            phone=seal(member_id, "phone", phone),
             kind=_choice(MemberKind, kind, rule="member.kind").value,
             party_member=party_member,
             home_grid=home_grid.code if home_grid else None,
             home_community=home_grid.community() if home_grid else None,
         )
+        return member
 
     @event("Registered")
     def __init__(
         self,
-        name: str,
-        phone: str,
+        name: Any,
+        phone: Any,
         kind: str,
         party_member: bool,
         home_grid: str | None,
@@ -109,6 +120,27 @@ class Member(GovernedAggregate):
         self.home_community = home_community
         self.report_ins: list[dict[str, Any]] = []
         self.roles: list[dict[str, Any]] = []
+        self.erased = False
+        self.data_key: UUID | None = kid_of(name) or kid_of(phone)
+        """The id of the key the member's personal data is sealed under (None: clear)."""
+
+    def erase(self, legal_basis: str) -> None:
+        """Erase the member's personal data (PIPL Art. 47): the event records why; the
+        command layer shreds the data key once it is saved."""
+        legal_basis = _text(legal_basis, "a legal basis", rule="erasure.legal_basis")
+        self.require_not_erased()
+        key = self.data_key
+        self._erased(legal_basis=legal_basis, data_key=None if key is None else str(key))
+
+    def require_not_erased(self) -> None:
+        if self.erased:
+            raise MemberErasedError(f"member {self.id} has been erased")
+
+    @event("Erased")
+    def _erased(self, legal_basis: str, data_key: str | None) -> None:
+        self.erased = True
+        self.name = ERASED
+        self.phone = ERASED
 
     def report_in(
         self,
@@ -117,6 +149,7 @@ class Member(GovernedAggregate):
         organisation: Organisation | None = None,
     ) -> None:
         """Report in to a community, optionally to one of its grids and through an organisation."""
+        self.require_not_erased()
         if self.has_reported_in(community.code):
             raise AlreadyReportedInError("member", community.code)
         if grid is not None and not grid.contains(community.code):
@@ -133,6 +166,7 @@ class Member(GovernedAggregate):
 
     def claim_role(self, role: str, jurisdiction: Jurisdiction, title: str | None = None) -> None:
         """Claim a role (认领) in a grid, or a pioneer post in a community or grid."""
+        self.require_not_erased()
         chosen = _choice(Role, role, rule="role.kind")
         if title is not None:
             title = _text(title, "a role's title", rule="role.title")

@@ -30,6 +30,7 @@ from domain.errors import (
     ResolutionNotOverdueError,
     ResponseNotOverdueError,
 )
+from domain.personal_data import Sealer, plain
 from domain.ticket_policy import (
     ALLOWED_FROM,
     DEFAULT_POLICY,
@@ -77,19 +78,28 @@ class Ticket(GovernedAggregate):
         location: dict[str, Any] | None = None,
         reporter_member_id: UUID | None = None,
         policy: TicketPolicy = DEFAULT_POLICY,
+        seal: Sealer = plain,
     ) -> Ticket:
-        """A new ticket, its deadlines counted by `policy` from the time it is recorded."""
+        """A new ticket, its deadlines counted by `policy` from the time it is recorded.
+        The description and address a member reported are sealed by `seal` under that
+        member (see `domain.personal_data`)."""
         category = text(category, "category")
         chosen = parse(Priority, priority, "priority")
         now = current().now
+        place = checked_location(location)
+        described: Any = text(description, "description")
+        if reporter_member_id is not None:
+            described = seal(reporter_member_id, "description", described)
+            if place is not None:
+                place["address"] = seal(reporter_member_id, "address", place["address"])
         return cls(
             category=category,
-            description=text(description, "description"),
+            description=described,
             grid=grid,
             community=community,
             source=parse(Source, source, "source").value,
             priority=chosen.value,
-            location=checked_location(location),
+            location=place,
             reporter_member_id=reporter_member_id,
             reported_at=now,
             respond_due_at=now + policy.response,
@@ -100,7 +110,7 @@ class Ticket(GovernedAggregate):
     def __init__(
         self,
         category: str,
-        description: str,
+        description: Any,
         grid: str,
         community: str,
         source: str,
@@ -197,7 +207,7 @@ class Ticket(GovernedAggregate):
             self._resolution_overdue(due_at=self.resolve_due_at)
         self._resolved(resolution=resolution, at=_now())
 
-    def rate(self, satisfaction: str, comment: str | None = None) -> None:
+    def rate(self, satisfaction: str, comment: str | None = None, seal: Sealer = plain) -> None:
         chosen = parse(Satisfaction, satisfaction, "satisfaction")
         self._require("rate")
         reporter = self.reporter_member_id
@@ -205,6 +215,8 @@ class Ticket(GovernedAggregate):
             raise RatedByReporterError("only the member who reported the ticket may rate it")
         if self.satisfaction is not None:
             raise AlreadyRatedError("this resolution has already been rated")
+        if comment is not None and reporter is not None:
+            comment = seal(reporter, "rating_comment", comment)
         self._rated(satisfaction=chosen.value, comment=comment)
 
     def visit(self, note: str) -> None:
@@ -301,7 +313,7 @@ class Ticket(GovernedAggregate):
         self.resolved_at = at
 
     @event("Rated")
-    def _rated(self, satisfaction: str, comment: str | None) -> None:
+    def _rated(self, satisfaction: str, comment: Any) -> None:
         self.satisfaction = satisfaction
         self.rating_comment = comment
 

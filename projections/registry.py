@@ -9,6 +9,7 @@ from projections.audit.merkle_log import MerkleLog
 from projections.deadlines import index as deadlines
 from projections.engine import tracking
 from projections.engine.batch import Projection
+from projections.store import keys
 from projections.store.schema import Owner
 from projections.views.activities import Activities
 from projections.views.assessments import Assessments
@@ -23,6 +24,7 @@ SCHEMA: tuple[Owner, ...] = (
     ("tracking", tracking.DDL),
     ("checkpoints", checkpoints.DDL),
     ("deadlines", deadlines.DDL),
+    ("data_keys", keys.DDL),
 )
 """Every module that owns fixed tables, with its DDL, in the order `migrate` applies them."""
 

@@ -7,6 +7,7 @@ Integration tests talk to a real PostgreSQL server: the one named by
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +21,15 @@ from api.runtime.database import embedded_url, library_env, migrate
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
+from domain.personal_data import PersonalData
+from projections.store.keys import MASTER_ENV, PostgresKeyStore
 from tests.fakes import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# One master key for every process a test run starts (the API's settings, projection
+# workers spawned by rebuilds and tests), so that what one wraps, the others unwrap.
+os.environ.setdefault(MASTER_ENV, base64.b64encode(os.urandom(32)).decode())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -90,7 +97,11 @@ def clock() -> FakeClock:
 @pytest.fixture
 def governance(database_url: str, clock: FakeClock) -> Iterator[Governance]:
     _truncate_all(database_url)
-    app = Governance(env=library_env(database_url), clock=clock)
+    app = Governance(
+        env=library_env(database_url),
+        clock=clock,
+        personal=PersonalData(PostgresKeyStore(database_url)),
+    )
     yield app
     app.close()
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from domain.member import Member
+from domain.personal_data import reveal, sealed_kid
 from projections.engine.batch import Batch, Projection
+from projections.store import keys
 
 
 def _names_table(base: str) -> dict[str, str]:
@@ -29,8 +32,19 @@ class MemberNames(Projection):
         (base,) = self.tables
         batch.executemany(
             f"INSERT INTO {{{base}}} (member_id, name, position) VALUES (%s, %s, %s)",
-            [(r.event.originator_id, r.event.name, r.position) for r in batch.events],
+            clear_names(batch),
         )
+
+
+def clear_names(batch: Batch) -> list[tuple[Any, str, int]]:
+    """(member, name in clear, position) of each registration (names are sealed)."""
+    sealed = (sealed_kid(r.event.name) for r in batch.events)
+    opened = keys.fetch(batch.cur, (kid for kid in sealed if kid is not None))
+    return [
+        (r.event.originator_id, reveal(r.event.name, opened, r.event.originator_id, "name"),
+         r.position)
+        for r in batch.events
+    ]  # fmt: skip
 
 
 class PoisonedNames(MemberNames):
@@ -40,8 +54,8 @@ class PoisonedNames(MemberNames):
     tables = _names_table("test_poisoned")
 
     def apply(self, batch: Batch) -> None:
-        for r in batch.events:
-            if r.event.name == "poison":
+        for _, name, _ in clear_names(batch):
+            if name == "poison":
                 raise ValueError("this projection cannot apply a member named poison")
         super().apply(batch)
 

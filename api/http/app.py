@@ -32,6 +32,7 @@ from api.http.routes import (
     organisations,
     pledges,
     points,
+    privacy,
     scorecards,
     tickets,
 )
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 settings.watch_interval,
                 checkpoints=(app.state.signer, settings.checkpoint_every),
                 witnesses=settings.audit_witnesses,
+                retention_days=settings.retention_inactive_days,
             )
             if settings.runs_workers()
             else None
@@ -169,6 +171,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         activities,
         pledges,
         members,
+        privacy,
         organisations,
         jurisdictions,
         scorecards,
@@ -178,6 +181,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         open311,
     ):
         app.include_router(module.router)
+    app.include_router(privacy.audit_router)
     return app
 
 

@@ -149,6 +149,23 @@ class Caller:
         result: CommandResult = method(self.meta, *args, **kw)
         return result
 
+    def require_known_member(self, member_id: Any) -> None:
+        """NotFoundError (404, as for an id that names nobody) unless the caller may
+        read the member `member_id` (api.http.visibility): a resident is let through
+        (it acts only on itself, see permissions), staff only for a member whose home
+        grid or a report-in lies in their scope's subtree. So a command naming a member
+        cannot pull someone from elsewhere into the caller's view (and their phone
+        number with them), nor tell by 200/404 whether an id exists."""
+        if self.principal.role == "resident" or is_platform(self.principal):
+            return
+        member = self.governance.member(member_id)  # NotFoundError if nobody
+        codes = [member.home_grid, *(r["grid"] or r["community"] for r in member.report_ins)]
+        for code in codes:
+            place = None if code is None else self.place(code)
+            if place is not None and self.principal.scope in place.path:
+                return
+        raise NotFoundError("Member", member_id)
+
     def located(
         self, aggregate_id: Any, locate: Callable[[Governance, Any], tuple[str, object]]
     ) -> tuple[str, object]:

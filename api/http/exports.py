@@ -12,7 +12,9 @@ A table is a list of columns, each a key of the rows, an English and a Chinese h
 | datetime | ISO 8601 in Asia/Shanghai with its offset | a date and time in Asia/Shanghai |
 
 CSV is UTF-8 with a byte-order mark, so Excel opens Chinese text correctly; a text
-that Excel would run as a formula (starting `=`, `+`, `-`, `@`) gets a leading `'`. The
+that Excel would run as a formula (starting `=`, `+`, `-`, `@`, tab, CR) gets a leading
+`'`. In a workbook, text is never a formula, and a control character XML forbids
+(\x00-\x08, \x0b, \x0c, \x0e-\x1f) becomes U+FFFD. The
 workbook has the table on its first sheet (bold, frozen header row, a filter, widths
 by kind) and an "About · 说明" sheet: the query, the period, as_of, the projection
 position the rows reflect and when the file was made.
@@ -40,6 +42,7 @@ from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
@@ -200,14 +203,24 @@ def write_csv(out: IO[bytes], columns: Sequence[Column], rows: Iterable[Mapping[
 # --- XLSX ---
 
 
+def xlsx_text(text: str) -> str:
+    """`text` as a workbook may hold it: the control characters XML 1.0 forbids (which
+    openpyxl refuses, e.g. \x01) each become U+FFFD, so a name holding one still
+    exports, visibly marked, instead of failing the whole file."""
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+
+
 def xlsx_value(kind: Kind, value: Any) -> Any:
-    """A value as openpyxl writes it: local naive times (Excel has no time zones)."""
+    """A value as openpyxl writes it: local naive times (Excel has no time zones), text
+    without the characters a workbook cannot hold (`xlsx_text`)."""
+    if isinstance(value, str):
+        return xlsx_text(value)
     if kind is Kind.DATETIME and isinstance(value, datetime):
         return value.astimezone(LOCAL_TZ).replace(tzinfo=None)
     if kind is Kind.DECIMAL and isinstance(value, Decimal):
         return float(value)
-    if kind is Kind.TEXT and value is not None and not isinstance(value, str):
-        return str(value)
+    if kind is Kind.TEXT and value is not None:
+        return xlsx_text(str(value))
     return value
 
 
@@ -294,7 +307,7 @@ def _about_sheet(book: Workbook, export: Export, count: int) -> None:
     for label, value in lines:
         key = WriteOnlyCell(about, value=label)
         key.font = _BOLD
-        text = WriteOnlyCell(about, value=value)
+        text = WriteOnlyCell(about, value=xlsx_text(value))
         text.data_type = "s"
         about.append([key, text])
 

@@ -70,6 +70,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "redeem_points": ("community_staff", OWN),
     "reverse_entry": STAFF,
     "expire_points": STAFF,
+    "erase_member": (),
 }
 """Command -> the roles besides admin that may run it (`resident` only on itself)."""
 

@@ -17,6 +17,13 @@ view). The policy, by role:
   the tickets they reported, their own attendance and roster entries.
 - everyone authenticated: the jurisdiction tree, organisations, activities (the
   notice, without other people's attendance) and rulebooks: public notices.
+
+Personal data by purpose (PIPL Art. 6, minimum necessary; see README "Personal data"):
+a member's phone in clear only for those who contact residents (staff and grid
+workers, within their scope) and for the resident themself; masked (`138****8000`) for
+admins, auditors and evaluators, who may read one person's clear data only with a
+stated reason, recorded (`GET /v1/audit/personal-data/{id}`). Evaluators read the
+description and address of a ticket a member reported as `withheld`.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from psycopg import sql
 
 from api.http.auth import Principal, PrincipalDep
 from api.http.permissions import HANDLERS, OWN, is_platform
+from domain.personal_data import ERASED, mask_phone
 
 READS_EVERYTHING = ("admin", "auditor", "evaluator")
 """The roles that may read everything (an admin only with the platform scope)."""
@@ -54,6 +62,12 @@ SCOPE_AND_ITS_COMMUNITY = f"{SUBTREE} UNION SELECT unnest(path) FROM jurisdictio
 """The codes of the scope's subtree, and of the nodes above the scope (among which the
 community it lies in): a community-level column matches one of those exactly when
 `permissions.Place.within` holds for it."""
+
+SEES_CONTACT = (*HANDLERS, OWN)
+"""Roles that read a member's phone in clear (on the rows they may read at all)."""
+SEES_REPORTS = (*READS_AUDIT, *HANDLERS, OWN)
+"""Roles that read what a member wrote in a ticket (description, address)."""
+WITHHELD = "withheld"
 
 Filter = tuple[sql.Composable, tuple[Any, ...]]
 """A condition and its parameters, for `api.http.reads.conditions`."""
@@ -99,6 +113,26 @@ class Viewer:
         if own is not None and self.member_id is not None:
             return sql.SQL(own), (self.member_id,)
         return NOTHING
+
+    def member_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A members row as this caller may see it: the phone masked unless its role
+        needs it."""
+        if self.principal.role in SEES_CONTACT:
+            return row
+        return {**row, "phone": mask_phone(row["phone"])}
+
+    def ticket_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A tickets row as this caller may see it: what a member wrote withheld from
+        the roles that assess rather than handle."""
+        if self.principal.role in SEES_REPORTS or row.get("reporter_member_id") is None:
+            return row
+        location = row.get("location")
+        hidden = WITHHELD if row["description"] != ERASED else ERASED
+        return {
+            **row,
+            "description": hidden,
+            "location": None if location is None else {**location, "address": hidden},
+        }
 
     def members(self) -> Filter:
         """Members (the table aliased `m`): in the subtree by home grid or report-in."""

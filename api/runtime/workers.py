@@ -27,16 +27,20 @@ class Workers:
         watch_interval: float,
         checkpoints: tuple[LogSigner, int] | None = None,
         witnesses: Sequence[WitnessConfig] = (),
+        retention_days: int | None = None,
     ) -> None:
         """`checkpoints`: the signer and the number of events after which to sign the
-        next checkpoint (None: sign none); `witnesses`: where to submit each."""
+        next checkpoint (None: sign none); `witnesses`: where to submit each;
+        `retention_days`: see the watcher."""
         self.url = url
         self.checkpoints = checkpoints
         self.witnesses = witnesses
         self.runner = Runner(
             url, governance.mapper, [Target(p) for p in all_projections().values()]
         )
-        self.watcher = DeadlineWatcher(governance, DeadlineIndex(url, governance))
+        self.watcher = DeadlineWatcher(
+            governance, DeadlineIndex(url, governance), retention_days=retention_days
+        )
         self.watch_interval = watch_interval
         self._threads: list[threading.Thread] = []
 

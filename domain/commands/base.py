@@ -48,6 +48,7 @@ from domain.errors import (
     NotFoundError,
 )
 from domain.idempotency import IdempotencyRecord
+from domain.personal_data import PersonalData, Sealer, plain
 
 if TYPE_CHECKING:
     from domain.jurisdiction import Jurisdiction, Kind
@@ -304,6 +305,20 @@ class CommandBase(Application[UUID]):
     """The pipeline every command mixin runs its handlers through."""
 
     clock: Clock = staticmethod(system_clock)
+    personal: PersonalData | None = None
+    """Seals personal fields under per-person keys; None: they are stored in clear (only
+    tests and benchmarks build one without: `api.runtime.build` always gives one)."""
+
+    def new_subject_sealer(self) -> Sealer:
+        """The sealer for a new person's data: a fresh data key, drawn on first use."""
+        return plain if self.personal is None else self.personal.for_new_subject()
+
+    def sealer_under(self, kid: UUID | None) -> Sealer:
+        """The sealer for more data of a person whose data is sealed under `kid` (None:
+        a person registered in clear, before sealing existed: kept in clear)."""
+        if self.personal is None or kid is None:
+            return plain
+        return self.personal.with_key(kid)
 
     if TYPE_CHECKING:
         # What one command mixin calls on another; `Governance` combines them all.
@@ -417,13 +432,12 @@ class CommandBase(Application[UUID]):
             return work.run(meta, self.clock, handler)
         key = meta.idempotency_key
         fingerprint = "" if key is None else _fingerprint(command, args)
-        record_id = None if key is None else IdempotencyRecord.id_for(meta.actor.id, key)
 
         def answered_before() -> CommandResult | None:
             """The first answer to this key, if a request with it has been saved."""
-            if record_id is None or key is None:
+            if key is None:
                 return None
-            return self._answer_again(record_id, fingerprint, key)
+            return self._answer_again(meta.actor.id, fingerprint, key)
 
         earlier = answered_before()
         if earlier is not None:
@@ -470,8 +484,9 @@ class CommandBase(Application[UUID]):
             f"{command} met concurrent changes {MAX_ATTEMPTS} times; try again"
         )
 
-    def _answer_again(self, record_id: UUID, fingerprint: str, key: str) -> CommandResult | None:
-        record = self._find(IdempotencyRecord, record_id)
+    def _answer_again(self, actor_id: str, fingerprint: str, key: str) -> CommandResult | None:
+        found = (self._find(IdempotencyRecord, i) for i in IdempotencyRecord.ids_for(actor_id, key))
+        record = next((r for r in found if r is not None and r.belongs_to(actor_id, key)), None)
         if record is None:
             return None
         if record.fingerprint != fingerprint:

@@ -26,7 +26,12 @@ class MemberCommands(CommandBase):
         def handle() -> Outcome:
             grid = self.require_kind(home_grid, Kind.GRID) if home_grid is not None else None
             member = Member.register(
-                name=name, phone=phone, kind=kind, party_member=party_member, home_grid=grid
+                name=name,
+                phone=phone,
+                kind=kind,
+                party_member=party_member,
+                home_grid=grid,
+                seal=self.new_subject_sealer(),
             )
             return Outcome(member)
 

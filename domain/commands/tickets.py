@@ -1,7 +1,8 @@
 """Commands for tickets (网格事项): report, handle, resolve, rate, visit, close.
 
 Resolving a ticket that a member reported also applies the community's `valid_report`
-points rules to that member, in the same transaction.
+points rules to that member, in the same transaction, unless the resolver is that
+member or whoever recorded the report naming them (four eyes: `_earns_valid_report`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
+from domain.context import current
 from domain.jurisdiction import Kind
+from domain.personal_data import Sealer, plain
 from domain.ticket import Ticket
 from domain.ticket_policy import TicketPolicy
 
@@ -36,7 +39,12 @@ class TicketCommands(CommandBase):
 
         def handle() -> Outcome:
             node = self.require_kind(grid, Kind.GRID)
-            reporter = None if reporter_member_id is None else self.member(reporter_member_id).id
+            member = None if reporter_member_id is None else self.member(reporter_member_id)
+            reporter = None if member is None else member.id
+            seal: Sealer = plain
+            if member is not None:
+                member.require_not_erased()
+                seal = self.sealer_under(member.data_key)
             ticket = Ticket.report(
                 category=category,
                 description=description,
@@ -47,6 +55,7 @@ class TicketCommands(CommandBase):
                 location=location,
                 reporter_member_id=reporter,
                 policy=self.ticket_policy,
+                seal=seal,
             )
             return Outcome(ticket)
 
@@ -146,7 +155,7 @@ class TicketCommands(CommandBase):
             ticket = self.ticket(ticket_id)
             ticket.resolve(resolution)
             awards: list[Aggregate] = []
-            if ticket.reporter_member_id is not None:
+            if ticket.reporter_member_id is not None and self._earns_valid_report(ticket):
                 awards = self._automatic_awards(
                     trigger="valid_report",
                     community=ticket.community,
@@ -158,6 +167,18 @@ class TicketCommands(CommandBase):
 
         args = {"ticket_id": ticket_id, "resolution": resolution}
         return self._execute(meta, "resolve_ticket", args, handle)
+
+    def _earns_valid_report(self, ticket: Ticket) -> bool:
+        """Whether resolving `ticket` now may earn its reporting member valid-report
+        points: four eyes, as for any award. Not when the resolver is that member, nor
+        when the resolver is who recorded the report naming them (a handler naming a
+        friend as reporter, then resolving it, mints nothing). The ticket resolves
+        either way; only the points are not applied."""
+        actor = current().actor
+        if actor.is_member(ticket.reporter_member_id):
+            return False
+        reported = next(iter(self.events.get(ticket.id, lte=1)), None)
+        return reported is None or getattr(reported, "actor_id", None) != actor.id
 
     def rate_ticket(
         self,
@@ -171,7 +192,12 @@ class TicketCommands(CommandBase):
 
         def handle() -> Outcome:
             ticket = self.ticket(ticket_id)
-            ticket.rate(satisfaction, comment)
+            seal: Sealer = plain
+            if comment is not None and ticket.reporter_member_id is not None:
+                reporter = self.member(ticket.reporter_member_id)
+                reporter.require_not_erased()
+                seal = self.sealer_under(reporter.data_key)
+            ticket.rate(satisfaction, comment, seal=seal)
             return Outcome(ticket)
 
         args = {"ticket_id": ticket_id, "satisfaction": satisfaction, "comment": comment}

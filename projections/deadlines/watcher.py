@@ -1,5 +1,7 @@
 """The deadline watcher: records missed response and resolution deadlines and lapsed
-pledges as events, so that replays never depend on "now".
+pledges as events, so that replays never depend on "now"; and, with a retention period
+set, erases the personal data of members inactive for longer (each its own
+`Member.Erased`, legal basis `RETENTION_BASIS`).
 
 Idempotent by construction: each command refuses when its fact is already recorded
 (or the deadline was met meanwhile), so two watchers, or one run twice, record each
@@ -12,6 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from uuid import UUID
 
 import psycopg
@@ -27,6 +30,13 @@ log = logging.getLogger(__name__)
 
 FOLLOW_SECONDS = 1.0
 """How often the deadline index catches up with the log between rounds."""
+RETENTION = "retention_erasure"
+RETENTION_BASIS = "retention: no activity for {days} days (PIPL Art. 47(1)2)"
+RETENTION_PAGE = 500
+INACTIVE = (
+    "SELECT id FROM members WHERE erased_at IS NULL AND last_active_at < %s"
+    " ORDER BY last_active_at, id LIMIT %s"
+)
 
 
 @dataclass
@@ -40,9 +50,13 @@ class WatchReport:
 
 
 class DeadlineWatcher:
-    def __init__(self, governance: Governance, index: DeadlineIndex) -> None:
+    def __init__(
+        self, governance: Governance, index: DeadlineIndex, retention_days: int | None = None
+    ) -> None:
+        """`retention_days`: erase members with no activity for that long (None: never)."""
         self.governance = governance
         self.index = index
+        self.retention_days = retention_days
         self.meta = Meta(actor=SYSTEM)
         self.stopping = threading.Event()
 
@@ -54,6 +68,7 @@ class DeadlineWatcher:
             self.index.catch_up()
             due = [d for d in self.index.fallen_due(self.governance.clock()) if d not in seen]
             if not due:
+                self._retain(report)
                 return report
             for aggregate_id, kind in due:
                 seen.add((aggregate_id, kind))
@@ -74,6 +89,24 @@ class DeadlineWatcher:
             log.info("%s %s not recorded: %s", kind, aggregate_id, refused)
             return False
         return True
+
+    def _retain(self, report: WatchReport) -> None:
+        """Erase the members whose last activity (in the members table) is older than
+        the retention period; one erasure each, so one refusal stops none of the rest."""
+        if self.retention_days is None:
+            return
+        before = self.governance.clock() - timedelta(days=self.retention_days)
+        basis = RETENTION_BASIS.format(days=self.retention_days)
+        with psycopg.connect(self.index.url, autocommit=True) as conn:
+            due = [r[0] for r in conn.execute(INACTIVE, (before, RETENTION_PAGE))]
+        for member_id in due:
+            try:
+                self.governance.erase_member(self.meta, member_id, legal_basis=basis)
+            except RuleViolationError as refused:  # erased meanwhile
+                log.info("retention erasure of %s not recorded: %s", member_id, refused)
+                report.refused += 1
+                continue
+            report.recorded[RETENTION] = report.recorded.get(RETENTION, 0) + 1
 
     def stop(self) -> None:
         self.stopping.set()

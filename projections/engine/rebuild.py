@@ -20,6 +20,7 @@ from psycopg import sql
 from projections.engine import tracking
 from projections.engine.batch import Projection, physical
 from projections.engine.runner import Runner, Target
+from projections.store import keys
 from projections.store.events import EVENTS
 
 
@@ -206,7 +207,7 @@ def _build_in_processes(
     processes = [
         context.Process(
             target=_worker,
-            args=(url, group, batch_size, i, reports, until, indexes),
+            args=(url, group, batch_size, i, reports, until, indexes, keys.keyring().master),
             daemon=True,
         )
         for i, group in enumerate(groups)
@@ -238,7 +239,10 @@ def _worker(
     reports: multiprocessing.Queue[tuple[int, int]],
     until: int | None = None,
     indexes: bool = False,
+    master: bytes | None = None,
 ) -> None:
+    keys.configure(master)  # a spawned process: the parent's keyring, not the environment's
+
     def progress(position: int) -> None:
         reports.put((index, position))
 

@@ -23,6 +23,12 @@ sessions logged but not yet verified) and `member_points_accounts` (account -> m
 Points events (three in five of those it handles) are only parsed, never decoded
 (`Recorded.fields`): their account and `delta` are all it reads of them.
 
+Names and phones are sealed in the log (`domain.personal_data`): the projection opens
+them with the keys `data_keys` holds in its batch's transaction, and writes `erased`
+for a key already shredded; `Member.Erased` scrubs the row (and sets `erased_at`), so a
+live table and one rebuilt after the erasure hold the same. `last_active_at` is the
+time of the member's latest event of any of these kinds (the retention rule reads it).
+
 `organisations` serves `GET /v1/organisations/{id}`.
 """
 
@@ -36,15 +42,18 @@ from eventsourcing.utils import get_topic
 from domain.activity import Activity
 from domain.member import Member
 from domain.organisation import Organisation
+from domain.personal_data import ERASED, reveal, sealed_kid
 from domain.pledge import Pledge
 from domain.points import PointsAccount
 from projections.engine.batch import Batch, Projection, topics_of
+from projections.store import keys
 from projections.views.common import to_json
 
 REGISTERED = Member.Registered
 REPORTED_IN = Member.ReportedIn
 CLAIMED = Member.RoleClaimed
 RELEASED = Member.RoleReleased
+ERASURE = Member.Erased
 CHECKED_OUT = Activity.CheckedOut
 PLEDGED = Pledge.Pledged
 LOGGED = Pledge.SessionLogged
@@ -57,6 +66,7 @@ ZERO = Decimal("0.00")
 
 class Members(Projection):
     name = "members"
+    schema_version = 2
     tables = {
         "members": (
             "CREATE TABLE IF NOT EXISTS {members} ("
@@ -66,7 +76,8 @@ class Members(Projection):
             " activity_hours numeric(10,2) NOT NULL, pledge_hours numeric(10,2) NOT NULL,"
             " volunteer_hours numeric(10,2) NOT NULL, points_balance bigint NOT NULL,"
             " registered_at timestamptz NOT NULL, version int NOT NULL,"
-            " last_position bigint NOT NULL)"
+            " last_position bigint NOT NULL, last_active_at timestamptz NOT NULL,"
+            " erased_at timestamptz)"
         ),
         "member_pledges": (
             "CREATE TABLE IF NOT EXISTS {member_pledges} ("
@@ -92,8 +103,9 @@ class Members(Projection):
         `member_points_accounts` (past `ACCOUNTS_KEPT` of them, it starts afresh)."""
 
     def apply(self, batch: Batch) -> None:
-        pledges, accounts, member_ids = self._links(batch)
+        pledges, accounts, member_ids, kids = self._links(batch)
         rows = batch.fetch("members", "id", member_ids)
+        opened = keys.fetch(batch.cur, kids)
         touched: dict[Any, dict[str, Any]] = {}
         touched_pledges: dict[Any, dict[str, Any]] = {}
         new_accounts: list[tuple[Any, Any]] = []
@@ -108,9 +120,11 @@ class Members(Projection):
                     new_accounts.append((account_id, accounts[account_id]))
                     continue
                 member_id, column, amount = accounts[account_id], 2, r.fields["delta"]
+                at = r.field("timestamp")
             else:
                 e = r.event
                 kind = type(e)
+                at = e.timestamp
                 if kind is CHECKED_OUT:
                     member_id, column, amount = e.member_id, 0, e.hours
                 elif kind is LOGGED:
@@ -127,16 +141,18 @@ class Members(Projection):
                     pledges[e.originator_id] = touched_pledges[e.originator_id] = link
                     continue
                 else:
-                    row = self._member_event(rows, e, kind)
+                    row = self._member_event(rows, e, kind, opened)
                     row["version"] = e.originator_version
+                    row["last_active_at"] = e.timestamp
                     row["last_position"] = r.position
                     touched[row["id"]] = row
                     continue
             delta = deltas.get(member_id)
             if delta is None:
-                delta = deltas[member_id] = [ZERO, ZERO, 0, 0]
+                delta = deltas[member_id] = [ZERO, ZERO, 0, 0, at]
             delta[column] += amount
             delta[3] = r.position
+            delta[4] = max(delta[4], at)
         if new_accounts:
             batch.copy("member_points_accounts", ["account_id", "member_id"], new_accounts)
         batch.upsert(
@@ -150,8 +166,12 @@ class Members(Projection):
         batch.upsert("members", ["id"], [_finish(row) for row in touched.values()])
         _add(batch, deltas)
 
-    def _links(self, batch: Batch) -> tuple[dict[Any, dict[str, Any]], dict[Any, Any], set[Any]]:
-        """Pledge and account links the batch needs; the members its member events touch."""
+    def _links(
+        self, batch: Batch
+    ) -> tuple[dict[Any, dict[str, Any]], dict[Any, Any], set[Any], set[Any]]:
+        """Pledge and account links the batch needs; the members its member events touch;
+        the data keys its registrations are sealed under."""
+        kids: set[Any] = set()
         member_ids: set[Any] = set()
         pledge_ids: set[Any] = set()
         account_ids: set[Any] = set()
@@ -164,7 +184,11 @@ class Members(Projection):
             kind = type(e)
             if kind is LOGGED or kind is VERIFIED:
                 pledge_ids.add(e.originator_id)
-            elif isinstance(e, Member.Event) and kind is not REGISTERED:
+            elif kind is REGISTERED:
+                for kid in (sealed_kid(e.name), sealed_kid(e.phone)):
+                    if kid is not None:
+                        kids.add(kid)
+            elif isinstance(e, Member.Event):
                 member_ids.add(e.originator_id)
         pledges = batch.fetch("member_pledges", "pledge_id", pledge_ids)
         kept = self._accounts
@@ -175,15 +199,18 @@ class Members(Projection):
         found = batch.fetch("member_points_accounts", "account_id", missing)
         for account_id, row in found.items():
             accounts[account_id] = kept[account_id] = row["member_id"]
-        return pledges, accounts, member_ids
+        return pledges, accounts, member_ids, kids
 
     @staticmethod
-    def _member_event(rows: dict[Any, dict[str, Any]], e: Any, kind: type) -> dict[str, Any]:
+    def _member_event(
+        rows: dict[Any, dict[str, Any]], e: Any, kind: type, opened: dict[str, bytes | None]
+    ) -> dict[str, Any]:
         if kind is REGISTERED:
-            row = rows[e.originator_id] = {
-                "id": e.originator_id,
-                "name": e.name,
-                "phone": e.phone,
+            member_id = e.originator_id
+            row = rows[member_id] = {
+                "id": member_id,
+                "name": reveal(e.name, opened, member_id, "name"),
+                "phone": reveal(e.phone, opened, member_id, "phone"),
                 "kind": e.kind,
                 "party_member": e.party_member,
                 "home_grid": e.home_grid,
@@ -195,6 +222,7 @@ class Members(Projection):
                 "volunteer_hours": ZERO,
                 "points_balance": 0,
                 "registered_at": e.timestamp,
+                "erased_at": None,
             }
             return row
         row = rows[e.originator_id]
@@ -217,6 +245,9 @@ class Members(Projection):
                     "claimed_at": e.timestamp,
                 }
             )
+        elif kind is ERASURE:
+            row["name"] = row["phone"] = ERASED
+            row["erased_at"] = e.timestamp
         elif kind is RELEASED:
             row["roles"] = [
                 role
@@ -235,16 +266,18 @@ def _add(batch: Batch, deltas: dict[Any, list[Any]]) -> None:
     if not deltas:
         return
     ids = sorted(deltas)
-    columns = [[deltas[i][c] for i in ids] for c in range(4)]
+    columns = [[deltas[i][c] for i in ids] for c in range(5)]
     batch.cur.execute(
         batch.sql(
             "UPDATE {members} AS m SET activity_hours = m.activity_hours + d.activity,"
             " pledge_hours = m.pledge_hours + d.pledge,"
             " volunteer_hours = m.volunteer_hours + d.activity + d.pledge,"
             " points_balance = m.points_balance + d.points,"
-            " last_position = greatest(m.last_position, d.position)"
-            " FROM unnest(%s::uuid[], %s::numeric[], %s::numeric[], %s::bigint[], %s::bigint[])"
-            " AS d (id, activity, pledge, points, position) WHERE m.id = d.id"
+            " last_position = greatest(m.last_position, d.position),"
+            " last_active_at = greatest(m.last_active_at, d.at)"
+            " FROM unnest(%s::uuid[], %s::numeric[], %s::numeric[], %s::bigint[], %s::bigint[],"
+            " %s::timestamptz[]) AS d (id, activity, pledge, points, position, at)"
+            " WHERE m.id = d.id"
         ),
         (ids, *columns),
     )

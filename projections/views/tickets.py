@@ -14,6 +14,11 @@ is reported in it, and a node never moves, so a ticket's path is fixed when repo
 A batch is folded in Python: the changeable columns of the tickets it touches are
 fetched once, the events applied in order, then new tickets are written with COPY and
 the others with one pipelined UPDATE of those columns.
+
+A description, address or rating comment a member reported is sealed in the log
+(`domain.personal_data`): it is opened with the keys `data_keys` holds in the batch's
+transaction (`erased` once shredded), and `Member.Erased` scrubs those columns of every
+ticket the member reported, so a live table and a rebuild after the erasure agree.
 """
 
 from __future__ import annotations
@@ -26,8 +31,11 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from domain.jurisdiction import Jurisdiction
+from domain.member import Member
+from domain.personal_data import ERASED, reveal, sealed_kid
 from domain.ticket import Ticket
 from projections.engine.batch import Batch, Projection
+from projections.store import keys
 
 Row = dict[str, Any]
 
@@ -63,9 +71,10 @@ MUTABLE = (
     "closed_at", "satisfaction", "response_overdue", "resolution_overdue", "version",
     "dispatched_at", "resolution", "rating_comment", "rejection_reason", "duplicate_of",
     "reopen_count", "escalation_count", "supervision_count", "visit_count",
-    "resolution_overdue_count", "last_position", "updated_at",
+    "resolution_overdue_count", "last_position", "updated_at", "reporter_member_id",
 )  # fmt: skip
-"""The columns a ticket's events after `Reported` may change: all an update writes."""
+"""The columns a ticket's events after `Reported` may change: all an update writes (and
+the reporter, which a rating comment is opened with)."""
 
 
 def _new_row(event: Any, path: list[str]) -> Row:
@@ -223,7 +232,7 @@ class Tickets(Projection):
         "CREATE INDEX IF NOT EXISTS tickets_g{g}_reporter ON {tickets} (reporter_member_id)"
         " WHERE reporter_member_id IS NOT NULL",
     ]
-    event_types = (Ticket.Event, Jurisdiction.Defined)
+    event_types = (Ticket.Event, Jurisdiction.Defined, Member.Erased)
     rebuild_weight = 1.3  # 50.8 µs an event
 
     def __init__(self) -> None:
@@ -237,8 +246,14 @@ class Tickets(Projection):
         events: list[tuple[int, Any]] = []
         reported: set[UUID] = set()
         touched: set[UUID] = set()
+        erased: list[UUID] = []
+        kids: set[str] = set()
         for recorded in batch.events:
             event = recorded.event
+            if type(event) is Member.Erased:
+                erased.append(event.originator_id)
+                continue
+            kids.update(_kids(event))
             if type(event) is Jurisdiction.Defined:
                 path = list(event.path)
                 paths[event.code] = path
@@ -250,17 +265,33 @@ class Tickets(Projection):
             events.append((recorded.position, event))
         if defined:
             batch.copy("ticket_jurisdiction_paths", ("code", "kind", "path"), defined)
-        if not events:
-            return
+        if events:
+            self._apply(batch, events, reported, touched, keys.fetch(batch.cur, kids))
+        if erased:
+            batch.cur.execute(batch.sql(SCRUB, erased=ERASED_TEXT), (erased,))
+
+    def _apply(
+        self,
+        batch: Batch,
+        events: list[tuple[int, Any]],
+        reported: set[UUID],
+        touched: set[UUID],
+        opened: dict[str, bytes | None],
+    ) -> None:
+        paths = self._paths
         rows = self._fetch(batch, touched - reported)
         known = set(rows)
         self._read_paths(batch, {e.grid for _, e in events if type(e) is Ticket.Reported})
         for position, event in events:
             if type(event) is Ticket.Reported:
                 row = rows[event.originator_id] = _new_row(event, paths[event.grid])
+                _open_report(row, opened)
             else:
                 row = rows[event.originator_id]
                 HANDLERS[type(event)](row, event)
+                if type(event) is Ticket.Rated and row["reporter_member_id"] is not None:
+                    subject = row["reporter_member_id"]
+                    row["rating_comment"] = reveal(event.comment, opened, subject, "rating_comment")
                 row["version"] = event.originator_version
                 row["updated_at"] = event.timestamp
             row["last_position"] = position
@@ -291,6 +322,44 @@ class Tickets(Projection):
             if code not in found:
                 raise LookupError(f"grid {code!r} has no Jurisdiction.Defined before its ticket")
             self._paths[code] = list(found[code]["path"])
+
+
+SCRUB = (
+    "UPDATE {tickets} SET description = {erased},"
+    " rating_comment = CASE WHEN rating_comment IS NULL THEN NULL ELSE {erased} END,"
+    " location = CASE WHEN location IS NULL THEN NULL"
+    " ELSE jsonb_set(location, '{{address}}', to_jsonb({erased}::text)) END"
+    " WHERE reporter_member_id = ANY(%s)"
+)
+"""Scrub what the erased members (the parameter) reported."""
+ERASED_TEXT = sql.Literal(ERASED)
+
+
+def _kids(event: Any) -> list[str]:
+    """The data keys a ticket event's sealed fields are under."""
+    kind = type(event)
+    if kind is Ticket.Reported:
+        found = [sealed_kid(event.description)]
+        if event.location is not None:
+            found.append(sealed_kid(event.location.get("address")))
+    elif kind is Ticket.Rated:
+        found = [sealed_kid(event.comment)]
+    else:
+        return []
+    return [k for k in found if k is not None]
+
+
+def _open_report(row: Row, opened: dict[str, bytes | None]) -> None:
+    subject = row["reporter_member_id"]
+    if subject is None:
+        return
+    row["description"] = reveal(row["description"], opened, subject, "description")
+    location = row["location"]
+    if location is not None:
+        row["location"] = {
+            **location,
+            "address": reveal(location["address"], opened, subject, "address"),
+        }
 
 
 def _created(rows: list[Row], known: set[UUID]) -> Iterator[Row]:

@@ -128,10 +128,10 @@ def test_a_refused_checkpoint_is_loud_until_one_is_signed_again(api: Api, tree) 
     assert ready.status_code == 503
     assert ready.json()["status"] == "failed: checkpoints"
     assert ready.json()["checkpoints"].startswith("checkpoint refused at tree size ")
-    assert "gridledger_checkpoint_refused 1" in api.client.get("/metrics").text
+    assert "gridledger_checkpoint_refused 1" in api.get("/metrics").text
     with psycopg.connect(api.url, autocommit=True) as conn:
         conn.execute("DELETE FROM audit_checkpoint_notes WHERE id = %s", (stored.id,))
     again = api.client.post("/v1/audit/checkpoints", headers=api.headers(role="auditor"))
     assert again.status_code == 201
     assert api.client.get("/readyz").status_code == 200
-    assert "gridledger_checkpoint_refused 0" in api.client.get("/metrics").text
+    assert "gridledger_checkpoint_refused 0" in api.get("/metrics").text

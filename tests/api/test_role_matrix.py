@@ -42,7 +42,8 @@ def targets(api: Api, tree: dict[str, str]) -> Targets:
         "member_id": member, "community": tree["community"], "rule_code": "r",
         "source": {"kind": "k", "id": "matrix"}})["entry_id"]  # fmt: skip
     organisation = api.ok("POST", "/v1/organisations", {"name": "o"})["id"]
-    return {**tree, "member": member, "activity": activity, "ticket": ticket,
+    erasable = api.member(tree["grid"])
+    return {**tree, "member": member, "erasable": erasable, "activity": activity, "ticket": ticket,
             "pledge": pledge, "entry": str(entry), "organisation": organisation}  # fmt: skip
 
 
@@ -110,6 +111,7 @@ REQUESTS: dict[str, Callable[[Targets], Request]] = {
         "member_id": t["member"], "community": t["community"], "item": "i", "points": 1}),
     "reverse_entry": lambda t: ("POST", "/v1/points/reversals", {"entry_id": t["entry"], "reason": "r"}),
     "expire_points": lambda t: ("POST", "/v1/points/expiries", {"community": t["community"], "before": "2020-01-01"}),
+    "erase_member": lambda t: ("POST", f"/v1/members/{t['erasable']}/erasure", {"legal_basis": "PIPL Art. 47"}),
 }  # fmt: skip
 
 

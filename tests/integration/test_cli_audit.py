@@ -80,7 +80,7 @@ def test_an_auditor_verifies_exports_and_catches_tampering(
     assert "FAIL leaf 3 is missing" in dropped.output
     db.execute(
         "UPDATE governance_events SET state = replace(convert_from(state, 'UTF8'),"
-        " '13700137000', '13700137001')::bytea WHERE notification_id = 8"
+        " 'retired', 'retiree')::bytea WHERE notification_id = 8"
     )
     tampered = cli.invoke(app, ["verify"])
     assert tampered.exit_code == 1

@@ -65,7 +65,10 @@ def test_a_registered_member_reloads_as_registered(
     )
     assert (result.version, result.position) == (1, max_position(governance))
     member = governance.member(result.id)
-    assert (member.name, member.phone, member.kind, member.party_member) == (
+    assert governance.personal is not None
+    name = governance.personal.reveal(member.name, member.id, "name")
+    phone = governance.personal.reveal(member.phone, member.id, "phone")
+    assert (name, phone, member.kind, member.party_member) == (
         "王芳",
         "+8613800138000",
         "retired",

@@ -235,6 +235,7 @@ def check_members(
         "volunteer_hours": ids["activity_hours"] + Decimal("3.25"),
         "points_balance": balance, "registered_at": wang["registered_at"],
         "version": member.version, "last_position": wang["last_position"],
+        "last_active_at": wang["last_active_at"], "erased_at": None,
     }  # fmt: skip
     assert ids["activity_hours"] == Decimal("1.50")
     assert wang["registered_at"] == member.created_on

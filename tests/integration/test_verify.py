@@ -52,7 +52,7 @@ def logged(
 def _edit(db: psycopg.Connection, position: int) -> None:
     db.execute(
         "UPDATE governance_events SET state = replace(convert_from(state, 'UTF8'),"
-        " '居民', '某人')::bytea WHERE notification_id = %s",
+        " 'resident', 'retiree')::bytea WHERE notification_id = %s",
         (position,),
     )
 
@@ -225,7 +225,7 @@ def test_a_readable_field_beside_the_record_is_refused(logged, db, signer) -> No
 def test_an_edited_state_is_named(logged, db, signer) -> None:
     lines = _bundle(db, signer, logged[0][0])
     event = json.loads(lines[-2])
-    state = base64.b64decode(event["state"]).replace(b"13800138000", b"13900139000")
+    state = base64.b64decode(event["state"]).replace(b"resident", b"retiree")
     n = len(lines) - 2
     report = verify_bundle(_line(lines, n, state=base64.b64encode(state).decode()), POLICY)
     assert report.problems == [

@@ -33,7 +33,11 @@ def register_member(body: MemberIn, caller: CallerDep, response: Response) -> An
 @router.post("/members/{member_id}/report-ins", responses=COMMAND, name="report_in_member")
 def report_in(member_id: UUID, body: MemberReportIn, caller: CallerDep) -> Answer:
     """The member reports in (报到) to a community, perhaps a grid, perhaps through an
-    organisation that has reported in there."""
+    organisation that has reported in there. Staff report in only a member they may
+    read already (one of their subtree's, by home grid or report-in): anyone else is
+    404, as an unknown id; a member from elsewhere reports in with their own token."""
+    caller.allow("report_in_member", place=body.grid or body.community, owner=member_id)
+    caller.require_known_member(member_id)
     result = caller.run(
         "report_in_member",
         member_id,
@@ -46,7 +50,10 @@ def report_in(member_id: UUID, body: MemberReportIn, caller: CallerDep) -> Answe
 
 @router.post("/members/{member_id}/role-claims", responses=COMMAND, name="claim_role")
 def claim_role(member_id: UUID, body: RoleClaimIn, caller: CallerDep) -> Answer:
-    """The member claims a role (grid worker, building or unit head, pioneer post)."""
+    """The member claims a role (grid worker, building or unit head, pioneer post):
+    one the staff may read (see `report_in`), else 404."""
+    caller.allow("claim_role", place=body.jurisdiction)
+    caller.require_known_member(member_id)
     result = caller.run("claim_role", member_id, place=body.jurisdiction, **body.model_dump())
     return Answer.of(result)
 
@@ -63,7 +70,7 @@ def get_member(member_id: UUID, conn: Members, viewer: ViewerDep) -> MemberOut:
     """A member with report-ins, held roles, volunteer hours and points balance (404 for
     a member outside what the caller may read)."""
     row = first(conn, "SELECT * FROM members AS m", ("m.id = %s", member_id), viewer.members())
-    return MemberOut(**found(row, "Member", member_id))
+    return MemberOut(**viewer.member_row(found(row, "Member", member_id)))
 
 
 @router.get("/members", responses=QUERY)
@@ -88,4 +95,6 @@ def list_members(
     items, next_cursor = Page(["id"]).fetch(
         conn, sql.SQL("SELECT * FROM members AS m"), where, params, limit, cursor
     )
-    return PageOf[MemberOut](items=[MemberOut(**r) for r in items], next_cursor=next_cursor)
+    return PageOf[MemberOut](
+        items=[MemberOut(**viewer.member_row(r)) for r in items], next_cursor=next_cursor
+    )

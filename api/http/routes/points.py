@@ -332,16 +332,21 @@ def _board(
         source, amount = sql.SQL("points_balances"), sql.SQL("balance")
     else:
         source, amount = sql.SQL("points_ledger"), sql.SQL("delta")
+    # A name only of a member the caller may read (api.http.visibility): the points of a
+    # community's accounts are not the people's records (a grid worker reads its
+    # community's points, but the people of its own grid only).
+    named, named_params = viewer.members()
     board = sql.SQL(
         "SELECT * FROM (SELECT b.member_id, m.name, sum(b.{amount})::bigint AS points"
-        " FROM {source} AS b LEFT JOIN members m ON m.id = b.member_id {where}"
+        " FROM {source} AS b LEFT JOIN members m ON m.id = b.member_id AND {named} {where}"
         " GROUP BY b.member_id, m.name) AS board"
     ).format(
         amount=amount,
         source=source,
+        named=named,
         where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
     )
-    return board, params
+    return board, [*named_params, *params]
 
 
 @router.get(

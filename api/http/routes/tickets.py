@@ -40,11 +40,15 @@ Timeline = Annotated[Connection, reader("tickets", "ticket_timeline")]
 @router.post("/tickets", status_code=201, responses=COMMAND, name="report_ticket")
 def report_ticket(body: TicketIn, caller: CallerDep, response: Response) -> Answer:
     """Report a matter in a grid (随手拍 by a grid worker, a resident, the hotline); a
-    resident reports as themselves."""
+    resident reports as themselves; staff may name as reporter only a member they may
+    read (else 404, as an unknown id)."""
     fields = body.model_dump()
     if caller.principal.role == "resident" and body.reporter_member_id is None:
         fields["reporter_member_id"] = caller.principal.sub
     owner = fields["reporter_member_id"]
+    if body.reporter_member_id is not None:
+        caller.allow("report_ticket", place=body.grid, owner=owner)
+        caller.require_known_member(body.reporter_member_id)
     result = caller.run("report_ticket", place=body.grid, owner=owner, **fields)
     caller.facts.learn(result.id, body.grid, owner)  # what `_ticket` would read
     return created(response, result, f"/v1/tickets/{result.id}")
@@ -75,7 +79,7 @@ for _action, _command, _body, _doc in (
 def get_ticket(ticket_id: UUID, conn: Tickets, viewer: ViewerDep) -> TicketOut:
     """A ticket's current state, deadlines and overdue flags."""
     row = first(conn, "SELECT * FROM tickets", ("id = %s", ticket_id), viewer.tickets())
-    return TicketOut(**found(row, "Ticket", ticket_id))
+    return TicketOut(**viewer.ticket_row(found(row, "Ticket", ticket_id)))
 
 
 @router.get("/tickets", responses=QUERY)
@@ -107,7 +111,9 @@ def list_tickets(
     items, next_cursor = Page(["reported_at", "id"], descending=True).fetch(
         conn, sql.SQL("SELECT * FROM tickets"), where, params, limit, cursor
     )
-    return PageOf[TicketOut](items=[TicketOut(**r) for r in items], next_cursor=next_cursor)
+    return PageOf[TicketOut](
+        items=[TicketOut(**viewer.ticket_row(r)) for r in items], next_cursor=next_cursor
+    )
 
 
 @router.get("/tickets/{ticket_id}/timeline", responses=QUERY)

@@ -72,3 +72,6 @@ class MemberOut(BaseModel):
     points_balance: int = Field(examples=[120])
     registered_at: datetime
     version: int
+    erased_at: datetime | None = Field(
+        default=None, description="When the member's personal data was erased (then `erased`)."
+    )

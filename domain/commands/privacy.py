@@ -1,0 +1,51 @@
+"""Commands for personal data: erasing a member (PIPL Art. 47) and recording a read of
+one person's clear data (Art. 54)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
+from domain.data_access import PersonalDataAccess
+from domain.errors import MemberErasedError
+from domain.member import Member
+
+
+class PrivacyCommands(CommandBase):
+    def erase_member(self, meta: Meta, member_id: UUID | str, *, legal_basis: str) -> CommandResult:
+        """Record `Member.Erased`, then shred the member's data key: from then on every
+        sealed field of theirs (in their own events and in the tickets they reported)
+        reads as erased, and the stored events, their Merkle leaves and every proof stay
+        exactly as they were. Erasing an erased member shreds the key again (finishing
+        an erasure whose shredding failed) and is refused (MemberErasedError)."""
+
+        def handle() -> Outcome:
+            member: Member = self.member(member_id)
+            if member.erased:
+                self._shred(member)
+                raise MemberErasedError(f"member {member.id} has already been erased")
+            member.erase(legal_basis)
+            return Outcome(member)
+
+        args = {"member_id": member_id, "legal_basis": legal_basis}
+        result = self._execute(meta, "erase_member", args, handle)
+        self._shred(self.member(result.id))
+        return result
+
+    def _shred(self, member: Member) -> None:
+        kid = member.data_key
+        if kid is not None and self.personal is not None:
+            self.personal.shred(kid, member.id)
+
+    def record_personal_data_read(
+        self, meta: Meta, member_id: UUID | str, *, reason: str, fields: list[str]
+    ) -> CommandResult:
+        """Record that the actor reads `fields` of a member's clear data, and why."""
+
+        def handle() -> Outcome:
+            member: Member = self.member(member_id)
+            read = PersonalDataAccess.record(subject_id=member.id, reason=reason, fields=fields)
+            return Outcome(read)
+
+        args = {"member_id": member_id, "reason": reason, "fields": fields}
+        return self._execute(meta, "record_personal_data_read", args, handle)
