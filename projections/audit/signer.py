@@ -134,15 +134,14 @@ def sign(
             reason = refusal(previous.tree_size, previous.root_hash, size, root, proof)
             if reason is not None:
                 raise RefusedError(size, reason + "; refusing to sign")
+        conn.execute("DELETE FROM audit_signer_refusals")
         if last_ours is not None and (last_ours.tree_size, last_ours.root_hash) == (size, root):
             signer.remember(last_ours)
             return last_ours
         body = format_checkpoint(signer.key.name, size, root)
         note = sign_note(body, [signer.key]).decode()
-        made = Checkpoint(signer.key.name, size, root, note, _now(now))
-        made = checkpoints.store(conn, made)
+        made = checkpoints.store(conn, Checkpoint(signer.key.name, size, root, note, _now(now)))
         signer.remember(made)
-        conn.execute("DELETE FROM audit_signer_refusals")
         return made
 
 
