@@ -247,3 +247,41 @@ def verify_rebuild(
         )
     names = ", ".join(p.name for p in projections)
     _finish([str(d) for d in differences], f"a rebuild of {names} matches the live tables")
+
+
+def witness(
+    key_file: Annotated[Path, typer.Option(help="The witness's cosigner key (made if absent).")],
+    state_file: Annotated[Path, typer.Option(help="Where the last cosigned sizes are kept.")],
+    log: Annotated[
+        list[str], typer.Option(help="A log to witness: its verifier key (repeatable).")
+    ],
+    name: Annotated[str | None, typer.Option(help="The witness's name, to make a new key.")] = None,
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port.")] = 7380,
+) -> None:
+    """Run a C2SP tlog-witness: cosign each checkpoint of the given logs that
+    consistently extends the last one cosigned (POST /add-checkpoint)."""
+    import signal
+
+    from projections.audit.note import Ed25519Verifier, NoteError
+    from projections.audit.witness import Witness, cosigner_key, serve
+
+    try:
+        key = cosigner_key(key_file, name)
+        logs = [Ed25519Verifier.from_vkey(v.strip()) for v in log]
+        witnessing = Witness(key, logs, state_file)
+    except (NoteError, ValueError) as error:
+        raise typer.BadParameter(str(error)) from None
+    except BlockingIOError:
+        raise typer.BadParameter(f"another witness holds {state_file}") from None
+    server = serve(witnessing, host, port)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as Ctrl-C does
+    print(f"witness {key.vkey()}", flush=True)
+    print(f"listening on http://{host}:{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        witnessing.close()

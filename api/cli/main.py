@@ -399,6 +399,7 @@ def simulate_command(
 app.command()(audit_cli.verify)
 app.command()(audit_cli.export)
 app.command()(audit_cli.checkpoint)
+app.command()(audit_cli.witness)
 app.command()(ledger_cli.reconcile)
 app.command()(report_cli.report)
 app.command("open311-key")(open311_cli.key)
