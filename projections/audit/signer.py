@@ -123,14 +123,13 @@ def sign(
     with signer.locked():
         tree = StoredTree(conn)
         size = tree.size()
-        root = tree.root(size)
         last_ours = _latest_ours(conn, signer)
-        for previous in (signer.last_signed(), last_ours):
-            if previous is None:
-                continue
-            proof = (
-                tree.consistency(previous.tree_size, size) if 0 < previous.tree_size <= size else []
-            )
+        known = {(c.tree_size, c.root_hash): c for c in (signer.last_signed(), last_ours) if c}
+        olds = sorted({c.tree_size for c in known.values() if 0 < c.tree_size <= size})
+        root, proofs = tree.root_with_proofs(size, olds)
+        proof_from = dict(zip(olds, proofs, strict=True))
+        for previous in known.values():  # the state file's and the database's, once each
+            proof = proof_from.get(previous.tree_size, [])
             reason = refusal(previous.tree_size, previous.root_hash, size, root, proof)
             if reason is not None:
                 raise RefusedError(size, reason + "; refusing to sign")
