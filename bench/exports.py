@@ -29,12 +29,13 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # not bench/: bench/http
 
 from api.http.auth import Principal  # noqa: E402
 from api.http.exports import Export, Format  # noqa: E402
-from api.http.routes.points import _board, board_file, ledger_file  # noqa: E402
+from api.http.routes.points import board_file, ledger_file  # noqa: E402
 from api.http.schemas.points import LEADERBOARD_COLUMNS, LEDGER_COLUMNS  # noqa: E402
 from api.http.visibility import Viewer  # noqa: E402
 from api.reports.data import assemble  # noqa: E402
 from api.reports.render import render_html, render_pdf  # noqa: E402
 from bench._db import server_url  # noqa: E402
+from projections.views import points  # noqa: E402
 
 
 def peak_mib() -> float:
@@ -73,7 +74,7 @@ def main() -> None:
         ).fetchone()
         assert district is not None, "no district: are the query tables built?"
         code = district[0]
-        board, params = _board(admin, code, None, None)
+        board, params = points.board(admin.reach, code, None, None)
         members = conn.execute(
             sql.SQL("SELECT count(*) FROM ({}) AS b").format(board), params
         ).fetchone()
@@ -91,10 +92,10 @@ def main() -> None:
             )
         for fmt in (Format.CSV, Format.XLSX):
             export = Export("ledger", "Ledger", LEDGER_COLUMNS, "bench", "0")
-            query = sql.SQL("SELECT * FROM points_ledger WHERE member_id = %s")
+            clauses: list[sql.Composable] = [sql.SQL("member_id = %s")]
             timed(
                 f"ledger {fmt.value}",
-                lambda: drain(ledger_file(conn, query, [longest[0]], export, fmt)),  # noqa: B023
+                lambda: drain(ledger_file(conn, clauses, [longest[0]], export, fmt)),  # noqa: B023
             )
         first, last = date.fromisoformat(args.start), date.fromisoformat(args.end)
         started = time.perf_counter()

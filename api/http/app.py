@@ -22,6 +22,7 @@ from api.http.deps import Facts
 from api.http.limits import BodyLimit, RateLimits, TokenBuckets
 from api.http.metrics import Metrics
 from api.http.open311 import routes as open311
+from api.http.open311.catalogue import catalogue_of
 from api.http.routes import (
     activities,
     audit,
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.secret = secret
     app.state.signer = log_signer(settings)
     app.state.facts = Facts()
+    app.state.open311_catalogue = catalogue_of(settings)
     app.state.metrics = Metrics()
     app.state.revocations = None
     app.state.token_policy = TokenPolicy.of(settings, lambda jti: _revoked(app, jti))

@@ -15,6 +15,7 @@ from api.http.permissions import Place, authorize, is_platform, refuse_role
 from domain.application import Governance
 from domain.commands.base import CommandResult, Meta
 from domain.errors import NotFoundError
+from projections.views import jurisdictions
 
 T = TypeVar("T")
 
@@ -181,15 +182,10 @@ class Caller:
         """The jurisdiction `code`: from the jurisdictions query table, or, for a node
         the projection has not reached yet, from the event store; None if there is no
         such jurisdiction (the command itself then refuses)."""
-        conn, row = answering(
-            self.pool,
-            lambda c: c.execute(
-                "SELECT kind, path FROM jurisdictions WHERE code = %s", (code,)
-            ).fetchone(),
-        )
+        conn, row = answering(self.pool, lambda c: jurisdictions.place(c, code))
         self.pool.putconn(conn)
         if row is not None:
-            return Place(kind=row[0], path=list(row[1]))
+            return Place(kind=row[0], path=row[1])
         try:
             node = self.governance.jurisdiction(code)
         except NotFoundError:

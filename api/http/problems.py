@@ -35,6 +35,7 @@ from domain.errors import (
     InvalidValueError,
     NotFoundError,
 )
+from projections.views.reading import BadCursorError
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,6 @@ class NotCaughtUpError(Exception):
 
 class BeyondHeadError(Exception):
     """Raised when `min_position` lies beyond the log's head: no wait could reach it (503)."""
-
-
-class BadCursorError(Exception):
-    """Raised when a list's `cursor` is not one this server made (422)."""
 
 
 def _problem_response(

@@ -1,4 +1,4 @@
-"""Queries: read-your-writes, the projection position header, keyset pagination.
+"""Queries: read-your-writes, the projection position header, pages' parameters.
 
 Every query names the projections whose tables it reads. With `min_position=N` it
 first waits (up to `wait_ms`) until each of them has applied the log up to N, else
@@ -8,32 +8,24 @@ position of those projections, read before the rows, so the rows reflect at leas
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated, Any, LiteralString
+from typing import Annotated, Any
 
-import psycopg
 from fastapi import Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from psycopg import sql
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel
 
 from api.http.auth import Principal, authenticate
 from api.http.deps import answering
-from api.http.problems import POSITION_HEADER, BadCursorError, BeyondHeadError, NotCaughtUpError
+from api.http.problems import POSITION_HEADER, BeyondHeadError, NotCaughtUpError
 from api.http.waiting import Outcome
 from domain.errors import NotFoundError
 from projections.engine.tracking import reached
+from projections.views.reading import Connection, Row
 
 MAX_POSITION = 2**62
-Row = dict[str, Any]
-Filters = tuple["LiteralString | sql.Composable", Any]
-"""A WHERE condition and its value (None: the filter does not apply; a tuple: several)."""
 
 
 class Freshness(BaseModel):
@@ -60,8 +52,6 @@ async def freshness(  # async: no worker thread (see api.http.deps)
 
 
 FreshnessDep = Annotated[Freshness, Depends(freshness)]
-Connection = psycopg.Connection[Any]
-Statement = LiteralString | sql.SQL | sql.Composed
 
 SPARE_WAIT_S = 0.005
 """How long a request waits for a spare connection before doing without."""
@@ -161,29 +151,6 @@ def spare_connections(pool: ConnectionPool[Any], wanted: int) -> Iterator[list[C
             pool.putconn(spare)
 
 
-def one(conn: Connection, query: Statement, *params: Any) -> Row | None:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query, params).fetchone()
-
-
-def rows(conn: Connection, query: Statement, *params: Any) -> list[Row]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query, params).fetchall()
-
-
-@contextmanager
-def stream(
-    conn: Connection, query: Statement, params: Sequence[Any], size: int = 2000
-) -> Iterator[Iterator[Row]]:
-    """Every row of `query`, fetched `size` at a time by a server-side cursor (in a
-    transaction of its own): a whole list, never all of it in memory at once. The cursor
-    and its transaction end with the block, whether the rows were all read or not."""
-    with conn.transaction(), conn.cursor(name="stream", row_factory=dict_row) as cur:
-        cur.itersize = size
-        cur.execute(query, params)
-        yield iter(cur)
-
-
 # --- pagination ---
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500).")]
@@ -191,102 +158,6 @@ Cursor = Annotated[
     str | None,
     Query(max_length=500, description="`next_cursor` of the previous page."),
 ]
-
-
-def encode_cursor(values: Sequence[Any]) -> str:
-    text = json.dumps([str(v) for v in values], separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, size: int) -> list[str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-    except (binascii.Error, ValueError):
-        raise BadCursorError("cursor is not one this server made") from None
-    if (
-        not isinstance(values, list)
-        or len(values) != size
-        or not all(isinstance(v, str) and "\x00" not in v for v in values)
-    ):
-        raise BadCursorError("cursor is not one this server made")
-    return values
-
-
-def conditions(*filters: Filters) -> tuple[list[sql.Composable], list[Any]]:
-    """The WHERE clauses, and their parameters, of the filters whose value is not None;
-    a clause with several placeholders takes a tuple of values."""
-    clauses: list[sql.Composable] = []
-    params: list[Any] = []
-    for clause, value in filters:
-        if value is None:
-            continue
-        clauses.append(clause if isinstance(clause, sql.Composable) else sql.SQL(clause))
-        params.extend(value if isinstance(value, tuple) else (value,))
-    return clauses, params
-
-
-def matching(
-    conn: Connection, select: LiteralString, *filters: Filters, order: LiteralString = ""
-) -> list[Row]:
-    """The rows of `select` (a SELECT ... FROM without WHERE) matching every filter (see
-    `conditions`; at least one must apply), in the `order` given (an ORDER BY clause)."""
-    clauses, params = conditions(*filters)
-    where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses)
-    return rows(conn, sql.SQL(select) + where + sql.SQL(order), *params)
-
-
-def first(conn: Connection, select: LiteralString, *filters: Filters) -> Row | None:
-    """The first row `matching` the filters, if any."""
-    found = matching(conn, select, *filters, order=" LIMIT 1")
-    return found[0] if found else None
-
-
-class Page:
-    """A keyset page over `keys` (columns unique together), ascending or descending."""
-
-    def __init__(self, keys: Sequence[str], *, descending: bool = False) -> None:
-        self.keys = list(keys)
-        self.descending = descending
-
-    def fetch(
-        self,
-        conn: Connection,
-        select: sql.Composable,
-        where: list[sql.Composable],
-        params: list[Any],
-        limit: int,
-        cursor: str | None,
-    ) -> tuple[list[Row], str | None]:
-        """The rows of `select` (a SELECT ... FROM without WHERE) matching `where`,
-        after `cursor`, at most `limit`; and the cursor of the next page, if any."""
-        where = list(where)
-        params = list(params)
-        columns = sql.SQL(", ").join(sql.Identifier(k) for k in self.keys)
-        if cursor is not None:
-            values = decode_cursor(cursor, len(self.keys))
-            after = sql.SQL(", ").join(sql.Placeholder() * len(values))
-            operator = sql.SQL("<" if self.descending else ">")
-            where.append(sql.SQL("({}) {} ({})").format(columns, operator, after))
-            params.extend(values)
-        direction = sql.SQL(" DESC" if self.descending else "")
-        order = sql.SQL(", ").join(sql.Identifier(k) + direction for k in self.keys)
-        query = sql.SQL("{} {} ORDER BY {} LIMIT {}").format(
-            select,
-            sql.SQL("WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
-            order,
-            sql.Literal(limit + 1),
-        )
-        try:
-            found = rows(conn, query, *params)
-        except psycopg.DataError:  # a cursor whose values are no keys of this list
-            if cursor is None:
-                raise
-            raise BadCursorError("cursor is not one this server made") from None
-        if len(found) <= limit:
-            return found, None
-        found = found[:limit]
-        return found, encode_cursor([found[-1][k] for k in self.keys])
 
 
 def found(row: Row | None, kind: str, key: object) -> Row:

@@ -1,4 +1,6 @@
-"""Who may read what: the read policy, as SQL conditions on the query tables.
+"""Who may read what: the read policy, by role. A caller's `Viewer.reach` says what it
+sees (everything, a scope's subtree, or its own rows); the query functions of the views
+(`projections.views.<family>.visible`) turn that into SQL conditions on their tables.
 
 Every query adds the caller's condition to its own, so a list holds only what the
 caller may see and a single resource the caller may not see is not found (404, the
@@ -29,50 +31,26 @@ description and address of a ticket a member reported as `withheld`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, LiteralString
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends
-from psycopg import sql
 
 from api.http.auth import Principal, PrincipalDep
 from api.http.permissions import HANDLERS, OWN, is_platform
 from domain.personal_data import ERASED, mask_phone
+from projections.views.reading import Reach
 
 READS_EVERYTHING = ("admin", "auditor", "evaluator")
 """The roles that may read everything (an admin only with the platform scope)."""
 READS_AUDIT = ("admin", "auditor")
 """The raw log, states, proofs and exports: platform admins and auditors only."""
 READS_SCOPE = HANDLERS
-SUBTREE = "SELECT code FROM jurisdictions WHERE path @> ARRAY[%s]::text[]"
-MEMBER_IN_SUBTREE = (
-    "(EXISTS (SELECT 1 FROM roster_members r WHERE r.member_id = m.id"  # noqa: S608
-    f" AND r.path @> ARRAY[%s]::text[]) OR m.home_grid IN ({SUBTREE}))"
-)
-"""A member (the table aliased `m`) whose report-in or home grid lies in the subtree of
-the code given twice."""
-
-
-def in_subtree(column: str) -> str:
-    """`column` names a jurisdiction in the subtree of the code given."""
-    return f"{column} IN ({SUBTREE})"
-
-
-SCOPE_AND_ITS_COMMUNITY = f"{SUBTREE} UNION SELECT unnest(path) FROM jurisdictions WHERE code = %s"  # noqa: S608
-"""The codes of the scope's subtree, and of the nodes above the scope (among which the
-community it lies in): a community-level column matches one of those exactly when
-`permissions.Place.within` holds for it."""
-
 SEES_CONTACT = (*HANDLERS, OWN)
 """Roles that read a member's phone in clear (on the rows they may read at all)."""
 SEES_REPORTS = (*READS_AUDIT, *HANDLERS, OWN)
 """Roles that read what a member wrote in a ticket (description, address)."""
 WITHHELD = "withheld"
-
-Filter = tuple[sql.Composable, tuple[Any, ...]]
-"""A condition and its parameters, for `api.http.reads.conditions`."""
-EVERYTHING: Filter = (sql.SQL("TRUE"), ())
-NOTHING: Filter = (sql.SQL("FALSE"), ())
 
 
 @dataclass(frozen=True)
@@ -103,16 +81,10 @@ class Viewer:
         except ValueError:
             return None
 
-    def _by_role(
-        self, *, scoped: LiteralString, scoped_params: int, own: LiteralString | None
-    ) -> Filter:
-        if self.sees_everything:
-            return EVERYTHING
-        if self.scope is not None:
-            return sql.SQL(scoped), (self.scope,) * scoped_params
-        if own is not None and self.member_id is not None:
-            return sql.SQL(own), (self.member_id,)
-        return NOTHING
+    @property
+    def reach(self) -> Reach:
+        """What the caller sees of the query tables (their conditions are the views')."""
+        return Reach(everything=self.sees_everything, scope=self.scope, member=self.member_id)
 
     def member_row(self, row: dict[str, Any]) -> dict[str, Any]:
         """A members row as this caller may see it: the phone masked unless its role
@@ -133,38 +105,6 @@ class Viewer:
             "description": hidden,
             "location": None if location is None else {**location, "address": hidden},
         }
-
-    def members(self) -> Filter:
-        """Members (the table aliased `m`): in the subtree by home grid or report-in."""
-        return self._by_role(
-            scoped=MEMBER_IN_SUBTREE,
-            scoped_params=2,
-            own="m.id = %s",
-        )
-
-    def tickets(self) -> Filter:
-        """Tickets: in the subtree; a resident's, those they reported."""
-        return self._by_role(
-            scoped="grid_path @> ARRAY[%s]::text[]",
-            scoped_params=1,
-            own="reporter_member_id = %s",
-        )
-
-    def roster(self) -> Filter:
-        """Roster entries (the `path` of the place reported in to, `kind`, `id`)."""
-        return self._by_role(
-            scoped="path @> ARRAY[%s]::text[]",
-            scoped_params=1,
-            own="kind = 'member' AND id = %s",
-        )
-
-    def community_things(self, column: LiteralString, member: LiteralString | None) -> Filter:
-        """Rows that belong to the community (or grid) in `column`: pledges, points,
-        attendance; a resident's own, by the member in the column `member`."""
-        own: LiteralString | None = None if member is None else f"{member} = %s"
-        return self._by_role(
-            scoped=f"{column} IN ({SCOPE_AND_ITS_COMMUNITY})", scoped_params=2, own=own
-        )
 
 
 async def viewer(principal: PrincipalDep) -> Viewer:  # async: no worker thread (see deps)

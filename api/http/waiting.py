@@ -23,11 +23,10 @@ from typing import Any
 
 import psycopg
 
+from projections.engine.tracking import positions
 from projections.store.events import max_position
 
 log = logging.getLogger(__name__)
-
-POSITIONS = "SELECT name, position FROM projection_state WHERE status = 'active'"
 
 
 class Outcome(Enum):
@@ -117,8 +116,7 @@ class PositionWatch:
             self._conn = psycopg.connect(
                 self.url, autocommit=True, connect_timeout=self.connect_timeout
             )
-        positions = dict(self._conn.execute(POSITIONS).fetchall())
-        return positions, max_position(self._conn)
+        return positions(self._conn), max_position(self._conn)
 
     def _drop(self) -> None:
         if self._conn is not None:

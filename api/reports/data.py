@@ -25,6 +25,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from api.reports.render import ChildOverdue, Headline, Month, PointsMonth, ReportData, Worker
@@ -47,7 +48,7 @@ from projections.store.snapshot import one_snapshot
 READS = ("assessments", "points", "jurisdictions")
 TOP_WORKERS = 20
 """How many workers a report lists (those with the most tickets)."""
-MONTH_OF = "date_trunc('month', {} AT TIME ZONE 'Asia/Shanghai')::date"
+MONTH_OF = sql.SQL("date_trunc('month', {} AT TIME ZONE 'Asia/Shanghai')::date")
 MONTH_RATES = ("response_in_time_rate", "on_time_resolution_rate", "satisfaction_rate",
                "three_rates_score")  # fmt: skip
 
@@ -184,6 +185,18 @@ def _overdue_by_child(
     ]
 
 
+_POINTS_FLOW = sql.SQL(
+    "SELECT {month} AS month,"
+    " coalesce(-sum(amount) FILTER (WHERE account_type = 'issuance'), 0) AS issued,"
+    " coalesce(sum(amount) FILTER (WHERE account_type = 'redeemed'), 0) AS redeemed,"
+    " coalesce(sum(amount) FILTER (WHERE account_type = 'deducted'), 0) AS deducted,"
+    " coalesce(sum(amount) FILTER (WHERE account_type = 'expired'), 0) AS expired"
+    " FROM points_postings WHERE community IN"
+    " (SELECT code FROM jurisdictions WHERE path @> ARRAY[%(code)s]::text[])"
+    " AND recorded_at >= %(lo)s AND recorded_at < %(hi)s GROUP BY 1"
+).format(month=MONTH_OF.format(sql.Identifier("recorded_at")))
+
+
 def _points_flow(
     conn: psycopg.Connection[Any], where: dict[str, Any], start: date, end: date
 ) -> list[PointsMonth]:
@@ -193,14 +206,7 @@ def _points_flow(
         r["month"]: r
         for r in _all(
             conn,
-            f"SELECT {MONTH_OF.format('recorded_at')} AS month,"  # noqa: S608
-            " coalesce(-sum(amount) FILTER (WHERE account_type = 'issuance'), 0) AS issued,"
-            " coalesce(sum(amount) FILTER (WHERE account_type = 'redeemed'), 0) AS redeemed,"
-            " coalesce(sum(amount) FILTER (WHERE account_type = 'deducted'), 0) AS deducted,"
-            " coalesce(sum(amount) FILTER (WHERE account_type = 'expired'), 0) AS expired"
-            " FROM points_postings WHERE community IN"
-            " (SELECT code FROM jurisdictions WHERE path @> ARRAY[%(code)s]::text[])"
-            " AND recorded_at >= %(lo)s AND recorded_at < %(hi)s GROUP BY 1",
+            _POINTS_FLOW,
             where,
         )
     }
@@ -212,21 +218,28 @@ def _points_flow(
     return flow
 
 
+_CURRENT = sql.SQL("valid_to IS NULL")
+_AS_OF = sql.SQL("valid_from <= %(as_of)s AND (valid_to IS NULL OR valid_to > %(as_of)s)")
+_TOP_HANDLERS = sql.SQL(
+    "SELECT handler, count(*) AS tickets FROM assessment_tickets, unnest(handlers) AS handler"
+    " WHERE {rows} AND reported_at >= %(start)s AND reported_at < %(end)s"
+    " AND grid_path @> ARRAY[%(code)s]::text[]"
+    " GROUP BY handler ORDER BY count(*) DESC, handler LIMIT %(top)s"
+)
+"""The handlers with the most tickets of a subtree, the rows as they stand (`_CURRENT`)
+or stood (`_AS_OF`)."""
+
+
 def _workers(
     conn: psycopg.Connection[Any], code: str, period: Period, terms: dict[str, Any], now: datetime
 ) -> list[Worker]:
     """The handlers of the subtree's tickets with the most of them, each with their stars
     (by the same figures and rules as their worker scorecard, under the policy in force
     for the jurisdiction reported on)."""
-    rows = "valid_to IS NULL" if period.as_of is None else (
-        "valid_from <= %(as_of)s AND (valid_to IS NULL OR valid_to > %(as_of)s)")  # fmt: skip
+    rows = _CURRENT if period.as_of is None else _AS_OF
     found = _all(
         conn,
-        "SELECT handler, count(*) AS tickets"  # noqa: S608
-        " FROM assessment_tickets, unnest(handlers) AS handler"
-        f" WHERE {rows} AND reported_at >= %(start)s AND reported_at < %(end)s"
-        " AND grid_path @> ARRAY[%(code)s]::text[]"
-        " GROUP BY handler ORDER BY count(*) DESC, handler LIMIT %(top)s",
+        _TOP_HANDLERS.format(rows=rows),
         {**period.params(), "code": code, "top": TOP_WORKERS},
     )
     names = _names(conn, [r["handler"] for r in found])

@@ -14,6 +14,17 @@ class Witness(BaseModel):
     key: str = Field(description="Its cosignature verifier key, name+keyid+base64.")
 
 
+class Open311Service(BaseModel):
+    """A ticket category offered as an Open311 service (see README "Open311")."""
+
+    category: str = Field(min_length=1, max_length=50, description="The tickets' category.")
+    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="service_code.")
+    name: str = Field(min_length=1, max_length=100)
+    description: str = ""
+    group: str = ""
+    keywords: list[str] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDLEDGER_", env_file=".env", extra="ignore")
 
@@ -129,6 +140,12 @@ class Settings(BaseSettings):
         description="A jurisdiction code whose tickets anyone may read through Open311 "
         "without an api_key (the PyPI georeport client sends none). Unset: every Open311 "
         "read of requests needs a key. Public answers never show a description or a place.",
+    )
+    open311_services: list[Open311Service] = Field(
+        default_factory=list,
+        description="The categories Open311 offers as services, as JSON: "
+        '[{"category": "环境卫生", "code": "sanitation", "name": "环境卫生"}]. '
+        "Empty: the simulation's 11 categories.",
     )
     open311_language: Literal["zh", "en"] = Field(
         default="zh", description="The language of Open311 status notes and service notices."

@@ -55,7 +55,7 @@ from domain.activity import Activity
 from domain.pledge import Pledge
 from domain.rulebook import Trigger
 from domain.ticket import Ticket
-from projections.store.events import EVENTS, EVENTS_TABLE, max_position
+from projections.store.events import EVENTS, max_position
 from projections.store.snapshot import one_snapshot
 from projections.views.points_ledger import (
     BATCH_EVENTS,
@@ -82,19 +82,33 @@ UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 
 # The rows in scope: {alias}.community among the communities (NULL: all), recorded at
 # or before as_of (NULL: all).
-_SCOPE = "(%(communities)s::text[] IS NULL OR {a}.community = ANY(%(communities)s))"
-_UPTO = "(%(as_of)s::timestamptz IS NULL OR {a}.recorded_at <= %(as_of)s)"
+_SCOPE = sql.SQL("(%(communities)s::text[] IS NULL OR {} = ANY(%(communities)s))")
+_UPTO = sql.SQL("(%(as_of)s::timestamptz IS NULL OR {} <= %(as_of)s)")
 
 
-def _in_scope(alias: str, *, dated: bool = True) -> str:
-    parts = [_SCOPE.format(a=alias)] + ([_UPTO.format(a=alias)] if dated else [])
-    return " AND ".join(parts)
+def _in_scope(alias: str, *, dated: bool = True) -> sql.Composable:
+    parts = [_SCOPE.format(sql.Identifier(alias, "community"))]
+    if dated:
+        parts.append(_UPTO.format(sql.Identifier(alias, "recorded_at")))
+    return sql.SQL(" AND ").join(parts)
 
 
-LEDGER = f"SELECT * FROM points_ledger AS l WHERE {_in_scope('l')}"  # noqa: S608
-POSTINGS = f"SELECT * FROM points_postings AS p WHERE {_in_scope('p')}"  # noqa: S608
-ACCOUNT = "'member:' || {a}.member_id || ':' || {a}.community"
-ENTRY = "'entry ' || {a}.entry_id || ' (' || {a}.kind || ')'"
+LEDGER = sql.SQL("SELECT * FROM points_ledger AS l WHERE {}").format(_in_scope("l"))
+POSTINGS = sql.SQL("SELECT * FROM points_postings AS p WHERE {}").format(_in_scope("p"))
+
+
+def _account(alias: str) -> sql.Composable:
+    """The subject naming the member account of the row aliased `alias`."""
+    return sql.SQL("'member:' || {} || ':' || {}").format(
+        sql.Identifier(alias, "member_id"), sql.Identifier(alias, "community")
+    )
+
+
+def _entry(alias: str) -> sql.Composable:
+    """The subject naming the entry of the row aliased `alias`."""
+    return sql.SQL("'entry ' || {} || ' (' || {} || ')'").format(
+        sql.Identifier(alias, "entry_id"), sql.Identifier(alias, "kind")
+    )
 
 
 @dataclass(frozen=True)
@@ -161,48 +175,77 @@ def _iso(moment: datetime | None) -> str | None:
 
 # --- the checks: each query answers (community, subject, position, detail) ---
 
-_RUNNING_BALANCE = f"""
-SELECT DISTINCT ON (account_id) community, {ACCOUNT.format(a="x")} AS subject, position,
+
+def _columns(alias: str, names: Sequence[str], *, zero: bool = False) -> sql.Composable:
+    """`alias.name` for each of `names` (`coalesce(alias.name, 0)` with `zero`), joined
+    by commas."""
+    template = sql.SQL("coalesce({}, 0)" if zero else "{}")
+    return sql.SQL(", ").join(template.format(sql.Identifier(alias, n)) for n in names)
+
+
+def _labelled(alias: str, names: Sequence[str], *, zero: bool = False) -> sql.Composable:
+    """`'name=' || alias.name` for each of `names` (see `_columns`), joined by commas."""
+    template = sql.SQL("{} || coalesce({}, 0)" if zero else "{} || {}")
+    return sql.SQL(", ").join(
+        template.format(sql.Literal(f"{n}="), sql.Identifier(alias, n)) for n in names
+    )
+
+
+_RUNNING_BALANCE = sql.SQL(
+    """
+SELECT DISTINCT ON (account_id) community, {account} AS subject, position,
   format('entry %%s (%%s): running balance %%s, but its account''s entries up to it'
          ' fold to %%s', entry_id, kind, balance_after, fold) AS detail
 FROM (SELECT l.*, sum(delta) OVER (PARTITION BY account_id ORDER BY position) AS fold
-      FROM ({LEDGER}) AS l) AS x
+      FROM ({ledger}) AS l) AS x
 WHERE balance_after <> fold ORDER BY account_id, position
-"""  # noqa: S608
+"""
+).format(
+    account=_account("x"),
+    ledger=LEDGER,
+)
 
 _TOTALS = ("balance", "earned", "deducted", "redeemed", "expired", "pending")
-_BALANCE_ROWS = f"""
+_BALANCE_ROWS = sql.SQL("""
 SELECT coalesce(b.community, f.community) AS community,
   'member:' || coalesce(b.member_id, f.member_id) || ':' || coalesce(b.community, f.community)
     AS subject, f.last_position AS position,
   CASE WHEN b.account_id IS NULL THEN
     format('no balance row for an account with %%s entries', f.entries)
   ELSE format('balance row: %%s; its %%s entries fold to: %%s%%s',
-    concat_ws(' ', {", ".join(f"'{t}=' || b.{t}" for t in _TOTALS)}),
+    concat_ws(' ', {stored}),
     coalesce(f.entries, 0),
-    concat_ws(' ', {", ".join(f"'{t}=' || coalesce(f.{t}, 0)" for t in _TOTALS)}),
+    concat_ws(' ', {folded}),
     CASE WHEN b.balance <> b.earned - b.deducted - b.redeemed - b.expired
       THEN ' (and balance <> earned - deducted - redeemed - expired)' ELSE '' END)
   END AS detail
-FROM (SELECT * FROM points_balances AS b WHERE {_in_scope("b", dated=False)}) AS b
+FROM (SELECT * FROM points_balances AS b WHERE {scope}) AS b
 FULL JOIN (SELECT account_id, min(community) AS community, min(member_id::text)::uuid
-    AS member_id, sum(delta) AS balance, {FOLDED_TOTALS}, count(*) AS entries,
-    max(position) AS last_position FROM ({LEDGER}) AS l GROUP BY account_id) AS f
+    AS member_id, sum(delta) AS balance, {folded_totals}, count(*) AS entries,
+    max(position) AS last_position FROM ({ledger}) AS l GROUP BY account_id) AS f
   USING (account_id)
 WHERE %(as_of)s::timestamptz IS NULL AND (
-  ({", ".join(f"b.{t}" for t in _TOTALS)})
-    IS DISTINCT FROM ({", ".join(f"coalesce(f.{t}, 0)" for t in _TOTALS)})
+  ({stored_totals})
+    IS DISTINCT FROM ({folded_totals_of})
   OR b.balance <> b.earned - b.deducted - b.redeemed - b.expired)
 ORDER BY 1, 2
-"""  # noqa: S608
+""").format(
+    stored=_labelled("b", _TOTALS),
+    folded=_labelled("f", _TOTALS, zero=True),
+    scope=_in_scope("b", dated=False),
+    folded_totals=sql.SQL(FOLDED_TOTALS),
+    ledger=LEDGER,
+    stored_totals=_columns("b", _TOTALS),
+    folded_totals_of=_columns("f", _TOTALS, zero=True),
+)
 
 _FLOWS = ("issued", "held", "redeemed", "expired", "deducted")
-_COMMUNITY = f"""
+_COMMUNITY = sql.SQL("""
 SELECT coalesce(p.community, f.community) AS community,
   'community:' || coalesce(p.community, f.community) AS subject, NULL::bigint AS position,
   format('postings: issued %%s, held %%s, redeemed %%s, expired %%s, deducted %%s;'
          ' entries: issued %%s, held %%s, redeemed %%s, expired %%s, deducted %%s',
-         {", ".join(f"p.{t}" for t in _FLOWS)}, {", ".join(f"f.{t}" for t in _FLOWS)})
+         {posted}, {entered})
     AS detail
 FROM (SELECT community,
         coalesce(-sum(amount) FILTER (WHERE account_type = 'issuance'), 0) AS issued,
@@ -210,16 +253,22 @@ FROM (SELECT community,
         coalesce(sum(amount) FILTER (WHERE account_type = 'redeemed'), 0) AS redeemed,
         coalesce(sum(amount) FILTER (WHERE account_type = 'expired'), 0) AS expired,
         coalesce(sum(amount) FILTER (WHERE account_type = 'deducted'), 0) AS deducted
-      FROM ({POSTINGS}) AS p GROUP BY community) AS p
+      FROM ({postings}) AS p GROUP BY community) AS p
 FULL JOIN (SELECT community, earned AS issued, balance AS held, redeemed, expired, deducted
-      FROM (SELECT community, sum(delta) AS balance, {FOLDED_TOTALS}
-            FROM ({LEDGER}) AS l GROUP BY community) AS t) AS f USING (community)
+      FROM (SELECT community, sum(delta) AS balance, {folded_totals}
+            FROM ({ledger}) AS l GROUP BY community) AS t) AS f USING (community)
 WHERE p.issued IS DISTINCT FROM p.held + p.redeemed + p.expired + p.deducted
-  OR ({", ".join(f"p.{t}" for t in _FLOWS)}) IS DISTINCT FROM ({", ".join(f"f.{t}" for t in _FLOWS)})
+  OR ({posted}) IS DISTINCT FROM ({entered})
 ORDER BY 1
-"""  # noqa: S608, E501
+""").format(
+    posted=_columns("p", _FLOWS),
+    entered=_columns("f", _FLOWS),
+    postings=POSTINGS,
+    folded_totals=sql.SQL(FOLDED_TOTALS),
+    ledger=LEDGER,
+)
 
-_POSTED_LEGS = sql.SQL(MOVEMENT_LEGS).format(batch_rows=sql.SQL(LEDGER), flows=flows_table())
+_POSTED_LEGS = sql.SQL(MOVEMENT_LEGS).format(batch_rows=LEDGER, flows=flows_table())
 _POSTINGS_MATCH = sql.SQL(
     """
 SELECT coalesce(p.community, e.community) AS community,
@@ -241,15 +290,19 @@ WHERE p.posting_id IS NULL OR e.posting_id IS NULL
      IS DISTINCT FROM (e.account, e.counter_account, e.amount, e.entry_id, e.kind)
 ORDER BY 3
 """
-).format(posted=_POSTED_LEGS, postings=sql.SQL(POSTINGS))
+).format(posted=_POSTED_LEGS, postings=POSTINGS)
 
-_POSTINGS_SUM = f"""
+_POSTINGS_SUM = sql.SQL(
+    """
 SELECT community, coalesce('community:' || community, 'all postings') AS subject,
   NULL::bigint AS position, format('postings sum to %%s, not zero', total) AS detail
-FROM (SELECT community, sum(amount) AS total FROM ({POSTINGS}) AS p
+FROM (SELECT community, sum(amount) AS total FROM ({postings}) AS p
       GROUP BY ROLLUP (community)) AS s
 WHERE total <> 0 ORDER BY community NULLS LAST
-"""  # noqa: S608
+"""
+).format(
+    postings=POSTINGS,
+)
 
 _TRACED = ("account_id", "entry_id", "points", "delta", "balance_after", "rule_code",
            "rule_version", "source", "awarded_by", "approved_by", "recorded_at")  # fmt: skip
@@ -289,8 +342,8 @@ ORDER BY 3
 ).format(
     batch_events=sql.SQL(BATCH_EVENTS).format(events=EVENTS),
     events=EVENTS,
-    ledger=sql.SQL(LEDGER),
-    ev_scope=sql.SQL(_in_scope("ev")),
+    ledger=LEDGER,
+    ev_scope=_in_scope("ev"),
     differing=sql.SQL(", ").join(
         sql.SQL("CASE WHEN l.{c} IS DISTINCT FROM ev.{c} THEN {n} END").format(
             c=sql.Identifier(c), n=sql.Literal(c)
@@ -301,13 +354,18 @@ ORDER BY 3
     event_fields=sql.SQL(", ").join(sql.SQL("ev.{}").format(sql.Identifier(c)) for c in _TRACED),
 )
 
-_RULE_VERSIONS = f"""
+_RULE_VERSIONS = sql.SQL(
+    """
 SELECT r.*, lead(r.position) OVER (PARTITION BY r.community, r.rule_code ORDER BY r.version)
   AS next_position
-FROM points_rules AS r WHERE {_in_scope("r", dated=False)}
-"""  # noqa: S608
-_RULE = f"""
-SELECT community, {ENTRY.format(a="x")} AS subject, position, detail FROM (
+FROM points_rules AS r WHERE {scope}
+"""
+).format(
+    scope=_in_scope("r", dated=False),
+)
+_RULE = sql.SQL(
+    """
+SELECT community, {entry} AS subject, position, detail FROM (
   SELECT l.*, CASE
     WHEN l.rule_code IS NULL THEN format('a %%s that names no rule', l.kind)
     WHEN v.version IS NULL THEN format('rule %%s version %%s is not in the rulebook of %%s',
@@ -317,12 +375,16 @@ SELECT community, {ENTRY.format(a="x")} AS subject, position, detail FROM (
     WHEN l.kind IN ('award', 'deduction') AND v.kind <> l.kind THEN
       format('a %%s under %%s rule %%s version %%s', l.kind, v.kind, l.rule_code, l.rule_version)
     END AS detail
-  FROM ({LEDGER}) AS l
+  FROM ({ledger}) AS l
   LEFT JOIN points_rules AS v ON v.community = l.community AND v.rule_code = l.rule_code
     AND v.version = l.rule_version
   WHERE l.rule_code IS NOT NULL OR l.kind IN ('award', 'deduction')) AS x
 WHERE detail IS NOT NULL ORDER BY position
-"""  # noqa: S608
+"""
+).format(
+    entry=_entry("x"),
+    ledger=LEDGER,
+)
 
 CHECKS: dict[str, tuple[str, list[Any]]] = {
     "balance": ("balances equal the fold of their entries", [_RUNNING_BALANCE, _BALANCE_ROWS]),
@@ -337,16 +399,17 @@ CHECKS: dict[str, tuple[str, list[Any]]] = {
 # --- anomalies: each query answers (community, subject, position, recorded_at, actor,
 # detail) ---
 
-_CAP_PERIODS = "(VALUES ('per_day', 10), ('per_month', 7), ('per_year', 4))"
-_CAPS = f"""
+_CAP_PERIODS = sql.SQL("(VALUES ('per_day', 10), ('per_month', 7), ('per_year', 4))")
+_CAPS = sql.SQL(
+    """
 WITH counted AS (
   SELECT l.account_id, l.rule_code, l.on_date AS counted_on, l.position, l.points AS n,
     true AS is_entry, l.rule_version, l.entry_id
-  FROM ({LEDGER}) AS l
+  FROM ({ledger}) AS l
   WHERE l.kind IN ('award', 'deduction') AND l.rule_code IS NOT NULL
   UNION ALL
   SELECT l.account_id, l.rule_code, o.on_date, l.position, -l.points, false, NULL, l.entry_id
-  FROM ({LEDGER}) AS l
+  FROM ({ledger}) AS l
   JOIN points_entries AS o
     ON o.entry_id = CASE WHEN l.kind = 'rejection' THEN l.entry_id ELSE l.reverses END
   WHERE l.rule_code IS NOT NULL
@@ -355,7 +418,7 @@ WITH counted AS (
   SELECT c.*, p.cap_name, left(c.counted_on::text, p.width) AS period,
     sum(c.n) OVER (PARTITION BY c.account_id, c.rule_code, p.cap_name,
                    left(c.counted_on::text, p.width) ORDER BY c.position) AS used
-  FROM counted AS c CROSS JOIN {_CAP_PERIODS} AS p (cap_name, width)
+  FROM counted AS c CROSS JOIN {cap_periods} AS p (cap_name, width)
 ), passed AS (
   SELECT r.position, string_agg(format('%%s=%%s in %%s (%%s counted)', r.cap_name,
       CASE r.cap_name WHEN 'per_day' THEN v.per_day WHEN 'per_month' THEN v.per_month
@@ -368,44 +431,55 @@ WITH counted AS (
     WHEN 'per_month' THEN v.per_month ELSE v.per_year END
   GROUP BY r.position
 )
-SELECT l.community, {ENTRY.format(a="l")} AS subject, l.position, l.recorded_at,
+SELECT l.community, {entry} AS subject, l.position, l.recorded_at,
   l.awarded_by AS actor, format('%%s points of rule %%s v%%s for member %%s pass its caps: %%s',
     l.points, l.rule_code, l.rule_version, l.member_id, p.caps) AS detail
 FROM passed AS p JOIN points_ledger AS l USING (position) ORDER BY l.position
-"""  # noqa: S608, E501
+"""  # noqa: E501
+).format(
+    ledger=LEDGER,
+    cap_periods=_CAP_PERIODS,
+    entry=_entry("l"),
+)
 
-_SOURCES = f"""
-SELECT l.community, {ENTRY.format(a="l")} AS subject, l.position, l.recorded_at,
+_SOURCES = sql.SQL("""
+SELECT l.community, {entry} AS subject, l.position, l.recorded_at,
   l.awarded_by AS actor, CASE
     WHEN want.kind <> l.source ->> 'kind' THEN
       format('awarded by trigger %%s, which awards for a %%s, for a %%s %%s', v.trigger,
              want.kind, l.source ->> 'kind', l.source ->> 'id')
-    WHEN NOT (l.source ->> 'id') ~ '{UUID_PATTERN}' THEN
+    WHEN NOT (l.source ->> 'id') ~ {uuid} THEN
       format('source %%s %%s is no id', l.source ->> 'kind', l.source ->> 'id')
     WHEN first.topic IS NULL THEN
       format('source %%s %%s does not exist', l.source ->> 'kind', l.source ->> 'id')
     ELSE format('source %%s %%s is a %%s', l.source ->> 'kind', l.source ->> 'id',
                 regexp_replace(first.topic, '[.][^.]*$', ''))
   END AS detail
-FROM ({LEDGER}) AS l
+FROM ({ledger}) AS l
 LEFT JOIN unnest(%(source_kinds)s::text[], %(source_topics)s::text[]) AS k (kind, topic)
   ON k.kind = l.source ->> 'kind'
 LEFT JOIN points_rules AS v ON v.community = l.community AND v.rule_code = l.rule_code
   AND v.version = l.rule_version
 LEFT JOIN unnest(%(triggers)s::text[], %(trigger_kinds)s::text[]) AS want (trigger, kind)
   ON l.awarded_by = 'system' AND want.trigger = v.trigger
-LEFT JOIN {EVENTS_TABLE} AS first
-  ON first.originator_id = CASE WHEN k.kind IS NOT NULL AND (l.source ->> 'id') ~ '{UUID_PATTERN}'
+LEFT JOIN {events} AS first
+  ON first.originator_id = CASE WHEN k.kind IS NOT NULL AND (l.source ->> 'id') ~ {uuid}
     THEN (l.source ->> 'id')::uuid END
   AND first.originator_version = 1
 WHERE l.kind IN ('award', 'deduction') AND (
   want.kind <> l.source ->> 'kind'
   OR (k.kind IS NOT NULL AND (first.topic IS NULL OR first.topic NOT LIKE k.topic || '.%%')))
 ORDER BY l.position
-"""  # noqa: S608
+""").format(
+    entry=_entry("l"),
+    uuid=sql.Literal(UUID_PATTERN),
+    ledger=LEDGER,
+    events=EVENTS,
+)
 
-_PEOPLE = f"""
-SELECT l.community, {ENTRY.format(a="l")} AS subject, l.position, l.recorded_at,
+_PEOPLE = sql.SQL(
+    """
+SELECT l.community, {entry} AS subject, l.position, l.recorded_at,
   CASE WHEN l.kind = 'award' THEN l.awarded_by ELSE l.approved_by END AS actor,
   CASE WHEN l.kind = 'award' THEN format('%%s awarded %%s points to themselves',
                                          l.awarded_by, l.points)
@@ -416,47 +490,66 @@ SELECT l.community, {ENTRY.format(a="l")} AS subject, l.position, l.recorded_at,
   CASE WHEN l.kind = 'award' THEN 'self_award'
     WHEN l.approved_by = l.member_id::text THEN 'self_approval'
     ELSE 'approval_by_awarder' END AS kind
-FROM ({LEDGER}) AS l
+FROM ({ledger}) AS l
 WHERE (l.kind = 'award' AND l.awarded_by = l.member_id::text)
   OR (l.kind = 'approval' AND (l.approved_by = l.member_id::text
                                OR l.approved_by = l.awarded_by))
 ORDER BY l.position
-"""  # noqa: S608
+"""
+).format(
+    entry=_entry("l"),
+    ledger=LEDGER,
+)
 
-_REDEMPTIONS = f"""
-SELECT community, {ENTRY.format(a="x")} AS subject, position, recorded_at, actor_id AS actor,
+_REDEMPTIONS = sql.SQL(
+    """
+SELECT community, {entry} AS subject, position, recorded_at, actor_id AS actor,
   format('member %%s redeemed %%s points (%%s) with a balance of %%s', member_id, points, item,
          before) AS detail
 FROM (SELECT l.*, coalesce(sum(delta) OVER (PARTITION BY account_id ORDER BY position
         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-      FROM ({LEDGER}) AS l) AS x
+      FROM ({ledger}) AS l) AS x
 WHERE kind = 'redemption' AND points > before ORDER BY position
-"""  # noqa: S608
+"""
+).format(
+    entry=_entry("x"),
+    ledger=LEDGER,
+)
 
-_STALE_RULES = f"""
-SELECT l.community, {ENTRY.format(a="l")} AS subject, l.position, l.recorded_at,
+_STALE_RULES = sql.SQL(
+    """
+SELECT l.community, {entry} AS subject, l.position, l.recorded_at,
   l.actor_id AS actor,
   format('recorded under rule %%s version %%s, in force from position %%s%%s', l.rule_code,
          l.rule_version, v.position,
          coalesce(' to position ' || v.next_position, '')) AS detail
-FROM ({LEDGER}) AS l
-JOIN ({_RULE_VERSIONS}) AS v ON v.community = l.community AND v.rule_code = l.rule_code
+FROM ({ledger}) AS l
+JOIN ({rule_versions}) AS v ON v.community = l.community AND v.rule_code = l.rule_code
   AND v.version = l.rule_version
 WHERE l.kind IN ('award', 'deduction')
   AND (v.position > l.position OR v.next_position < l.position)
 ORDER BY l.position
-"""  # noqa: S608
+"""
+).format(
+    entry=_entry("l"),
+    ledger=LEDGER,
+    rule_versions=_RULE_VERSIONS,
+)
 
-_BURSTS = f"""
+_BURSTS = sql.SQL(
+    """
 SELECT * FROM (
   SELECT community, entry_id, position, recorded_at, awarded_by AS actor,
     count(*) OVER w AS awards, min(recorded_at) OVER w AS since
-  FROM ({LEDGER}) AS l
+  FROM ({ledger}) AS l
   WHERE kind = 'award' AND awarded_by IS NOT NULL AND awarded_by <> 'system'
   WINDOW w AS (PARTITION BY awarded_by ORDER BY recorded_at
                RANGE BETWEEN %(burst_window)s PRECEDING AND CURRENT ROW)
 ) AS x WHERE awards > %(burst_awards)s ORDER BY actor, recorded_at, position
-"""  # noqa: S608
+"""
+).format(
+    ledger=LEDGER,
+)
 
 ANOMALIES: dict[str, str] = {
     "cap_exceeded": "an award or deduction passes its rule version's cap for the local"
@@ -508,11 +601,11 @@ def _query(conn: psycopg.Connection[Any], query: Any, params: dict[str, Any]) ->
 
 
 def _counts(conn: psycopg.Connection[Any], params: dict[str, Any]) -> dict[str, int]:
-    query = (
-        "SELECT count(*) AS entries, count(DISTINCT account_id) AS accounts,"  # noqa: S608
-        f" (SELECT count(*) FROM ({POSTINGS}) AS p) AS postings,"
-        f" count(DISTINCT community) AS communities FROM ({LEDGER}) AS l"
-    )
+    query = sql.SQL(
+        "SELECT count(*) AS entries, count(DISTINCT account_id) AS accounts,"
+        " (SELECT count(*) FROM ({postings}) AS p) AS postings,"
+        " count(DISTINCT community) AS communities FROM ({ledger}) AS l"
+    ).format(postings=POSTINGS, ledger=LEDGER)
     (row,) = _query(conn, query, params)
     return {k: int(v) for k, v in row.items()}
 

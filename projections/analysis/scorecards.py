@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, LiteralString
 
 import psycopg
+from psycopg import sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
@@ -171,7 +172,12 @@ class Period:
         }
 
 
-def _one(conn: Connection, query: LiteralString, params: dict[str, Any]) -> Row:
+def _joined(*parts: LiteralString) -> sql.Composed:
+    """The statement made of `parts`, in order."""
+    return sql.Composed([sql.SQL(part) for part in parts])
+
+
+def _one(conn: Connection, query: LiteralString | sql.Composed, params: dict[str, Any]) -> Row:
     with conn.cursor(row_factory=dict_row) as cur:
         found = cur.execute(query, params, prepare=False).fetchone()
     assert found is not None
@@ -205,8 +211,12 @@ def ticket_figures(
     now: datetime,
 ) -> Row:
     """The raw ticket counts and times of the cohort in a subtree (`code`) or of a worker."""
-    query = TICKET_FIGURES + (NOW_ROWS if period.as_of is None else AS_OF_ROWS) + COHORT
-    query += IN_SUBTREE if code is not None else OF_WORKER
+    query = _joined(
+        TICKET_FIGURES,
+        NOW_ROWS if period.as_of is None else AS_OF_ROWS,
+        COHORT,
+        IN_SUBTREE if code is not None else OF_WORKER,
+    )
     params = {**period.params(), "code": code, "worker": worker, "now": period.as_of or now}
     return _one(conn, query, params)
 
@@ -503,11 +513,18 @@ def figures_by(
 ) -> list[Row]:
     """`ticket_figures` of the subtree of `code`, per value of each expression of
     `groups` (CHILD, LOCAL_MONTH), which each row carries under its name; in one query."""
-    keys = ", ".join(f"{expression} AS {name}" for name, expression in groups.items())
+    keys = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(sql.SQL(expression), sql.Identifier(name))
+        for name, expression in groups.items()
+    )
     body = TICKET_FIGURES.strip().removeprefix("SELECT ")
-    order = ", ".join(str(n) for n in range(1, len(groups) + 1))
-    query = f"SELECT {keys}, {body}{NOW_ROWS if period.as_of is None else AS_OF_ROWS}"
-    query += f"{COHORT}{IN_SUBTREE} GROUP BY {order} ORDER BY {order}"
+    order = sql.SQL(", ").join(sql.Literal(n) for n in range(1, len(groups) + 1))
+    query = sql.SQL("SELECT {}, {} GROUP BY {} ORDER BY {}").format(
+        keys,
+        _joined(body, NOW_ROWS if period.as_of is None else AS_OF_ROWS, COHORT, IN_SUBTREE),
+        order,
+        order,
+    )
     params = {**period.params(), "code": code, "depth": depth, "now": period.as_of or now}
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query, params, prepare=False).fetchall()

@@ -43,16 +43,18 @@ class State:
     error_position: int | None
 
 
+_STATES = sql.SQL(
+    "SELECT name, generation, schema_version, status, position, error, error_position"
+    " FROM projection_state"
+)
+
+
 def states(conn: psycopg.Connection[Any], names: Sequence[str] | None = None) -> list[State]:
-    query = (
-        "SELECT name, generation, schema_version, status, position, error, error_position"
-        " FROM projection_state"
-    )
     if names is None:
-        rows = conn.execute(query + " ORDER BY name, generation").fetchall()
+        rows = conn.execute(_STATES + sql.SQL(" ORDER BY name, generation")).fetchall()
     else:
         rows = conn.execute(
-            query + " WHERE name = ANY(%s) ORDER BY name, generation", (list(names),)
+            _STATES + sql.SQL(" WHERE name = ANY(%s) ORDER BY name, generation"), (list(names),)
         ).fetchall()
     return [State(*row) for row in rows]
 
@@ -144,6 +146,14 @@ def ensure(conn: psycopg.Connection[Any], projection: Projection) -> State:
         state = current(conn, projection.name)
         assert state is not None
     return state
+
+
+def positions(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """The position of each projection's active generation."""
+    found = conn.execute(
+        "SELECT name, position FROM projection_state WHERE status = 'active'"
+    ).fetchall()
+    return {name: int(position) for name, position in found}
 
 
 def reached(conn: psycopg.Connection[Any], names: Sequence[str]) -> int | None:

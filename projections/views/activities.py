@@ -10,11 +10,17 @@ attendee who had not checked out when the activity closed.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
+
+from psycopg import sql
 
 from domain.activity import Activity
 from projections.engine.batch import Batch, Projection
+from projections.views.jurisdictions import in_community_of, in_subtree
+from projections.views.reading import Connection, Found, Page, Reach, Row, conditions, matching, one
 
 SCHEDULED = Activity.Scheduled
 CHECKED_IN = Activity.CheckedIn
@@ -146,3 +152,46 @@ def _scheduled(e: Any) -> dict[str, Any]:
         "cancelled_at": None,
         "cancellation_reason": None,
     }
+
+
+# --- reads: the queries of the HTTP API ---
+
+ACTIVITIES = sql.SQL("SELECT * FROM activities")
+ITS_JURISDICTION = sql.SQL("(SELECT a.jurisdiction FROM activities a WHERE a.id = activity_id)")
+
+
+def activity(conn: Connection, activity_id: UUID) -> Row | None:
+    return one(conn, "SELECT * FROM activities WHERE id = %s", activity_id)
+
+
+def attendance(conn: Connection, activity_id: UUID, reach: Reach) -> list[Row]:
+    """The activity's attendance that `reach` sees (all of it within its scope; a
+    member's own), in the order of check-in."""
+    return matching(
+        conn,
+        "SELECT * FROM activity_attendance",
+        ("activity_id = %s", activity_id),
+        in_community_of(reach, ITS_JURISDICTION, sql.Identifier("member_id")),
+        order=" ORDER BY checked_in_position",
+    )
+
+
+def activities(
+    conn: Connection,
+    *,
+    jurisdiction: str | None,
+    status: str | None,
+    starts_from: datetime | None,
+    starts_to: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> Found:
+    """Activities (public notices) by start time: in the subtree of `jurisdiction`, in
+    `status`, starting in [`starts_from`, `starts_to`)."""
+    clauses, params = conditions(
+        (in_subtree(sql.Identifier("jurisdiction")), jurisdiction),
+        ("status = %s", status),
+        ("starts_at >= %s", starts_from),
+        ("starts_at < %s", starts_to),
+    )
+    return Page(["starts_at", "id"]).fetch(conn, ACTIVITIES, clauses, params, limit, cursor)

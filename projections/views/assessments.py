@@ -46,6 +46,7 @@ from projections.engine.batch import Batch, Projection, topics_of
 from projections.store.events import EVENTS
 from projections.views import assessments_sql as q
 from projections.views.assessments_sql import FACT_EVENTS, PLEDGE_OUTCOMES
+from projections.views.reading import Connection, Row, rows
 
 TICKET_COLUMNS = (
     "ticket_id", "version", "valid_from", "valid_to", "grid_path", "reported_at",
@@ -167,7 +168,9 @@ class Assessments(Projection):
             (q.CHECK_OUT, ["Activity.CheckedOut"]),
         ):
             if etypes is None or any(counts.get(etype) for etype in etypes):
-                statement = batch.sql(template, events=EVENTS, columns=COLUMNS, columns_c=COLUMNS_C)
+                statement = batch.sql(
+                    template, events=EVENTS, columns=COLUMNS, columns_c=COLUMNS_C, **q.FRAGMENTS
+                )
                 cur.execute(statement, params)
         if counts.get("AssessmentPolicy.Published"):
             _policies(batch, cur.execute(q.PUBLISHED_POLICIES).fetchall())
@@ -202,3 +205,16 @@ def _policies(batch: Batch, published: list[tuple[Any, ...]]) -> None:
             ),
             (jurisdiction, version, effective_from, Jsonb(terms)),
         )
+
+
+# --- reads: the queries of the HTTP API ---
+
+
+def policy_versions(conn: Connection, jurisdiction: str) -> list[Row]:
+    """Every version of the jurisdiction's own assessment policy, in order."""
+    return rows(
+        conn,
+        "SELECT version, effective_from, effective_until, terms FROM assessment_policies"
+        " WHERE jurisdiction = %s ORDER BY version",
+        jurisdiction,
+    )

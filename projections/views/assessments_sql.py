@@ -33,9 +33,12 @@ that first command continues it (a page ended among a command's events): then th
 new row replaces it (same key). So the rows never depend on how the log was paged.
 """
 
-# ruff: noqa: S608 (every statement is assembled from this module's constants only)
-
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import LiteralString
+
+from psycopg import sql
 
 from domain.pledge import Pledge
 from domain.ticket import Ticket
@@ -104,12 +107,16 @@ SCHEDULE_ACTIVITIES = (
 )
 
 
-def _latest(etype: str, key: str, columns: str) -> str:
+def _listed(names: Sequence[str]) -> sql.Composable:
+    return sql.SQL(", ").join(map(sql.Identifier, names))
+
+
+def _latest(etype: str, key: Sequence[str], columns: Sequence[str]) -> sql.Composable:
     """The batch's last event of `etype` per `key` (its `columns`)."""
-    return (
-        f"(SELECT DISTINCT ON ({key}) {key}, {columns} FROM assessment_batch"
-        f" WHERE etype = '{etype}' ORDER BY {key}, position DESC)"
-    )
+    return sql.SQL(
+        "(SELECT DISTINCT ON ({key}) {key}, {columns} FROM assessment_batch"
+        " WHERE etype = {etype} ORDER BY {key}, position DESC)"
+    ).format(key=_listed(key), columns=_listed(columns), etype=sql.Literal(etype))
 
 
 # A fact's own row takes the batch's later events about it (a check-out, a session's
@@ -123,29 +130,34 @@ CHECK_IN = (
     " SELECT e.id, e.member_id, p.path, e.at, e.ts, o.hours, o.ts FROM assessment_batch AS e"
     " LEFT JOIN {assessment_activities} AS a ON a.activity_id = e.id"
     " LEFT JOIN {assessment_paths} AS p ON p.code = a.community"
-    f" LEFT JOIN {_latest('Activity.CheckedOut', 'id, member_id', 'hours, ts')} AS o"
+    " LEFT JOIN {checked_out} AS o"
     " ON o.id = e.id AND o.member_id = e.member_id"
     " WHERE e.etype = 'Activity.CheckedIn'"
 )
 
 
-def _only_later(first: str, later: str, key: str, columns: str) -> str:
+def _only_later(
+    first: str, later: str, key: Sequence[str], columns: Sequence[str]
+) -> sql.Composable:
     """Per `key`, the `columns` of the batch's last `later` event, where the batch holds
     no `first` event (the row was written by an earlier batch)."""
-    last = ", ".join(f"(array_agg({c} ORDER BY position DESC))[1] AS {c}" for c in columns.split())
-    return (
-        f"(SELECT {key}, {last} FROM assessment_batch WHERE etype IN ('{first}', '{later}')"
-        f" GROUP BY {key} HAVING bool_and(etype = '{later}'))"
+    last = sql.SQL(", ").join(
+        sql.SQL("(array_agg({c} ORDER BY position DESC))[1] AS {c}").format(c=sql.Identifier(c))
+        for c in columns
     )
+    return sql.SQL(
+        "(SELECT {key}, {last} FROM assessment_batch WHERE etype IN ({first}, {later})"
+        " GROUP BY {key} HAVING bool_and(etype = {later}))"
+    ).format(key=_listed(key), last=last, first=sql.Literal(first), later=sql.Literal(later))
 
 
 CHECK_OUT = (
     "UPDATE {assessment_attendance} AS t SET hours = o.hours, out_recorded_at = o.ts"
-    f" FROM {_only_later('Activity.CheckedIn', 'Activity.CheckedOut', 'id, member_id', 'hours ts')}"
+    " FROM {checked_out_later}"
     " AS o WHERE t.activity_id = o.id AND t.member_id = o.member_id"
 )
 
-_OUTCOMES = (
+_OUTCOMES = sql.SQL(
     "(SELECT DISTINCT ON (id) id, ts, split_part(etype, '.', 2) AS outcome"
     " FROM assessment_batch WHERE etype = ANY(%(outcomes)s) ORDER BY id, position DESC)"
 )
@@ -155,7 +167,7 @@ MAKE_PLEDGES = (
     " outcome_at)"
     " SELECT e.id, e.member_id, p.path, e.ts, lower(o.outcome), o.ts"
     " FROM assessment_batch AS e LEFT JOIN {assessment_paths} AS p ON p.code = e.community"
-    f" LEFT JOIN {_OUTCOMES} AS o ON o.id = e.id WHERE e.etype = 'Pledge.Pledged'"
+    " LEFT JOIN {outcomes} AS o ON o.id = e.id WHERE e.etype = 'Pledge.Pledged'"
 )
 
 END_PLEDGES = (
@@ -170,13 +182,13 @@ LOG_SESSIONS = (
     "INSERT INTO {assessment_sessions} (pledge_id, session_no, path, hours, verified_at)"
     " SELECT e.id, e.session_no, p.path, e.hours, v.ts"
     " FROM assessment_batch AS e LEFT JOIN {assessment_pledges} AS p ON p.pledge_id = e.id"
-    f" LEFT JOIN {_latest('Pledge.SessionVerified', 'id, session_no', 'ts')} AS v"
+    " LEFT JOIN {verified} AS v"
     " ON v.id = e.id AND v.session_no = e.session_no WHERE e.etype = 'Pledge.SessionLogged'"
 )
 
 VERIFY_SESSIONS = (
     "UPDATE {assessment_sessions} AS t SET verified_at = v.ts FROM"
-    f" {_only_later('Pledge.SessionLogged', 'Pledge.SessionVerified', 'id, session_no', 'ts')}"
+    " {verified_later}"
     " AS v WHERE t.pledge_id = v.id AND t.session_no = v.session_no"
 )
 
@@ -186,54 +198,55 @@ PUBLISHED_POLICIES = (
 )
 
 # The value each kind sets ('-' clears), or NULL for a kind that leaves it alone.
-_STATUS = (
+_STATUS = sql.SQL(
     "CASE etype WHEN 'Reported' THEN 'reported' WHEN 'Accepted' THEN 'accepted'"
     " WHEN 'Rejected' THEN 'rejected' WHEN 'Dispatched' THEN 'dispatched'"
     " WHEN 'Responded' THEN 'responded' WHEN 'Escalated' THEN 'accepted'"
     " WHEN 'Resolved' THEN 'resolved' WHEN 'Closed' THEN 'closed'"
     " WHEN 'Reopened' THEN 'dispatched' END"
 )
-_LEVEL = "CASE etype WHEN 'Dispatched' THEN level WHEN 'Escalated' THEN to_level END"
-_RESOLVED = "CASE etype WHEN 'Resolved' THEN '+' || at WHEN 'Reopened' THEN '-' END"
-_RATED = "CASE etype WHEN 'Rated' THEN '+' || satisfaction WHEN 'Reopened' THEN '-' END"
-_HANDLER = (
+_LEVEL = sql.SQL("CASE etype WHEN 'Dispatched' THEN level WHEN 'Escalated' THEN to_level END")
+_RESOLVED = sql.SQL("CASE etype WHEN 'Resolved' THEN '+' || at WHEN 'Reopened' THEN '-' END")
+_RATED = sql.SQL("CASE etype WHEN 'Rated' THEN '+' || satisfaction WHEN 'Reopened' THEN '-' END")
+_HANDLER = sql.SQL(
     "nullif(CASE etype WHEN 'Dispatched' THEN assignee"
     " WHEN 'Responded' THEN actor_id WHEN 'Resolved' THEN actor_id END, '')"
 )
 
 
-def _last(value: str) -> str:
+def _last(value: str) -> sql.Composable:
     """The value of the latest event (up to this one) that sets it ('-' if cleared)."""
-    return f'substr(max((m.v || m.{value}) COLLATE "C") OVER w, 11)'
-
-
-def _set_or_cleared(value: str, stored: str, cast: str) -> str:
-    """The latest value set, NULL if the latest event cleared it, else the stored one."""
-    last = _last(value)
-    return (
-        f"CASE WHEN {last} IS NULL THEN b.{stored}"
-        f" WHEN {last} = '-' THEN NULL ELSE substr({last}, 2)::{cast} END"
+    return sql.SQL('substr(max((m.v || {}) COLLATE "C") OVER w, 11)').format(
+        sql.Identifier("m", value)
     )
 
 
-def _appended(column: str, stored: str) -> str:
+def _set_or_cleared(value: str, stored: str, cast: LiteralString) -> sql.Composable:
+    """The latest value set, NULL if the latest event cleared it, else the stored one."""
+    return sql.SQL(
+        "CASE WHEN {last} IS NULL THEN {stored}"
+        " WHEN {last} = '-' THEN NULL ELSE substr({last}, 2)::{cast} END"
+    ).format(last=_last(value), stored=sql.Identifier("b", stored), cast=sql.SQL(cast))
+
+
+def _appended(column: str, stored: str) -> sql.Composable:
     """The stored array followed by the values first seen (up to this event) that it
     does not hold yet, in order of first appearance."""
-    return (
-        f"coalesce(b.{stored}, ARRAY[]::text[]) || coalesce(array_agg(m.{column})"
-        f" FILTER (WHERE m.first AND m.{column} IS NOT NULL"
-        f" AND NOT coalesce(m.{column} = ANY(b.{stored}), false))"
+    return sql.SQL(
+        "coalesce({stored}, ARRAY[]::text[]) || coalesce(array_agg({column})"
+        " FILTER (WHERE m.first AND {column} IS NOT NULL"
+        " AND NOT coalesce({column} = ANY({stored}), false))"
         " OVER w, ARRAY[]::text[])"
-    )
+    ).format(stored=sql.Identifier("b", stored), column=sql.Identifier("m", column))
 
 
 FOLD_TICKETS = (
     "WITH ev AS MATERIALIZED ("
     "  SELECT id AS ticket_id, seq AS version, etype AS kind, ts, lpad(seq::text, 10, '0') AS v,"
-    f" grid, reported_at, respond_due_at, {_STATUS} AS status, {_LEVEL} AS level,"
+    " grid, reported_at, respond_due_at, {status_case} AS status, {level_case} AS level,"
     "  CASE etype WHEN 'Escalated' THEN to_level END AS esc,"
     "  CASE etype WHEN 'Responded' THEN at END AS responded,"
-    f" {_RESOLVED} AS resolved, {_RATED} AS rated, {_HANDLER} AS handler"
+    " {resolved_case} AS resolved, {rated_case} AS rated, {handler_case} AS handler"
     # the batch's ticket events straight from the events table (not staged); `at` stays
     # ISO text (comparable within one time zone) until a chosen value is cast
     "  FROM (SELECT e.originator_version AS seq, e.originator_id AS id,"
@@ -263,22 +276,22 @@ FOLD_TICKETS = (
     "  coalesce(b.grid_path, first_value(p.path) OVER w) AS grid_path,"
     "  coalesce(b.reported_at, first_value(m.reported_at) OVER w) AS reported_at,"
     "  coalesce(b.respond_due_at, first_value(m.respond_due_at) OVER w) AS respond_due_at,"
-    f" coalesce({_last('status')}, b.status) AS status,"
+    " coalesce({last_status}, b.status) AS status,"
     "  coalesce(b.dispatched, false) OR bool_or(m.kind = 'Dispatched') OVER w AS dispatched,"
     "  coalesce(b.first_responded_at,"
     '  substr(min((m.v || m.responded) COLLATE "C") OVER w, 11)::timestamptz)'
     "  AS first_responded_at,"
-    f" coalesce({_last('level')}, b.level) AS level,"
-    f" {_appended('esc', 'esc_levels')} AS esc_levels,"
-    f" {_set_or_cleared('resolved', 'resolved_at', 'timestamptz')} AS resolved_at,"
+    " coalesce({last_level}, b.level) AS level,"
+    " {esc_levels} AS esc_levels,"
+    " {resolved_at} AS resolved_at,"
     "  coalesce(b.ever_resolved, false) OR bool_or(m.kind = 'Resolved') OVER w"
     "  AS ever_resolved,"
     "  coalesce(b.late_resolutions, 0)"
     "  + count(*) FILTER (WHERE m.kind = 'ResolutionOverdue') OVER w AS late_resolutions,"
     "  coalesce(b.reopen_count, 0) + count(*) FILTER (WHERE m.kind = 'Reopened') OVER w"
     "  AS reopen_count,"
-    f" {_set_or_cleared('rated', 'satisfaction', 'text')} AS satisfaction,"
-    f" {_appended('handler', 'handlers')} AS handlers"
+    " {satisfaction} AS satisfaction,"
+    " {handlers} AS handlers"
     "  FROM (SELECT ev.*, f.version IS NOT NULL AS first FROM ev LEFT JOIN firsts AS f"
     "  ON f.ticket_id = ev.ticket_id AND f.version = ev.version) AS m"
     "  LEFT JOIN base AS b ON b.ticket_id = m.ticket_id"
@@ -300,3 +313,28 @@ FOLD_TICKETS = (
     " INSERT INTO {assessment_tickets} ({columns})"
     " SELECT {columns} FROM cmds WHERE valid_from IS DISTINCT FROM stored_from"
 )
+
+FRAGMENTS: dict[str, sql.Composable] = {
+    "checked_out": _latest("Activity.CheckedOut", ["id", "member_id"], ["hours", "ts"]),
+    "checked_out_later": _only_later(
+        "Activity.CheckedIn", "Activity.CheckedOut", ["id", "member_id"], ["hours", "ts"]
+    ),
+    "outcomes": _OUTCOMES,
+    "verified": _latest("Pledge.SessionVerified", ["id", "session_no"], ["ts"]),
+    "verified_later": _only_later(
+        "Pledge.SessionLogged", "Pledge.SessionVerified", ["id", "session_no"], ["ts"]
+    ),
+    "status_case": _STATUS,
+    "level_case": _LEVEL,
+    "resolved_case": _RESOLVED,
+    "rated_case": _RATED,
+    "handler_case": _HANDLER,
+    "last_status": _last("status"),
+    "last_level": _last("level"),
+    "esc_levels": _appended("esc", "esc_levels"),
+    "resolved_at": _set_or_cleared("resolved", "resolved_at", "timestamptz"),
+    "satisfaction": _set_or_cleared("rated", "satisfaction", "text"),
+    "handlers": _appended("handler", "handlers"),
+}
+"""The parts the statements above name in braces (beside the tables, the events table
+and the ticket columns): `Assessments.apply` fills them in with `Batch.sql`."""

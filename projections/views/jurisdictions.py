@@ -18,10 +18,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from psycopg import sql
+
 from domain.jurisdiction import Jurisdiction
 from domain.member import Member
 from domain.organisation import Organisation
 from projections.engine.batch import Batch, Projection
+from projections.views.reading import (
+    Connection,
+    Filter,
+    Found,
+    Page,
+    Reach,
+    Row,
+    conditions,
+    one,
+    where,
+)
 
 DEFINED = Jurisdiction.Defined
 MEMBER_IN = Member.ReportedIn
@@ -248,3 +261,87 @@ def _held_roles(
         row = dict(zip(names, values, strict=True))
         held.setdefault((row["member_id"], row["role"], row["jurisdiction"]), []).append(row)
     return held
+
+
+# --- reads: the queries of the HTTP API, and the read policy's conditions on the tree ---
+
+SUBTREE = sql.SQL("SELECT code FROM jurisdictions WHERE path @> ARRAY[%s]::text[]")
+"""The codes of the subtree of the code given."""
+SCOPE_AND_ITS_COMMUNITY = sql.SQL(
+    "{} UNION SELECT unnest(path) FROM jurisdictions WHERE code = %s"
+).format(SUBTREE)
+"""The codes of the scope's subtree, and of the nodes above the scope (among which the
+community it lies in): a community-level column matches one of those exactly when
+`permissions.Place.within` holds for it."""
+NODE = sql.SQL("SELECT code, kind, name, parent, path, depth, version FROM jurisdictions")
+ROSTER = sql.SQL(
+    "SELECT * FROM ("
+    " SELECT 'member' AS kind, r.member_id AS id, m.name, r.community, r.grid,"
+    " r.organisation_id, r.reported_at, r.position, r.path"
+    " FROM roster_members r LEFT JOIN members m ON m.id = r.member_id WHERE r.path @> ARRAY[%s]"
+    " UNION ALL"
+    " SELECT 'organisation', r.organisation_id, o.name, r.community, NULL, NULL,"
+    " r.reported_at, r.position, r.path FROM roster_organisations r"
+    " LEFT JOIN organisations o ON o.id = r.organisation_id WHERE r.path @> ARRAY[%s]"
+    ") AS roster"
+)
+
+
+def in_subtree(column: sql.Composable) -> sql.Composable:
+    """`column` names a jurisdiction in the subtree of the code given."""
+    return sql.SQL("{} IN ({})").format(column, SUBTREE)
+
+
+def in_community_of(reach: Reach, column: sql.Composable, member: sql.Composable | None) -> Filter:
+    """Rows that belong to the community (or grid) in `column` (pledges, points,
+    attendance) that `reach` sees: those of the communities in its scope's subtree and
+    of the community its scope lies in; a member's own, by the member in `member`."""
+    return reach.condition(
+        scoped=sql.SQL("{} IN ({})").format(column, SCOPE_AND_ITS_COMMUNITY),
+        scoped_params=2,
+        own=None if member is None else sql.SQL("{} = %s").format(member),
+    )
+
+
+def known(conn: Connection, code: str) -> Row | None:
+    """The code, if a jurisdiction has it."""
+    return one(conn, "SELECT code FROM jurisdictions WHERE code = %s", code)
+
+
+def place(conn: Connection, code: str) -> tuple[str, list[str]] | None:
+    """The kind and the path of the jurisdiction `code`, if there is one."""
+    row = conn.execute("SELECT kind, path FROM jurisdictions WHERE code = %s", (code,)).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def node(conn: Connection, code: str) -> Row | None:
+    return one(conn, NODE + sql.SQL(" WHERE code = %s"), code)
+
+
+def children(conn: Connection, code: str, limit: int, cursor: str | None) -> Found:
+    """The jurisdictions directly under `code`, by code."""
+    return Page(["code"]).fetch(conn, NODE, [sql.SQL("parent = %s")], [code], limit, cursor)
+
+
+def roster(
+    conn: Connection, code: str, reach: Reach, kind: str | None, limit: int, cursor: str | None
+) -> Found:
+    """The members and organisations reported in to the subtree of `code` that `reach`
+    sees (within its scope; a member, itself), in the order they reported in."""
+    visible = reach.condition(
+        scoped="path @> ARRAY[%s]::text[]", scoped_params=1, own="kind = 'member' AND id = %s"
+    )
+    clauses, params = conditions(visible, ("kind = %s", kind))
+    return Page(["position"]).fetch(conn, ROSTER, clauses, [code, code, *params], limit, cursor)
+
+
+def communities(conn: Connection, reach: Reach, jurisdiction: str | None) -> list[str]:
+    """The communities in the subtree of `jurisdiction` (None: every one) that `reach`
+    sees, by code."""
+    clauses, params = conditions(
+        ("kind = 'community'", ()),
+        ("path @> ARRAY[%s]::text[]", jurisdiction),
+        in_community_of(reach, sql.Identifier("code"), None),
+    )
+    query = sql.SQL("SELECT code FROM jurisdictions {} ORDER BY code").format(where(clauses))
+    return [r[0] for r in conn.execute(query, params).fetchall()]

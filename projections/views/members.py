@@ -34,10 +34,13 @@ time of the member's latest event of any of these kinds (the retention rule read
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.utils import get_topic
+from psycopg import sql
 
 from domain.activity import Activity
 from domain.member import Member
@@ -48,6 +51,18 @@ from domain.points import PointsAccount
 from projections.engine.batch import Batch, Projection, topics_of
 from projections.store import keys
 from projections.views.common import to_json
+from projections.views.jurisdictions import SUBTREE
+from projections.views.reading import (
+    Connection,
+    Filter,
+    Found,
+    Page,
+    Reach,
+    Row,
+    conditions,
+    first,
+    one,
+)
 
 REGISTERED = Member.Registered
 REPORTED_IN = Member.ReportedIn
@@ -339,3 +354,63 @@ class Organisations(Projection):
             ["id"],
             [{**row, "report_ins": to_json(row["report_ins"])} for row in touched.values()],
         )
+
+
+# --- reads: the queries of the HTTP API ---
+
+MEMBER_IN_SUBTREE = sql.SQL(
+    "(EXISTS (SELECT 1 FROM roster_members r WHERE r.member_id = m.id"
+    " AND r.path @> ARRAY[%s]::text[]) OR m.home_grid IN ({}))"
+).format(SUBTREE)
+"""A member (the table aliased `m`) whose report-in or home grid lies in the subtree of
+the code given twice."""
+MEMBERS = sql.SQL("SELECT * FROM members AS m")
+
+
+def visible(reach: Reach) -> Filter:
+    """The members (the table aliased `m`) `reach` sees: in its scope's subtree by home
+    grid or report-in; a member, itself."""
+    return reach.condition(scoped=MEMBER_IN_SUBTREE, scoped_params=2, own="m.id = %s")
+
+
+def member(conn: Connection, member_id: UUID, reach: Reach) -> Row | None:
+    """The member, if `reach` sees it."""
+    return first(conn, "SELECT * FROM members AS m", ("m.id = %s", member_id), visible(reach))
+
+
+def member_seen(conn: Connection, member_id: UUID, reach: Reach) -> bool:
+    """Whether the member exists and `reach` sees it."""
+    found = first(conn, "SELECT m.id FROM members AS m", ("m.id = %s", member_id), visible(reach))
+    return found is not None
+
+
+def home_grid(conn: Connection, member_id: UUID, reach: Reach) -> Row | None:
+    """The member's id and home grid, if `reach` sees it."""
+    return first(
+        conn, "SELECT m.id, m.home_grid FROM members m", ("m.id = %s", member_id), visible(reach)
+    )
+
+
+def members(
+    conn: Connection,
+    reach: Reach,
+    *,
+    jurisdiction: str | None,
+    kind: str | None,
+    role: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Found:
+    """The members `reach` sees, by id: reported in to, or living in, the subtree of
+    `jurisdiction`, of `kind`, holding `role`."""
+    clauses, params = conditions(
+        visible(reach),
+        (MEMBER_IN_SUBTREE, jurisdiction and (jurisdiction, jurisdiction)),
+        ("m.kind = %s", kind),
+        ("m.roles @> %s::jsonb", role and json.dumps([{"role": role}])),
+    )
+    return Page(["id"]).fetch(conn, MEMBERS, clauses, params, limit, cursor)
+
+
+def organisation(conn: Connection, organisation_id: UUID) -> Row | None:
+    return one(conn, "SELECT * FROM organisations WHERE id = %s", organisation_id)

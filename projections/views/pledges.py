@@ -12,10 +12,25 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
+
+from psycopg import sql
 
 from domain.pledge import Pledge
 from projections.engine.batch import Batch, Projection
 from projections.views.common import to_json
+from projections.views.jurisdictions import in_community_of
+from projections.views.reading import (
+    Connection,
+    Filter,
+    Found,
+    Page,
+    Reach,
+    Row,
+    conditions,
+    first,
+    rows,
+)
 
 PLEDGED = Pledge.Pledged
 ACCEPTED = Pledge.Accepted
@@ -184,3 +199,46 @@ def _pledged(e: Any) -> dict[str, Any]:
 def _finish(row: dict[str, Any]) -> dict[str, Any]:
     review = row["review"]
     return {**row, "review": None if review is None else to_json(review)}
+
+
+# --- reads: the queries of the HTTP API ---
+
+PLEDGES = sql.SQL("SELECT * FROM pledges")
+
+
+def visible(reach: Reach) -> Filter:
+    """The pledges `reach` sees: of the communities of its scope; a member's own."""
+    return in_community_of(reach, sql.Identifier("community"), sql.Identifier("member_id"))
+
+
+def pledge(conn: Connection, pledge_id: UUID, reach: Reach) -> Row | None:
+    """The pledge, if `reach` sees it."""
+    return first(conn, "SELECT * FROM pledges", ("id = %s", pledge_id), visible(reach))
+
+
+def sessions(conn: Connection, pledge_id: UUID) -> list[Row]:
+    """The pledge's sessions, in order."""
+    return rows(
+        conn, "SELECT * FROM pledge_sessions WHERE pledge_id = %s ORDER BY session_no", pledge_id
+    )
+
+
+def pledges(
+    conn: Connection,
+    reach: Reach,
+    *,
+    member_id: UUID | None,
+    community: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Found:
+    """The pledges `reach` sees, by when they were made: of `member_id`, in `community`,
+    in `status`."""
+    clauses, params = conditions(
+        visible(reach),
+        ("member_id = %s", member_id),
+        ("community = %s", community),
+        ("status = %s", status),
+    )
+    return Page(["pledged_at", "id"]).fetch(conn, PLEDGES, clauses, params, limit, cursor)

@@ -20,6 +20,7 @@ Stored values keep the event store's encoding: UUIDs, dates and times as
 from __future__ import annotations
 
 from eventsourcing.utils import get_topic
+from psycopg import sql
 
 from domain.points import PointsAccount
 
@@ -98,13 +99,15 @@ FOLDED_TOTALS = (
     " WHEN kind IN ('approval', 'rejection') THEN -points ELSE 0 END) AS pending"
 )
 
+FOLDED = sql.SQL(FOLDED_TOTALS)
+"""`FOLDED_TOTALS`, for `{folded_totals}` in `FOLD_BALANCES`."""
 FOLD_BALANCES = (
-    "UPDATE {points_balances} AS b SET balance = a.balance,"  # noqa: S608 (constants only)
+    "UPDATE {points_balances} AS b SET balance = a.balance,"
     " earned = b.earned + a.earned,"
     " deducted = b.deducted + a.deducted, redeemed = b.redeemed + a.redeemed,"
     " expired = b.expired + a.expired, pending = b.pending + a.pending,"
     " updated_at = a.updated_at, last_position = a.last_position"
-    " FROM (SELECT account_id, " + FOLDED_TOTALS + ","
+    " FROM (SELECT account_id, {folded_totals},"
     " (array_agg(balance_after ORDER BY position DESC))[1] AS balance,"
     " (array_agg(recorded_at ORDER BY position DESC))[1] AS updated_at,"
     " max(position) AS last_position"

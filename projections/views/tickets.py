@@ -23,7 +23,8 @@ ticket the member reported, so a live table and a rebuild after the erasure agre
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -36,6 +37,18 @@ from domain.personal_data import ERASED, reveal, sealed_kid
 from domain.ticket import Ticket
 from projections.engine.batch import Batch, Projection
 from projections.store import keys
+from projections.views.reading import (
+    Connection,
+    Filter,
+    Filters,
+    Found,
+    Page,
+    Reach,
+    conditions,
+    first,
+    rows,
+    where,
+)
 
 Row = dict[str, Any]
 
@@ -368,3 +381,63 @@ def _created(rows: list[Row], known: set[UUID]) -> Iterator[Row]:
         if row["id"] not in known:
             location = row["location"]
             yield {**row, "location": None if location is None else Jsonb(location)}
+
+
+# --- reads: the queries of the HTTP API ---
+
+TICKETS = sql.SQL("SELECT * FROM tickets")
+
+
+def visible(reach: Reach) -> Filter:
+    """The tickets `reach` sees: in its scope's subtree; a member's, those it reported."""
+    return reach.condition(
+        scoped="grid_path @> ARRAY[%s]::text[]", scoped_params=1, own="reporter_member_id = %s"
+    )
+
+
+def ticket(conn: Connection, ticket_id: UUID, reach: Reach) -> Row | None:
+    """The ticket, if `reach` sees it."""
+    return first(conn, "SELECT * FROM tickets", ("id = %s", ticket_id), visible(reach))
+
+
+def ticket_seen(conn: Connection, ticket_id: UUID, reach: Reach) -> bool:
+    """Whether the ticket exists and `reach` sees it."""
+    return first(conn, "SELECT id FROM tickets", ("id = %s", ticket_id), visible(reach)) is not None
+
+
+def tickets(
+    conn: Connection,
+    reach: Reach,
+    *,
+    grid: str | None,
+    status: str | None,
+    level: str | None,
+    reported_from: datetime | None,
+    reported_to: datetime | None,
+    overdue: bool | None,
+    limit: int,
+    cursor: str | None,
+) -> Found:
+    """The tickets `reach` sees, newest first: in the subtree of `grid`, of `status` and
+    `level`, reported in [`reported_from`, `reported_to`), overdue or not."""
+    clauses, params = conditions(
+        visible(reach),
+        ("grid_path @> ARRAY[%s]::text[]", grid),
+        ("status = %s", status),
+        ("level = %s", level),
+        ("reported_at >= %s", reported_from),
+        ("reported_at < %s", reported_to),
+        ("(response_overdue OR resolution_overdue) = %s", overdue),
+    )
+    page = Page(["reported_at", "id"], descending=True)
+    return page.fetch(conn, TICKETS, clauses, params, limit, cursor)
+
+
+def newest(conn: Connection, filters: Sequence[Filters], limit: int, offset: int) -> list[Row]:
+    """The tickets matching every filter (see `reading.conditions`; at least one must
+    apply), newest first: `limit` of them after the first `offset`."""
+    clauses, params = conditions(*filters)
+    statement = sql.SQL(
+        "SELECT * FROM tickets {} ORDER BY reported_at DESC, id DESC LIMIT %s OFFSET %s"
+    ).format(where(clauses))
+    return rows(conn, statement, *params, limit, offset)

@@ -11,12 +11,15 @@ the batch's position range, ticket topics only, each top-level transcoded value
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from psycopg import sql
 
 from domain.ticket import Ticket
 from projections.engine.batch import Batch, Projection, topics_of
 from projections.store.events import EVENTS
 from projections.views.common import KEYS
+from projections.views.reading import Connection, Found, Page, Row, rows
 
 
 class TicketTimeline(Projection):
@@ -73,3 +76,22 @@ PLAIN_VALUE = (
 )
 """A top-level value of an event's stored JSON, as plain JSON."""
 PLAIN = sql.SQL(PLAIN_VALUE)
+
+
+TIMELINE = sql.SQL("SELECT * FROM ticket_timeline")
+
+
+def timeline(conn: Connection, ticket_id: UUID, limit: int, cursor: str | None) -> Found:
+    """Every event of the ticket, by version."""
+    return Page(["version"]).fetch(
+        conn, TIMELINE, [sql.SQL("ticket_id = %s")], [ticket_id], limit, cursor
+    )
+
+
+def timelines(conn: Connection, ticket_ids: list[UUID]) -> list[Row]:
+    """Every event of each of the tickets, by ticket and version."""
+    return rows(
+        conn,
+        "SELECT * FROM ticket_timeline WHERE ticket_id = ANY(%s) ORDER BY ticket_id, version",
+        ticket_ids,
+    )

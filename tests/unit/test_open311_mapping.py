@@ -9,7 +9,12 @@ from uuid import UUID
 import pytest
 
 from api.http.open311 import catalogue, mapping
-from api.http.open311.catalogue import DEFAULT_CATALOGUE, Catalogue, CategoryService
+from api.http.open311.catalogue import (
+    DEFAULT_CATALOGUE,
+    Catalogue,
+    CategoryService,
+    catalogue_of,
+)
 from api.http.open311.errors import Open311Error
 from api.http.open311.mapping import (
     agency_responsible,
@@ -23,6 +28,7 @@ from api.http.open311.mapping import (
 )
 from api.http.open311.params import parse_post_form, parse_requests_query, parse_w3c
 from api.http.open311.render import Format, render_service_requests
+from api.runtime.settings import Settings
 from domain.ticket_policy import TicketPolicy
 from tests.unit.open311_rows import POLICY, REPORTED_AT, ticket_row
 
@@ -435,3 +441,20 @@ def test_rejections_and_missed_deadlines_read_as_words_and_w3c_times():
         "en",
     )
     assert invalid.description == "Not accepted: invalid report"
+
+
+def test_a_deployment_names_its_own_services(monkeypatch):
+    assert catalogue_of(Settings(_env_file=None)) is DEFAULT_CATALOGUE
+    services = [
+        {"category": "环境卫生", "code": "sanitation", "name": "环境卫生", "group": "市容"},
+        {"category": "噪音扰民", "code": "noise", "name": "噪音扰民", "keywords": ["夜间施工"]},
+    ]
+    monkeypatch.setenv("GRIDLEDGER_OPEN311_SERVICES", json.dumps(services, ensure_ascii=False))
+    offered = catalogue_of(Settings(_env_file=None))
+    assert offered.code_of("环境卫生") == "sanitation"
+    assert offered.category_of("noise") == "噪音扰民"
+    assert [s.keywords for s in offered.service_list()] == [None, ("夜间施工",)]
+    with pytest.raises(ValueError, match="its own code"):
+        catalogue_of(Settings(_env_file=None, open311_services=[services[0], services[0]]))
+    with pytest.raises(ValueError):
+        Settings(_env_file=None, open311_services=[{**services[0], "code": "a/b"}])

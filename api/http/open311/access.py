@@ -18,7 +18,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from api.http.auth import Principal
@@ -26,6 +25,8 @@ from api.http.deps import Caller, answering
 from api.http.open311.errors import Open311Error
 from api.runtime import open311_clients
 from api.runtime.open311_clients import Client
+from projections.views.reading import Filter, Reach
+from projections.views.tickets import visible
 
 PUBLIC = "open311_public"
 """The role of an anonymous reader (it runs no command)."""
@@ -44,9 +45,9 @@ class Asker:
     def keyed(self) -> bool:
         return self.client is not None
 
-    def tickets(self) -> tuple[sql.Composable, str]:
+    def tickets(self) -> Filter:
         """The condition on `tickets` of what this asker may read: its subtree."""
-        return sql.SQL("grid_path @> ARRAY[%s]::text[]"), self.principal.scope
+        return visible(Reach(scope=self.principal.scope))
 
 
 def client_asker(client: Client) -> Asker:

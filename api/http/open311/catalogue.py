@@ -19,6 +19,7 @@ from api.http.open311.render import (
     Service,
     ServiceDefinition,
 )
+from api.runtime.settings import Settings
 
 SAFE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 """What a service_code may be. The georeport client puts it in the URL path unquoted
@@ -178,3 +179,16 @@ DEFAULT_CATALOGUE = Catalogue(
     )
 )
 """The categories of the simulation (api/simulation/simulate.py), as services."""
+
+
+def catalogue_of(settings: Settings) -> Catalogue:
+    """The services the settings offer (`open311_services`), else DEFAULT_CATALOGUE;
+    ValueError for two services sharing a code or a category."""
+    if not settings.open311_services:
+        return DEFAULT_CATALOGUE
+    return Catalogue(
+        tuple(
+            CategoryService(s.category, s.code, s.name, s.description, s.group, tuple(s.keywords))
+            for s in settings.open311_services
+        )
+    )

@@ -21,7 +21,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from psycopg import sql
 
 from api.http.auth import Principal
 from api.http.deps import Caller, GovernanceDep, IdempotencyKey
@@ -33,7 +32,7 @@ from api.http.open311.access import (
     find_client,
     reading_principal,
 )
-from api.http.open311.catalogue import DEFAULT_CATALOGUE
+from api.http.open311.catalogue import Catalogue
 from api.http.open311.errors import Open311Error, Open311Route
 from api.http.open311.mapping import MAX_RESULTS, discloses, service_notice, ticket_to_request
 from api.http.open311.params import RequestsQuery, parse_post_form, parse_requests_query
@@ -50,12 +49,14 @@ from api.http.open311.render import (
     render_service_requests,
     render_services,
 )
-from api.http.reads import Connection, conditions, reader, rows
+from api.http.reads import Connection, reader
+from projections.views.reading import Filters
+from projections.views.tickets import newest
+from projections.views.tickets_timeline import timelines as timelines_of
 
 router = APIRouter(prefix="/open311", tags=["open311"], route_class=Open311Route)
 
 Tickets = Annotated[Connection, reader("tickets", "ticket_timeline", who=reading_principal)]
-CATALOGUE = DEFAULT_CATALOGUE
 ANYONE = Asker(Principal(sub="anyone", role=PUBLIC, scope="*"))
 MAX_FIELDS = 200
 FORM = "application/x-www-form-urlencoded"
@@ -80,6 +81,12 @@ def _caller(request: Request, asker: Asker | None, key: str | None = None) -> Ca
     return Caller(principal, state.governance, state.pool, key, state.facts)
 
 
+def _catalogue(request: Request) -> Catalogue:
+    """The services offered (built from the settings by `create_app`)."""
+    catalogue: Catalogue = request.app.state.open311_catalogue
+    return catalogue
+
+
 def _lang(request: Request) -> str:
     lang: str = request.app.state.settings.open311_language
     return lang
@@ -89,7 +96,7 @@ def _lang(request: Request) -> str:
 def get_services(fmt: Format, request: Request, jurisdiction_id: JurisdictionId = None) -> Response:
     """The services offered: gridledger's ticket categories."""
     check_jurisdiction(_caller(request, None), None, jurisdiction_id)
-    return _answer(render_services(CATALOGUE.service_list(), fmt))
+    return _answer(render_services(_catalogue(request).service_list(), fmt))
 
 
 @router.get("/v2/services/{service_code}.{fmt}")
@@ -102,7 +109,8 @@ def get_service_definition(
 ) -> Response:
     """A service's attributes: the grid (required), the priority, its deadlines."""
     check_jurisdiction(_caller(request, None), None, jurisdiction_id)
-    definition = CATALOGUE.definition(service_code, governance.ticket_policy, _lang(request))
+    catalogue, lang = _catalogue(request), _lang(request)
+    definition = catalogue.definition(service_code, governance.ticket_policy, lang)
     return _answer(render_service_definition(definition, fmt))
 
 
@@ -136,7 +144,7 @@ def _report(
     caller = _caller(request, asker, idempotency_key)
     request.app.state.limits.commands.take(asker.principal.token_id)
     check_jurisdiction(caller, asker, (given.get("jurisdiction_id") or "").strip() or None)
-    fields = parse_post_form(form, CATALOGUE, source=asker.client.source)
+    fields = parse_post_form(form, _catalogue(request), source=asker.client.source)
     result = caller.run("report_ticket", place=fields["grid"], owner=None, **fields)
     caller.facts.learn(result.id, fields["grid"], None)
     policy = request.app.state.governance.ticket_policy
@@ -160,7 +168,7 @@ def get_requests(
     (open, closed), jurisdiction_id; at most 1,000, newest first (`page`, `page_size`
     page through more)."""
     query = parse_requests_query(
-        request.query_params.multi_items(), CATALOGUE, now=governance.clock()
+        request.query_params.multi_items(), _catalogue(request), now=governance.clock()
     )
     check_jurisdiction(_caller(request, asker), asker, request.query_params.get("jurisdiction_id"))
     found = _tickets(conn, asker, query)
@@ -168,13 +176,8 @@ def get_requests(
 
 
 def _tickets(conn: Connection, asker: Asker, query: RequestsQuery) -> list[dict[str, Any]]:
-    where, params = conditions(asker.tickets(), *query.filters())
-    statement = (
-        sql.SQL("SELECT * FROM tickets WHERE ")
-        + sql.SQL(" AND ").join(where)
-        + sql.SQL(" ORDER BY reported_at DESC, id DESC LIMIT %s OFFSET %s")
-    )
-    return rows(conn, statement, *params, min(query.limit, MAX_RESULTS), query.offset)
+    filters: list[Filters] = [asker.tickets(), *query.filters()]
+    return newest(conn, filters, min(query.limit, MAX_RESULTS), query.offset)
 
 
 def _requests(
@@ -190,18 +193,15 @@ def _requests(
     """`tickets` as the spec's service requests, with their timelines if `extensions`."""
     timelines: dict[UUID, list[dict[str, Any]]] = defaultdict(list)
     if extensions and tickets:
-        entries = rows(
-            conn,
-            "SELECT * FROM ticket_timeline WHERE ticket_id = ANY(%s) ORDER BY ticket_id, version",
-            [t["id"] for t in tickets],
-        )
+        entries = timelines_of(conn, [t["id"] for t in tickets])
         for entry in entries:
             timelines[entry["ticket_id"]].append(entry)
     policy, lang = request.app.state.governance.ticket_policy, _lang(request)
+    catalogue = _catalogue(request)
     found = [
         ticket_to_request(
             t,
-            CATALOGUE,
+            catalogue,
             policy,
             disclose=discloses(t, keyed=asker.keyed),
             extensions=extensions,

@@ -7,12 +7,11 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from psycopg import sql
 
 from api.http.actions import add_action
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import Connection, Cursor, Limit, Page, conditions, found, matching, one, reader
+from api.http.reads import Cursor, Limit, found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.activities import (
     ActivityIn,
@@ -23,10 +22,12 @@ from api.http.schemas.activities import (
     CloseAnswer,
 )
 from api.http.schemas.common import Answer, Code, Instant, PageOf, created
-from api.http.visibility import Viewer, ViewerDep, in_subtree
+from api.http.visibility import Viewer, ViewerDep
 from domain.activity import ActivityStatus
 from domain.application import Governance
 from domain.commands.base import CommandResult
+from projections.views import activities
+from projections.views.reading import Connection, Row
 
 router = APIRouter(prefix="/v1", tags=["activities"], route_class=OneHopRoute)
 
@@ -85,16 +86,8 @@ add_action(
 )
 
 
-def _with_attendance(conn: Connection, activity: dict[str, object], viewer: Viewer) -> ActivityOut:
-    attendance = matching(
-        conn,
-        "SELECT * FROM activity_attendance",
-        ("activity_id = %s", activity["id"]),
-        viewer.community_things(
-            "(SELECT a.jurisdiction FROM activities a WHERE a.id = activity_id)", "member_id"
-        ),
-        order=" ORDER BY checked_in_position",
-    )
+def _with_attendance(conn: Connection, activity: Row, viewer: Viewer) -> ActivityOut:
+    attendance = activities.attendance(conn, activity["id"], viewer.reach)
     return ActivityOut.model_validate({**activity, "attendance": attendance})
 
 
@@ -102,7 +95,7 @@ def _with_attendance(conn: Connection, activity: dict[str, object], viewer: View
 def get_activity(activity_id: UUID, conn: Activities, viewer: ViewerDep) -> ActivityOut:
     """An activity (a public notice) with its status and the attendance the caller may
     read (who, in, out, hours): all of it within the caller's scope, a resident's own."""
-    row = one(conn, "SELECT * FROM activities WHERE id = %s", activity_id)
+    row = activities.activity(conn, activity_id)
     return _with_attendance(conn, found(row, "Activity", activity_id), viewer)
 
 
@@ -117,13 +110,13 @@ def list_activities(
     cursor: Cursor = None,
 ) -> PageOf[ActivityOut]:
     """Activities by start time (without attendance: read one for that)."""
-    where, params = conditions(
-        (in_subtree("jurisdiction"), jurisdiction),
-        ("status = %s", status),
-        ("starts_at >= %s", starts_from),
-        ("starts_at < %s", starts_to),
-    )
-    items, next_cursor = Page(["starts_at", "id"]).fetch(
-        conn, sql.SQL("SELECT * FROM activities"), where, params, limit, cursor
+    items, next_cursor = activities.activities(
+        conn,
+        jurisdiction=jurisdiction,
+        status=status,
+        starts_from=starts_from,
+        starts_to=starts_to,
+        limit=limit,
+        cursor=cursor,
     )
     return PageOf[ActivityOut](items=[ActivityOut(**r) for r in items], next_cursor=next_cursor)

@@ -18,7 +18,7 @@ from api.http.auth import PrincipalDep
 from api.http.deps import GovernanceDep, PoolDep
 from api.http.permissions import is_platform
 from api.http.problems import QUERY, ForbiddenError
-from api.http.reads import MAX_POSITION, Connection, Limit, reader, rows
+from api.http.reads import MAX_POSITION, Connection, Limit, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.audit import (
     CheckpointOut,
@@ -33,7 +33,7 @@ from api.http.schemas.audit import (
 from api.http.schemas.common import Instant
 from api.http.visibility import READS_AUDIT
 from domain.errors import InvalidValueError, NotFoundError
-from projections.audit import bundle, checkpoints
+from projections.audit import bundle, checkpoints, journal
 from projections.audit.merkle_store import StoredTree, UnknownLeafError
 from projections.audit.signer import RefusedError, sign_or_record
 from projections.audit.witnessing import publish
@@ -67,12 +67,7 @@ def _known(compute: Callable[[], T]) -> T:
 @router.get("/events", responses=QUERY)
 def events(conn: Journal, after: Position = 0, limit: Limit = 50) -> EventsPage:
     """The global log in order, after a position."""
-    found = rows(
-        conn,
-        "SELECT * FROM audit_journal WHERE position > %s ORDER BY position LIMIT %s",
-        after,
-        limit + 1,
-    )
+    found = journal.journal_after(conn, after, limit + 1)
     more = len(found) > limit
     items = [JournalEntry(**r) for r in found[:limit]]
     return EventsPage(items=items, next_cursor=str(items[-1].position) if more else None)
@@ -81,9 +76,7 @@ def events(conn: Journal, after: Position = 0, limit: Limit = 50) -> EventsPage:
 @router.get("/streams/{aggregate_id}", responses=QUERY)
 def stream(aggregate_id: UUID, conn: Journal) -> Stream:
     """Every event of one aggregate, with who recorded it and when."""
-    found = rows(
-        conn, "SELECT * FROM audit_journal WHERE aggregate_id = %s ORDER BY version", aggregate_id
-    )
+    found = journal.journal_stream(conn, aggregate_id)
     if not found:
         raise NotFoundError("Stream", aggregate_id)
     return Stream(id=aggregate_id, items=[JournalEntry(**r) for r in found])
@@ -102,14 +95,7 @@ def state_then(
     if (version is None) == (at is None):
         raise InvalidValueError("give exactly one of version and at")
     if at is not None:
-        found = rows(
-            conn,
-            "SELECT max(version) AS v FROM audit_journal"
-            " WHERE aggregate_id = %s AND recorded_at <= %s",
-            aggregate_id,
-            at,
-        )
-        version = found[0]["v"]
+        version = journal.version_by(conn, aggregate_id, at)
         if version is None:
             raise NotFoundError("Stream", f"{aggregate_id} at {at.isoformat()}")
     aggregate = state_at(governance, aggregate_id, version)

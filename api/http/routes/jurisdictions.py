@@ -5,35 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from psycopg import sql
 
 from api.http.deps import CallerDep
 from api.http.permissions import is_platform
 from api.http.problems import COMMAND, QUERY, ForbiddenError
-from api.http.reads import Connection, Cursor, Limit, Page, conditions, found, one, reader
+from api.http.reads import Cursor, Limit, found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Code, PageOf, created
 from api.http.schemas.jurisdictions import JurisdictionIn, JurisdictionOut, RosterEntry
 from api.http.visibility import ViewerDep
+from projections.views import jurisdictions
+from projections.views.reading import Connection
 
 router = APIRouter(prefix="/v1", tags=["jurisdictions"], route_class=OneHopRoute)
 
 CodePath = Annotated[Code, Path(description="A jurisdiction code.")]
 Jurisdictions = Annotated[Connection, reader("jurisdictions")]
 Roster = Annotated[Connection, reader("jurisdictions", "rosters", "members", "organisations")]
-
-COLUMNS = sql.SQL("SELECT code, kind, name, parent, path, depth, version FROM jurisdictions")
-ROSTER = sql.SQL(
-    "SELECT * FROM ("
-    " SELECT 'member' AS kind, r.member_id AS id, m.name, r.community, r.grid,"
-    " r.organisation_id, r.reported_at, r.position, r.path"
-    " FROM roster_members r LEFT JOIN members m ON m.id = r.member_id WHERE r.path @> ARRAY[%s]"
-    " UNION ALL"
-    " SELECT 'organisation', r.organisation_id, o.name, r.community, NULL, NULL,"
-    " r.reported_at, r.position, r.path FROM roster_organisations r"
-    " LEFT JOIN organisations o ON o.id = r.organisation_id WHERE r.path @> ARRAY[%s]"
-    ") AS roster"
-)
 
 
 @router.post("/jurisdictions", status_code=201, responses=COMMAND, name="define_jurisdiction")
@@ -48,7 +36,7 @@ def define_jurisdiction(body: JurisdictionIn, caller: CallerDep, response: Respo
 
 
 def _node(conn: Connection, code: str) -> JurisdictionOut:
-    row = one(conn, COLUMNS + sql.SQL(" WHERE code = %s"), code)
+    row = jurisdictions.node(conn, code)
     return JurisdictionOut(**found(row, "Jurisdiction", code))
 
 
@@ -64,9 +52,7 @@ def get_children(
 ) -> PageOf[JurisdictionOut]:
     """The jurisdictions directly under `code`, by code."""
     _node(conn, code)
-    items, next_cursor = Page(["code"]).fetch(
-        conn, COLUMNS, [sql.SQL("parent = %s")], [code], limit, cursor
-    )
+    items, next_cursor = jurisdictions.children(conn, code, limit, cursor)
     return PageOf[JurisdictionOut](
         items=[JurisdictionOut(**r) for r in items], next_cursor=next_cursor
     )
@@ -84,8 +70,5 @@ def get_roster(
     """Members and organisations reported in to the subtree of `code`, in the order
     they reported in: those the caller may read (within its scope; a resident, itself)."""
     _node(conn, code)
-    where, params = conditions(viewer.roster(), ("kind = %s", kind))
-    items, next_cursor = Page(["position"]).fetch(
-        conn, ROSTER, where, [code, code, *params], limit, cursor
-    )
+    items, next_cursor = jurisdictions.roster(conn, code, viewer.reach, kind, limit, cursor)
     return PageOf[RosterEntry](items=[RosterEntry(**r) for r in items], next_cursor=next_cursor)

@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from psycopg import sql
 
 from api.http.auth import PrincipalDep
 from api.http.exports import (
@@ -27,7 +26,7 @@ from api.http.exports import (
     request_query,
 )
 from api.http.problems import QUERY, ForbiddenError
-from api.http.reads import Connection, conditions, found, one, reader
+from api.http.reads import found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Code, Instant
 from api.http.schemas.ledger import (
@@ -49,6 +48,8 @@ from projections.analysis.reconcile import (
 )
 from projections.analysis.trial_balance import trial_balance, trial_balance_table
 from projections.store.snapshot import one_snapshot
+from projections.views import jurisdictions
+from projections.views.reading import Connection
 
 
 def ledger_reader(principal: PrincipalDep) -> None:
@@ -70,19 +71,10 @@ Jurisdiction = Annotated[Code | None, Query(description="Communities in this sub
 def _communities(conn: Connection, viewer: Viewer, jurisdiction: str | None) -> list[str] | None:
     """The communities reported on (None: all): those in the subtree the caller may read."""
     if jurisdiction is not None:
-        found(one(conn, "SELECT code FROM jurisdictions WHERE code = %s", jurisdiction),
-              "Jurisdiction", jurisdiction)  # fmt: skip
+        found(jurisdictions.known(conn, jurisdiction), "Jurisdiction", jurisdiction)
     if viewer.sees_everything and jurisdiction is None:
         return None
-    where, params = conditions(
-        ("kind = 'community'", ()),
-        ("path @> ARRAY[%s]::text[]", jurisdiction),
-        viewer.community_things("code", None),
-    )
-    query = sql.SQL("SELECT code FROM jurisdictions WHERE {} ORDER BY code").format(
-        sql.SQL(" AND ").join(where)
-    )
-    return [r[0] for r in conn.execute(query, params).fetchall()]
+    return jurisdictions.communities(conn, viewer.reach, jurisdiction)
 
 
 @router.get("/trial-balance", response_model=TrialBalanceOut, responses=QUERY | FILE_RESPONSES)

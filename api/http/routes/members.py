@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from psycopg import sql
 
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import Connection, Cursor, Limit, Page, conditions, first, found, reader
+from api.http.reads import Connection, Cursor, Limit, found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Code, PageOf, created
 from api.http.schemas.members import MemberIn, MemberOut, MemberReportIn, RoleClaimIn, RoleReleaseIn
-from api.http.visibility import MEMBER_IN_SUBTREE, ViewerDep
+from api.http.visibility import ViewerDep
 from domain.member import MemberKind, Role
+from projections.views import members
 
 router = APIRouter(prefix="/v1", tags=["members"], route_class=OneHopRoute)
 
@@ -69,7 +68,7 @@ def release_role(member_id: UUID, body: RoleReleaseIn, caller: CallerDep) -> Ans
 def get_member(member_id: UUID, conn: Members, viewer: ViewerDep) -> MemberOut:
     """A member with report-ins, held roles, volunteer hours and points balance (404 for
     a member outside what the caller may read)."""
-    row = first(conn, "SELECT * FROM members AS m", ("m.id = %s", member_id), viewer.members())
+    row = members.member(conn, member_id, viewer.reach)
     return MemberOut(**viewer.member_row(found(row, "Member", member_id)))
 
 
@@ -86,14 +85,14 @@ def list_members(
     cursor: Cursor = None,
 ) -> PageOf[MemberOut]:
     """Members the caller may read, by id, filtered by subtree, kind and held role."""
-    where, params = conditions(
-        viewer.members(),
-        (MEMBER_IN_SUBTREE, jurisdiction and (jurisdiction, jurisdiction)),
-        ("m.kind = %s", kind),
-        ("m.roles @> %s::jsonb", role and json.dumps([{"role": role.value}])),
-    )
-    items, next_cursor = Page(["id"]).fetch(
-        conn, sql.SQL("SELECT * FROM members AS m"), where, params, limit, cursor
+    items, next_cursor = members.members(
+        conn,
+        viewer.reach,
+        jurisdiction=jurisdiction,
+        kind=kind,
+        role=role and role.value,
+        limit=limit,
+        cursor=cursor,
     )
     return PageOf[MemberOut](
         items=[MemberOut(**viewer.member_row(r)) for r in items], next_cursor=next_cursor

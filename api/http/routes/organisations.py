@@ -9,10 +9,11 @@ from fastapi import APIRouter, Response
 
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import Connection, found, one, reader
+from api.http.reads import Connection, found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, created
 from api.http.schemas.organisations import OrganisationIn, OrganisationOut, OrganisationReportIn
+from projections.views.members import organisation
 
 router = APIRouter(prefix="/v1", tags=["organisations"], route_class=OneHopRoute)
 
@@ -41,5 +42,5 @@ def report_in(organisation_id: UUID, body: OrganisationReportIn, caller: CallerD
 @router.get("/organisations/{organisation_id}", responses=QUERY)
 def get_organisation(organisation_id: UUID, conn: Organisations) -> OrganisationOut:
     """An organisation with its report-ins."""
-    row = one(conn, "SELECT * FROM organisations WHERE id = %s", organisation_id)
+    row = organisation(conn, organisation_id)
     return OrganisationOut(**found(row, "Organisation", organisation_id))

@@ -6,12 +6,11 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Response
-from psycopg import sql
 
 from api.http.actions import act, add_action
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import Connection, Cursor, Limit, Page, conditions, first, found, reader, rows
+from api.http.reads import Connection, Cursor, Limit, found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Code, PageOf, created
 from api.http.schemas.pledges import (
@@ -23,9 +22,10 @@ from api.http.schemas.pledges import (
     StatusAnswer,
     WithdrawIn,
 )
-from api.http.visibility import Filter, Viewer, ViewerDep
+from api.http.visibility import ViewerDep
 from domain.application import Governance
 from domain.pledge_rules import PledgeStatus
+from projections.views import pledges
 
 router = APIRouter(prefix="/v1", tags=["pledges"], route_class=OneHopRoute)
 
@@ -82,19 +82,11 @@ def verify_session(
     return StatusAnswer.of(act(caller, _pledge, "verify_session", id, session_no))
 
 
-def _visible(viewer: Viewer) -> Filter:
-    return viewer.community_things("community", member="member_id")
-
-
 @router.get("/pledges/{pledge_id}", responses=QUERY)
 def get_pledge(pledge_id: UUID, conn: Pledges, viewer: ViewerDep) -> PledgeOut:
     """A pledge with its hours, sessions and review."""
-    row = first(conn, "SELECT * FROM pledges", ("id = %s", pledge_id), _visible(viewer))
-    row = found(row, "Pledge", pledge_id)
-    sessions = rows(
-        conn, "SELECT * FROM pledge_sessions WHERE pledge_id = %s ORDER BY session_no", pledge_id
-    )
-    return PledgeOut.model_validate({**row, "sessions": sessions})
+    row = found(pledges.pledge(conn, pledge_id, viewer.reach), "Pledge", pledge_id)
+    return PledgeOut.model_validate({**row, "sessions": pledges.sessions(conn, pledge_id)})
 
 
 @router.get("/pledges", responses=QUERY)
@@ -109,13 +101,13 @@ def list_pledges(
 ) -> PageOf[PledgeOut]:
     """Pledges the caller may read, by when they were made (without sessions: read one
     for those)."""
-    where, params = conditions(
-        _visible(viewer),
-        ("member_id = %s", member_id),
-        ("community = %s", community),
-        ("status = %s", status),
-    )
-    items, next_cursor = Page(["pledged_at", "id"]).fetch(
-        conn, sql.SQL("SELECT * FROM pledges"), where, params, limit, cursor
+    items, next_cursor = pledges.pledges(
+        conn,
+        viewer.reach,
+        member_id=member_id,
+        community=community,
+        status=status,
+        limit=limit,
+        cursor=cursor,
     )
     return PageOf[PledgeOut](items=[PledgeOut(**r) for r in items], next_cursor=next_cursor)

@@ -3,7 +3,7 @@ redemptions, reversals, expiries; accounts, ledgers and the leaderboard."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, LiteralString
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -22,20 +22,7 @@ from api.http.exports import (
     request_query,
 )
 from api.http.problems import COMMAND, QUERY, NotCaughtUpError
-from api.http.reads import (
-    Connection,
-    Cursor,
-    Limit,
-    Page,
-    conditions,
-    first,
-    found,
-    matching,
-    one,
-    reader,
-    rows,
-    stream,
-)
+from api.http.reads import Cursor, Limit, found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Code, Instant, PageOf, created
 from api.http.schemas.points import (
@@ -59,12 +46,15 @@ from api.http.schemas.points import (
     RuleIn,
     RuleOut,
 )
-from api.http.visibility import Filter, Viewer, ViewerDep, in_subtree
+from api.http.visibility import Viewer, ViewerDep
 from domain.application import Governance
 from domain.commands.base import Meta
+from domain.errors import NotFoundError
 from domain.jurisdiction import Kind
 from projections.engine.tracking import wait_for
 from projections.store.events import max_position
+from projections.views import jurisdictions, members, points
+from projections.views.reading import Connection
 
 router = APIRouter(prefix="/v1", tags=["points"], route_class=OneHopRoute)
 
@@ -97,21 +87,8 @@ def get_rulebook(
     as_of: Annotated[Instant | None, Query(description="The rules in force then.")] = None,
 ) -> RulebookOut:
     """The community's rules in force now, or at `as_of`, each with its version."""
-    found(
-        one(conn, "SELECT code FROM jurisdictions WHERE code = %s", community),
-        "Jurisdiction",
-        community,
-    )
-    if as_of is None:
-        query = "SELECT * FROM points_rules WHERE community = %s AND is_current AND in_force"
-        params: list[Any] = [community]
-    else:
-        query = (
-            "SELECT * FROM points_rules WHERE community = %s AND in_force AND effective_from <= %s"
-            " AND (effective_until IS NULL OR effective_until > %s)"
-        )
-        params = [community, as_of, as_of]
-    found_rules = rows(conn, query + " ORDER BY rule_code", *params)
+    found(jurisdictions.known(conn, community), "Jurisdiction", community)
+    found_rules = points.rulebook(conn, community, as_of)
     return RulebookOut(community=community, as_of=as_of, rules=[RuleOut(**r) for r in found_rules])
 
 
@@ -191,13 +168,7 @@ def expire(body: ExpiryIn, caller: CallerDep, pool: PoolDep) -> ExpiryAnswer:
     try:
         if not wait_for(conn, ["points"], head, CATCH_UP_SECONDS):
             raise NotCaughtUpError("the points accounts are not caught up; try again")
-        members = [
-            r[0]
-            for r in conn.execute(
-                "SELECT member_id FROM points_balances WHERE community = %s ORDER BY member_id",
-                (body.community,),
-            ).fetchall()
-        ]
+        holders = points.account_holders(conn, body.community)
     finally:
         pool.putconn(conn)
     governance = caller.governance
@@ -207,7 +178,7 @@ def expire(body: ExpiryIn, caller: CallerDep, pool: PoolDep) -> ExpiryAnswer:
             governance.expire_points(
                 meta, member_id=m, community=body.community, before=body.before
             )
-            for m in members
+            for m in holders
         ]
     expired = [r for r in results if r.extra.get("entry_id") is not None]
     return ExpiryAnswer(
@@ -219,34 +190,19 @@ def expire(body: ExpiryIn, caller: CallerDep, pool: PoolDep) -> ExpiryAnswer:
     )
 
 
-def _visible(viewer: Viewer, member: LiteralString = "member_id") -> Filter:
-    """The points rows (of a community) the caller may read."""
-    return viewer.community_things("community", member)
-
-
 @router.get("/points/entries/{entry_id}", responses=QUERY)
 def get_entry(entry_id: UUID, conn: Accounts, viewer: ViewerDep) -> EntryOut:
     """One points entry and its current status."""
-    row = first(conn, "SELECT * FROM points_entries", ("entry_id = %s", entry_id), _visible(viewer))
+    row = points.entry(conn, entry_id, viewer.reach)
     return EntryOut(**found(row, "PointsEntry", entry_id))
 
 
 def _accounts(conn: Connection, member_id: UUID, viewer: Viewer) -> list[dict[str, Any]]:
     """The member's accounts the caller may read (of the communities in its view); 404 if
     there are none and the caller may not read the member either."""
-    accounts = matching(
-        conn,
-        "SELECT community, balance, earned, deducted, redeemed, expired, pending"
-        " FROM points_balances",
-        ("member_id = %s", member_id),
-        _visible(viewer),
-        order=" ORDER BY community",
-    )
-    if not accounts:
-        member = first(
-            conn, "SELECT m.id FROM members AS m", ("m.id = %s", member_id), viewer.members()
-        )
-        found(member, "Member", member_id)
+    accounts = points.accounts(conn, member_id, viewer.reach)
+    if not accounts and not members.member_seen(conn, member_id, viewer.reach):
+        raise NotFoundError("Member", member_id)
     return accounts
 
 
@@ -277,12 +233,8 @@ def get_ledger(
     """Every entry of the member's accounts the caller may read, in order, with its
     running balance; with `format=csv|xlsx`, all of them as a file."""
     _accounts(conn, member_id, viewer)
-    where, params = conditions(
-        _visible(viewer), ("member_id = %s", member_id), ("community = %s", community)
-    )
-    select = sql.SQL("SELECT * FROM points_ledger")
+    clauses, params = points.ledger(viewer.reach, member_id, community)
     if fmt is not Format.JSON:
-        query = select + sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
         export = Export(
             name=file_name("points-ledger", member_id, community),
             title="Points ledger 积分台账",
@@ -290,25 +242,24 @@ def get_ledger(
             query=request_query(request),
             position=request.state.projection_position,
         )
-        return ledger_file(conn, query, params, export, fmt)
-    items, next_cursor = Page(["position"]).fetch(conn, select, where, params, limit, cursor)
+        return ledger_file(conn, clauses, params, export, fmt)
+    items, next_cursor = points.ledger_page(conn, clauses, params, limit, cursor)
     return PageOf[LedgerEntry](items=[LedgerEntry(**r) for r in items], next_cursor=next_cursor)
 
 
 def ledger_file(
-    conn: Connection, query: sql.Composable, params: list[Any], export: Export, fmt: Format
+    conn: Connection, clauses: list[sql.Composable], params: list[Any], export: Export, fmt: Format
 ) -> Any:
-    """The ledger rows of `query` (points_ledger rows), in order, as a file."""
-    with stream(conn, query + sql.SQL(" ORDER BY position"), params) as entries:
+    """The ledger rows matching `clauses` (see `points.ledger`), in order, as a file."""
+    with points.ledger_rows(conn, clauses, params) as entries:
         return file_response(export, map(_ledger_row, entries), fmt)
 
 
 def board_file(
     conn: Connection, board: sql.Composable, params: list[Any], export: Export, fmt: Format
 ) -> Any:
-    """The leaderboard `board` (see `_board`), ranked, as a file."""
-    ordered = board + sql.SQL(" ORDER BY points DESC, member_id DESC")
-    with stream(conn, ordered, params) as ranked:
+    """The leaderboard `board` (see `points.board`), ranked, as a file."""
+    with points.ranked(conn, board, params) as ranked:
         rows = ({**row, "rank": rank} for rank, row in enumerate(ranked, start=1))
         return file_response(export, rows, fmt)
 
@@ -316,37 +267,6 @@ def board_file(
 def _ledger_row(row: dict[str, Any]) -> dict[str, Any]:
     source = row["source"] or {}
     return {**row, "source_kind": source.get("kind"), "source_id": source.get("id")}
-
-
-def _board(
-    viewer: Viewer, jurisdiction: str | None, earned_from: Any, earned_to: Any
-) -> tuple[sql.Composable, list[Any]]:
-    """The leaderboard's query (member_id, name, points) and its parameters."""
-    where, params = conditions(
-        _visible(viewer, "b.member_id"),
-        (in_subtree("community"), jurisdiction),
-        ("recorded_at >= %s", earned_from),
-        ("recorded_at < %s", earned_to),
-    )
-    if earned_from is None and earned_to is None:
-        source, amount = sql.SQL("points_balances"), sql.SQL("balance")
-    else:
-        source, amount = sql.SQL("points_ledger"), sql.SQL("delta")
-    # A name only of a member the caller may read (api.http.visibility): the points of a
-    # community's accounts are not the people's records (a grid worker reads its
-    # community's points, but the people of its own grid only).
-    named, named_params = viewer.members()
-    board = sql.SQL(
-        "SELECT * FROM (SELECT b.member_id, m.name, sum(b.{amount})::bigint AS points"
-        " FROM {source} AS b LEFT JOIN members m ON m.id = b.member_id AND {named} {where}"
-        " GROUP BY b.member_id, m.name) AS board"
-    ).format(
-        amount=amount,
-        source=source,
-        named=named,
-        where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
-    )
-    return board, [*named_params, *params]
 
 
 @router.get(
@@ -368,7 +288,7 @@ def leaderboard(
     """Members by points: their balance, or with `from`/`to` the net points entered then;
     counting only the accounts the caller may read (a resident: their own). With
     `format=csv|xlsx`, the whole board as a file, ranked."""
-    board, params = _board(viewer, jurisdiction, earned_from, earned_to)
+    board, params = points.board(viewer.reach, jurisdiction, earned_from, earned_to)
     if fmt is not Format.JSON:
         export = Export(
             name=file_name(
@@ -384,9 +304,7 @@ def leaderboard(
             period=period_text(earned_from, earned_to),
         )
         return board_file(conn, board, params, export, fmt)
-    items, next_cursor = Page(["points", "member_id"], descending=True).fetch(
-        conn, board, [], params, limit, cursor
-    )
+    items, next_cursor = points.board_page(conn, board, params, limit, cursor)
     return PageOf[LeaderboardRow](
         items=[LeaderboardRow(**r) for r in items], next_cursor=next_cursor
     )

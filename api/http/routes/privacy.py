@@ -11,12 +11,11 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 from fastapi import APIRouter, Depends, Query, Request
-from psycopg import sql
 
 from api.http.auth import PrincipalDep
 from api.http.deps import CallerDep, GovernanceDep, PoolDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import Connection, Cursor, Limit, Page, reader
+from api.http.reads import Connection, Cursor, Limit, reader
 from api.http.routes.audit import auditor
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import PageOf
@@ -31,8 +30,8 @@ from domain.application import Governance
 from domain.commands.base import Meta
 from domain.errors import NotFoundError
 from domain.member import Member
+from projections.audit import journal
 from projections.audit.note import Ed25519Signer
-from projections.store.events import EVENTS
 
 router = APIRouter(prefix="/v1", tags=["personal data"], route_class=OneHopRoute)
 audit_router = APIRouter(
@@ -45,16 +44,6 @@ audit_router = APIRouter(
 Journal = Annotated[Connection, reader("audit")]
 
 ERASED_TOPIC = get_topic(Member.Erased)
-ERASURE = sql.SQL(
-    "SELECT notification_id, convert_from(state, 'UTF8')::jsonb FROM {} "
-    "WHERE originator_id = %s AND topic = %s"
-).format(EVENTS)
-AFFECTED = sql.SQL(
-    "SELECT notification_id FROM {} WHERE notification_id < %s"
-    " AND position(convert_to(%s, 'UTF8') IN state) > 0 ORDER BY notification_id"
-).format(EVENTS)
-"""Positions before the erasure whose stored record holds a value sealed under the key
-(its id, as the envelopes spell it). A scan of the log: erasures are rare."""
 Reason = Annotated[
     str,
     Query(
@@ -73,6 +62,7 @@ def erase(
     """Erase a member's personal data (admin, with a legal basis): records
     `Member.Erased`, shreds the data key, and answers a signed receipt listing the
     positions whose sealed data can no longer be read (no personal data in it)."""
+    caller.allow("erase_member")  # the role first: only then is the member looked up
     place = _member_place(caller.governance, member_id)
     caller.run("erase_member", member_id, place=place, legal_basis=body.legal_basis)
     return _receipt(pool, member_id, request.app.state.signer.key)
@@ -94,12 +84,12 @@ def _member_place(governance: Governance, member_id: UUID) -> str | None:
 
 def _receipt(pool: Any, member_id: UUID, key: Ed25519Signer) -> ErasureReceipt:
     with pool.connection() as conn:
-        found = conn.execute(ERASURE, (member_id, ERASED_TOPIC)).fetchone()
+        found = journal.erasure(conn, member_id, ERASED_TOPIC)
         if found is None:
             raise NotFoundError("Erasure", member_id)
         position, state = found
         kid = state.get("data_key")
-        affected = [] if kid is None else [r[0] for r in conn.execute(AFFECTED, (position, kid))]
+        affected = [] if kid is None else journal.sealed_before(conn, position, kid)
     receipt = Receipt(
         subject_id=member_id,
         erasure_position=position,
@@ -149,14 +139,7 @@ def personal_data_reads(
     cursor: Cursor = None,
 ) -> PageOf[PersonalDataRead]:
     """Every recorded read of clear personal data, in order: who, whose, when, why."""
-    where: list[sql.Composable] = [sql.SQL("event_type = 'PersonalDataRead'")]
-    params: list[Any] = []
-    if subject_id is not None:
-        where.append(sql.SQL("payload -> 'subject_id' ->> '_data_' = %s"))
-        params.append(subject_id.hex)
-    items, next_cursor = Page(["position"]).fetch(
-        conn, sql.SQL("SELECT * FROM audit_journal"), where, params, limit, cursor
-    )
+    items, next_cursor = journal.personal_data_reads(conn, subject_id, limit, cursor)
     return PageOf[PersonalDataRead](
         items=[PersonalDataRead.of(r) for r in items], next_cursor=next_cursor
     )

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from psycopg import sql
 from pydantic import BaseModel, Field
 
 from api.http.deps import CallerDep, GovernanceDep, PoolDep
@@ -29,7 +28,7 @@ from api.http.exports import (
 )
 from api.http.permissions import OWN
 from api.http.problems import COMMAND, QUERY, ForbiddenError
-from api.http.reads import Connection, one, reader, rows, spare_connections
+from api.http.reads import Connection, reader, spare_connections
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Body, Code, Day, Instant
 from api.http.schemas.scorecards import PolicyOut, ScorecardOut, WorkerScorecardOut
@@ -45,6 +44,7 @@ from projections.analysis.scorecards import (
     scorecard_table,
     worker_scorecard,
 )
+from projections.views import assessments, members
 
 router = APIRouter(prefix="/v1", tags=["assessments"], route_class=OneHopRoute)
 
@@ -134,12 +134,7 @@ def get_policy(
     if place is None:
         raise NotFoundError("Jurisdiction", jurisdiction)
     policy = policy_for(conn, place[1], as_of)
-    versions = rows(
-        conn,
-        "SELECT version, effective_from, effective_until, terms FROM assessment_policies"
-        " WHERE jurisdiction = %s ORDER BY version",
-        jurisdiction,
-    )
+    versions = assessments.policy_versions(conn, jurisdiction)
     return PolicyOut.model_validate(
         {
             "jurisdiction": jurisdiction,
@@ -168,9 +163,7 @@ def worker_card(
 ) -> Any:
     """A worker's scorecard: the tickets reported in [from, to) that they were assigned,
     responded to or resolved; their stars, each with the rule that made it visible."""
-    condition, params = viewer.members()
-    query = sql.SQL("SELECT m.id, m.home_grid FROM members m WHERE m.id = %s AND ") + condition
-    member = one(conn, query, member_id, *params)
+    member = members.home_grid(conn, member_id, viewer.reach)
     if member is None:
         raise NotFoundError("Member", member_id)
     home = path_of(conn, member["home_grid"]) if member["home_grid"] else None

@@ -6,12 +6,11 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from psycopg import sql
 
 from api.http.actions import add_action
 from api.http.deps import CallerDep
 from api.http.problems import COMMAND, QUERY
-from api.http.reads import Connection, Cursor, Limit, Page, conditions, first, found, reader
+from api.http.reads import Connection, Cursor, Limit, found, reader
 from api.http.routing import OneHopRoute
 from api.http.schemas.common import Answer, Code, Instant, PageOf, created
 from api.http.schemas.tickets import (
@@ -29,7 +28,9 @@ from api.http.schemas.tickets import (
 )
 from api.http.visibility import ViewerDep
 from domain.application import Governance
+from domain.errors import NotFoundError
 from domain.ticket_policy import Level, Status
+from projections.views import tickets, tickets_timeline
 
 router = APIRouter(prefix="/v1", tags=["tickets"], route_class=OneHopRoute)
 
@@ -78,7 +79,7 @@ for _action, _command, _body, _doc in (
 @router.get("/tickets/{ticket_id}", responses=QUERY)
 def get_ticket(ticket_id: UUID, conn: Tickets, viewer: ViewerDep) -> TicketOut:
     """A ticket's current state, deadlines and overdue flags."""
-    row = first(conn, "SELECT * FROM tickets", ("id = %s", ticket_id), viewer.tickets())
+    row = tickets.ticket(conn, ticket_id, viewer.reach)
     return TicketOut(**viewer.ticket_row(found(row, "Ticket", ticket_id)))
 
 
@@ -99,17 +100,17 @@ def list_tickets(
 ) -> PageOf[TicketOut]:
     """Ticket queues, newest first: by subtree, status, level, overdue and report time
     (only the tickets the caller may read)."""
-    where, params = conditions(
-        viewer.tickets(),
-        ("grid_path @> ARRAY[%s]::text[]", grid),
-        ("status = %s", status),
-        ("level = %s", level),
-        ("reported_at >= %s", reported_from),
-        ("reported_at < %s", reported_to),
-        ("(response_overdue OR resolution_overdue) = %s", overdue),
-    )
-    items, next_cursor = Page(["reported_at", "id"], descending=True).fetch(
-        conn, sql.SQL("SELECT * FROM tickets"), where, params, limit, cursor
+    items, next_cursor = tickets.tickets(
+        conn,
+        viewer.reach,
+        grid=grid,
+        status=status,
+        level=level,
+        reported_from=reported_from,
+        reported_to=reported_to,
+        overdue=overdue,
+        limit=limit,
+        cursor=cursor,
     )
     return PageOf[TicketOut](
         items=[TicketOut(**viewer.ticket_row(r)) for r in items], next_cursor=next_cursor
@@ -128,16 +129,9 @@ def get_timeline(
     """Every event of the ticket, in order, with who did it and when. `audit_stream`
     (and the `Link` header, rel `audit-stream`) names the same events in the audit log;
     each entry's `audit_state` names the ticket's state right after it."""
-    ticket = first(conn, "SELECT id FROM tickets", ("id = %s", ticket_id), viewer.tickets())
-    found(ticket, "Ticket", ticket_id)
-    items, next_cursor = Page(["version"]).fetch(
-        conn,
-        sql.SQL("SELECT * FROM ticket_timeline"),
-        [sql.SQL("ticket_id = %s")],
-        [ticket_id],
-        limit,
-        cursor,
-    )
+    if not tickets.ticket_seen(conn, ticket_id, viewer.reach):
+        raise NotFoundError("Ticket", ticket_id)
+    items, next_cursor = tickets_timeline.timeline(conn, ticket_id, limit, cursor)
     stream = f"/v1/audit/streams/{ticket_id}"
     response.headers["Link"] = f'<{stream}>; rel="audit-stream"'
     return TimelinePage(
