@@ -23,6 +23,7 @@ from api.http.limits import BodyLimit, RateLimits, TokenBuckets
 from api.http.metrics import Metrics
 from api.http.open311 import routes as open311
 from api.http.open311.catalogue import catalogue_of
+from api.http.open311.errors import too_large as open311_too_large
 from api.http.routes import (
     activities,
     audit,
@@ -105,7 +106,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         TokenBuckets("commands", settings.commands_per_second, settings.commands_burst),
         TokenBuckets("waiting queries", settings.waits_per_second, settings.waits_burst),
     )
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # inside metrics: counted
+    app.add_middleware(  # inside metrics: counted
+        BodyLimit, limit=settings.max_body_bytes, documents={"/open311/": open311_too_large}
+    )
     app.add_middleware(app.state.metrics.middleware)
     problems.install(app)
     _include_routers(app)
