@@ -80,12 +80,28 @@ def verify_bundle(
         _Check(report, policy, since).run(iter(lines), want_from, want_to)
     except BundleError as error:
         report.problems.append(str(error))
+    except UnicodeDecodeError:
+        report.problems.append("the bundle is not UTF-8 text")
     return report
+
+
+_MAX_INT = 2**63 - 1
+"""Positions, versions and leaf indexes are PostgreSQL bigints."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        raise BundleError(f"a JSON object names {', '.join(twice)} twice")
+    return dict(pairs)
 
 
 def _json(line: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(line)
+        value = json.loads(line, object_pairs_hook=_unique)
+    except BundleError as error:
+        raise BundleError(f"{what}: {error}") from None
     except ValueError:
         raise BundleError(f"{what} is not JSON") from None
     if not isinstance(value, dict):
@@ -94,8 +110,8 @@ def _json(line: str, what: str) -> dict[str, Any]:
 
 
 def _int(value: Any, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise BundleError(f"{what} is not a non-negative integer")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_INT:
+        raise BundleError(f"{what} is not an integer in [0, 2^63 - 1]")
     return value
 
 
@@ -166,7 +182,7 @@ class _Check:
     @staticmethod
     def _prefix(value: Any, first_leaf: int) -> Frontier:
         if not isinstance(value, list) or not all(
-            isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) for p in value
+            isinstance(p, list) and len(p) == 2 and type(p[0]) is int for p in value
         ):
             raise BundleError("the prefix is not a list of [level, hash] peaks")
         levels = [level for level, _ in peaks(first_leaf)]
@@ -187,11 +203,13 @@ class _Check:
             )
         try:
             index, position = _int(e["leaf_index"], "leaf_index"), _int(e["position"], "position")
-            aggregate = UUID(str(e["aggregate_id"]))
-            state = base64.b64decode(str(e["state"]), validate=True)
-            topic, version = e["topic"], _int(e["version"], "version")
-            if not isinstance(topic, str):
-                raise BundleError(f"line {n}: the topic is not text")
+            aggregate, spelled = UUID(str(e["aggregate_id"])), e["aggregate_id"]
+            state, topic = e["state"], e["topic"]
+            if not all(isinstance(v, str) for v in (spelled, state, topic)):
+                raise BundleError(f"line {n}: aggregate_id, topic and state must be text")
+            if spelled != str(aggregate):
+                raise BundleError(f"line {n}: the aggregate_id is not in canonical UUID form")
+            state, version = base64.b64decode(state, validate=True), _int(e["version"], "version")
         except (KeyError, ValueError, binascii.Error) as error:
             raise BundleError(f"line {n} is not a leaf record ({error})") from None
         leaf = event_leaf(position, aggregate, version, topic, state)

@@ -169,17 +169,28 @@ def open_checkpoint(
         raise CheckpointError(
             f"the checkpoint is not signed by the pinned key {who} (signed by {found})"
         )
-    cosigned = tuple(
-        f"{s.name}+{s.key_id:08x}"
-        for s in opened.verified
-        if (s.name, s.key_id) != (log.name, log.key_id)
-    )
+    cosigned = _cosigners(opened, log, witnesses)
     if len(cosigned) < quorum:
         raise CheckpointError(
             f"the checkpoint of size {checkpoint.tree_size} is cosigned by {len(cosigned)}"
             f" of the trusted witnesses, fewer than the {quorum} required"
         )
     return Opened(checkpoint, cosigned)
+
+
+def _cosigners(
+    opened: OpenedNote, log: Ed25519Verifier, witnesses: Sequence[CosignatureVerifier]
+) -> tuple[str, ...]:
+    """The witnesses that cosigned, one per distinct public key: a key listed under two
+    names (a cosignature signs no name) counts once, and the log's own key not at all."""
+    keys = {(w.name, w.key_id): w.public_key for w in witnesses}
+    seen, found = {log.public_key}, []
+    for s in opened.verified:
+        key = keys.get((s.name, s.key_id))
+        if key is not None and key not in seen:
+            seen.add(key)
+            found.append(f"{s.name}+{s.key_id:08x}")
+    return tuple(found)
 
 
 def store(conn: psycopg.Connection[Any], checkpoint: Checkpoint) -> Checkpoint:
