@@ -30,6 +30,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg_pool import ConnectionPool
 
@@ -47,7 +48,8 @@ DDL = (
 
 
 class KeyUnavailableError(RuntimeError):
-    """Raised when a wrapped data key is read without the master key that wraps it."""
+    """Raised when a wrapped data key is read without the master key that wraps it (none
+    configured, or another one): a configuration error, never an event's fault."""
 
 
 class Keyring:
@@ -76,7 +78,14 @@ class Keyring:
             raise KeyUnavailableError(
                 f"data key {kid} is wrapped and no master key is configured ({MASTER_ENV})"
             )
-        return self._master.decrypt(stored[:12], stored[12:], kid.bytes)
+        try:
+            return self._master.decrypt(stored[:12], stored[12:], kid.bytes)
+        except InvalidTag:
+            raise KeyUnavailableError(
+                f"data key {kid} does not unwrap under the configured master key: the"
+                f" master key ({MASTER_ENV}, or the data directory's"
+                " personal_data_master_key) is not the one these keys were made under"
+            ) from None
 
 
 _configured: list[Keyring] = []
@@ -151,6 +160,17 @@ class PostgresKeyStore:
                 " subject_id = %s WHERE kid = %s",
                 (subject, kid),
             )
+
+    def check(self) -> None:
+        """Refuse a master key that does not open the keys already stored (or their
+        absence): KeyUnavailableError, at start, rather than at the first read."""
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            row = cur.execute(
+                "SELECT kid, key, wrapped FROM data_keys WHERE key IS NOT NULL"
+                " ORDER BY wrapped DESC, created_at DESC LIMIT 1"
+            ).fetchone()
+        if row is not None:
+            self.ring.unwrap(row[0], bytes(row[1]), row[2])
 
     def close(self) -> None:
         self._pool.close()
