@@ -59,6 +59,11 @@ class KeyStore(Protocol):
         """Destroy the key `kid` of `subject` for good (idempotent)."""
         ...
 
+    def secret(self, label: str) -> bytes | None:
+        """A server secret for `label`, kept apart from the log (keyed digests of
+        requests); None: none configured."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -119,6 +124,13 @@ class PersonalData:
     def __init__(self, store: KeyStore) -> None:
         self.store = store
         self._known: dict[UUID, bytes] = {}
+        self._digest_key: list[bytes | None] = []
+
+    def digest_key(self) -> bytes | None:
+        """The secret idempotency fingerprints are keyed with (None: plain SHA-256)."""
+        if not self._digest_key:
+            self._digest_key.append(self.store.secret(DIGEST_LABEL))
+        return self._digest_key[0]
 
     def for_new_subject(self) -> Sealer:
         """A sealer that draws one fresh key, the first time it seals, for one subject."""
@@ -171,6 +183,7 @@ class PersonalData:
 
 
 KEYS_KEPT = 100_000
+DIGEST_LABEL = "idempotency-fingerprint/v1"
 
 
 class KeyShreddedError(LookupError):

@@ -23,6 +23,8 @@ decrypt is exactly what the table held then.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import threading
 from collections.abc import Iterable
@@ -64,6 +66,12 @@ class Keyring:
     @property
     def wraps(self) -> bool:
         return self._master is not None
+
+    def derive(self, label: str) -> bytes | None:
+        """A secret of its own for `label`, derived from the master (None: no master)."""
+        if self.master is None:
+            return None
+        return hmac.new(self.master, b"gridledger/" + label.encode(), hashlib.sha256).digest()
 
     def wrap(self, kid: UUID, key: bytes) -> bytes:
         if self._master is None:
@@ -160,6 +168,9 @@ class PostgresKeyStore:
                 " subject_id = %s WHERE kid = %s",
                 (subject, kid),
             )
+
+    def secret(self, label: str) -> bytes | None:
+        return self.ring.derive(label)
 
     def check(self) -> None:
         """Refuse a master key that does not open the keys already stored (or their
