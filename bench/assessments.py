@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -57,85 +58,115 @@ def main() -> None:
     )
     args = parser.parse_args()
     url = database_url(args.database)
-    projection = Assessments()
     if not args.skip_rebuild:
-        with psycopg.connect(url) as conn:
-            handled = handled_count(projection, topic_counts(conn))
-        began = time.perf_counter()
-        rebuild_all(url, event_mapper(), [projection], batch_size=25_000)
-        seconds = time.perf_counter() - began
-        print(
-            f"rebuild assessments: {handled:,} handled events in {seconds:.1f}s ="
-            f" {seconds * 1e6 / max(handled, 1):,.1f} µs per handled event"
-        )
+        rebuild(url)
     spares = [psycopg.connect(url, autocommit=True) for _ in range(0 if args.no_spares else 2)]
     with psycopg.connect(url, autocommit=True) as conn:  # each call its own transaction
         conn.execute("ANALYZE")
         print(f"scorecards on one connection{' and two spares (as the API)' if spares else ''}")
-        first, last = one_row(
-            conn.execute("SELECT min(reported_at), max(reported_at) FROM assessment_tickets")
-        )
+        first, last, codes, worker = subjects(conn)
         end = min(last, first + timedelta(days=365))
-        district = one_row(
-            conn.execute(
-                "SELECT code FROM assessment_paths WHERE kind = 'district' ORDER BY code LIMIT 1"
-            )
-        )[0]
-        codes = {"district": district}
-        for kind in ("street", "community", "grid"):
-            codes[kind] = one_row(
-                conn.execute(
-                    "SELECT code FROM assessment_paths WHERE kind = %s AND path @> ARRAY[%s]"
-                    " ORDER BY code LIMIT 1",
-                    (kind, district),
-                )
-            )[0]
-        worker = one_row(
-            conn.execute(
-                "SELECT h FROM assessment_tickets, unnest(handlers) h WHERE valid_to IS NULL"
-                " AND h ~ '^[0-9a-f-]{36}$' GROUP BY h ORDER BY count(*) DESC LIMIT 1"
-            )
-        )[0]
         now = datetime.now(UTC)
         past = first + (end - first) * 0.75
-        events = one_row(conn.execute("SELECT max(notification_id) FROM governance_events"))
-        tickets, versions = one_row(
-            conn.execute(
-                "SELECT count(*) FILTER (WHERE valid_to IS NULL), count(*) FROM assessment_tickets"
-            )
-        )
-        print(
-            f"dataset {args.database}: {events[0]:,} events, {tickets:,} tickets"
-            f" ({versions:,} ticket versions), reported {first:%Y-%m-%d} .. {last:%Y-%m-%d}"
-        )
-        print(
-            f"period [{first:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}) ({(end - first).days} days);"
-            f" as_of {past:%Y-%m-%d %H:%M}"
-        )
+        describe(conn, args.database, first, last, end, past)
         for label, as_of in (("now", None), ("as_of", past)):
             period = Period(first, end, as_of)
-            for kind, code in codes.items():
-                found = path_of(conn, code)
-                assert found is not None
-                p50, p99 = _times(
-                    partial(
-                        jurisdiction_scorecard, conn, code, found[0], found[1], period, now, spares
-                    ),
-                    args.calls,
-                )
-                card = jurisdiction_scorecard(conn, code, found[0], found[1], period, now)
-                print(
-                    f"{label:5} {kind:9} {code:14} {card['tickets']['received']:7,} tickets:"
-                    f" p50 {p50:6.1f} ms, p99 {p99:6.1f} ms"
-                )
-            p50, p99 = _times(
-                partial(worker_scorecard, conn, worker, None, period, now), args.calls
+            time_scorecards(conn, label, period, now, codes, worker, spares, args.calls)
+
+
+def rebuild(url: str) -> None:
+    projection = Assessments()
+    with psycopg.connect(url) as conn:
+        handled = handled_count(projection, topic_counts(conn))
+    began = time.perf_counter()
+    rebuild_all(url, event_mapper(), [projection], batch_size=25_000)
+    seconds = time.perf_counter() - began
+    print(
+        f"rebuild assessments: {handled:,} handled events in {seconds:.1f}s ="
+        f" {seconds * 1e6 / max(handled, 1):,.1f} µs per handled event"
+    )
+
+
+def subjects(conn: psycopg.Connection[Any]) -> tuple[datetime, datetime, dict[str, str], str]:
+    """The dataset's first and last report, a jurisdiction of each kind, the busiest worker."""
+    first, last = one_row(
+        conn.execute("SELECT min(reported_at), max(reported_at) FROM assessment_tickets")
+    )
+    district = one_row(
+        conn.execute(
+            "SELECT code FROM assessment_paths WHERE kind = 'district' ORDER BY code LIMIT 1"
+        )
+    )[0]
+    codes = {"district": district}
+    for kind in ("street", "community", "grid"):
+        codes[kind] = one_row(
+            conn.execute(
+                "SELECT code FROM assessment_paths WHERE kind = %s AND path @> ARRAY[%s]"
+                " ORDER BY code LIMIT 1",
+                (kind, district),
             )
-            card = worker_scorecard(conn, worker, None, period, now)
-            print(
-                f"{label:5} worker    {worker[:14]} {card['tickets']['received']:7,} tickets:"
-                f" p50 {p50:6.1f} ms, p99 {p99:6.1f} ms"
-            )
+        )[0]
+    worker = one_row(
+        conn.execute(
+            "SELECT h FROM assessment_tickets, unnest(handlers) h WHERE valid_to IS NULL"
+            " AND h ~ '^[0-9a-f-]{36}$' GROUP BY h ORDER BY count(*) DESC LIMIT 1"
+        )
+    )[0]
+    return first, last, codes, worker
+
+
+def describe(
+    conn: psycopg.Connection[Any],
+    database: str,
+    first: datetime,
+    last: datetime,
+    end: datetime,
+    past: datetime,
+) -> None:
+    events = one_row(conn.execute("SELECT max(notification_id) FROM governance_events"))
+    tickets, versions = one_row(
+        conn.execute(
+            "SELECT count(*) FILTER (WHERE valid_to IS NULL), count(*) FROM assessment_tickets"
+        )
+    )
+    print(
+        f"dataset {database}: {events[0]:,} events, {tickets:,} tickets"
+        f" ({versions:,} ticket versions), reported {first:%Y-%m-%d} .. {last:%Y-%m-%d}"
+    )
+    print(
+        f"period [{first:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}) ({(end - first).days} days);"
+        f" as_of {past:%Y-%m-%d %H:%M}"
+    )
+
+
+def time_scorecards(
+    conn: psycopg.Connection[Any],
+    label: str,
+    period: Period,
+    now: datetime,
+    codes: dict[str, str],
+    worker: str,
+    spares: list[psycopg.Connection[Any]],
+    calls: int,
+) -> None:
+    for kind, code in codes.items():
+        found = path_of(conn, code)
+        assert found is not None
+        p50, p99 = _times(
+            partial(jurisdiction_scorecard, conn, code, found[0], found[1], period, now, spares),
+            calls,
+        )
+        card = jurisdiction_scorecard(conn, code, found[0], found[1], period, now)
+        print(
+            f"{label:5} {kind:9} {code:14} {card['tickets']['received']:7,} tickets:"
+            f" p50 {p50:6.1f} ms, p99 {p99:6.1f} ms"
+        )
+    p50, p99 = _times(partial(worker_scorecard, conn, worker, None, period, now), calls)
+    card = worker_scorecard(conn, worker, None, period, now)
+    print(
+        f"{label:5} worker    {worker[:14]} {card['tickets']['received']:7,} tickets:"
+        f" p50 {p50:6.1f} ms, p99 {p99:6.1f} ms"
+    )
 
 
 if __name__ == "__main__":

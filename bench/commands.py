@@ -118,6 +118,19 @@ def time_loads(gov: Governance, account_id: UUID, n: int) -> float:
     return statistics.median(samples) * 1000
 
 
+def award(gov: Governance, member: UUID, source_kind: str, times: int) -> None:
+    """Award the GARBAGE rule to `member` `times` times, each for a source of its own."""
+    for i in range(times):
+        gov.award_points(
+            STAFF,
+            member_id=member,
+            community="D-S-C",
+            rule_code="GARBAGE",
+            source_kind=source_kind,
+            source_id=str(i),
+        )
+
+
 def bench_account(url: str, entries: int) -> None:
     gov = Governance(env=library_env(url))
     unsnapped = Governance(env={**library_env(url), "IS_SNAPSHOTTING_ENABLED": "n"})
@@ -141,15 +154,7 @@ def bench_account(url: str, entries: int) -> None:
         home_grid="D-S-C-G",
     ).id
     started = time.perf_counter()
-    for i in range(entries - 1):
-        gov.award_points(
-            STAFF,
-            member_id=member,
-            community="D-S-C",
-            rule_code="GARBAGE",
-            source_kind="bench",
-            source_id=str(i),
-        )
+    award(gov, member, "bench", entries - 1)
     seconds = time.perf_counter() - started
     account_id = PointsAccount.id_for(member, "D-S-C")
     account: PointsAccount = gov.repository.get(account_id)
@@ -165,16 +170,7 @@ def bench_account(url: str, entries: int) -> None:
         f"  load without snapshots (full replay of {account.version} events):"
         f" {time_loads(unsnapped, account_id, 10):6.2f} ms median"
     )
-    extra = (interval - 1) - account.version % interval
-    for i in range(extra):
-        gov.award_points(
-            STAFF,
-            member_id=member,
-            community="D-S-C",
-            rule_code="GARBAGE",
-            source_kind="bench-extra",
-            source_id=str(i),
-        )
+    award(gov, member, "bench-extra", (interval - 1) - account.version % interval)
     account = gov.repository.get(account_id)
     print(
         f"  load, worst case ({account.version % interval} events after a snapshot):"

@@ -50,28 +50,26 @@ import http.client  # noqa: E402
 sys.path.insert(0, str(HERE))
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections import deque  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from typing import Any, cast  # noqa: E402
 
+from _client import SECRET, Client, free_port, token  # noqa: E402
 from _db import ROOT, fresh_database  # noqa: E402
 
-from api.http.auth import issue_token  # noqa: E402
 from api.runtime.database import library_env  # noqa: E402
 from domain.application import Governance  # noqa: E402
 from domain.commands.base import Meta  # noqa: E402
 from domain.context import Actor  # noqa: E402
 
-SECRET = "bench-http-secret-of-at-least-32-bytes-0123456789"
 TREE = [
     ("D", "district", None),
     ("D-S", "street", "D"),
@@ -86,42 +84,6 @@ TICKET: dict[str, Any] = {
     "source": "hotline",
 }
 Latencies = list[float]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def token(role: str = "admin", scope: str = "D") -> str:
-    return issue_token(SECRET.encode(), sub=f"bench-{role}", role=role, scope=scope)
-
-
-class Client:
-    """One keep-alive connection to the server."""
-
-    def __init__(self, port: int, bearer: str) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self.headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"}
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        try:
-            self.conn.request(method, path, body=data, headers=self.headers)
-            response = self.conn.getresponse()
-        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
-            self.conn.close()  # the server closed an idle keep-alive connection
-            self.conn.request(method, path, body=data, headers=self.headers)
-            response = self.conn.getresponse()
-        payload = response.read()
-        return response.status, json.loads(payload) if payload else None
-
-    def ok(self, method: str, path: str, body: Any = None) -> Any:
-        status, answer = self.call(method, path, body)
-        if status not in (200, 201):
-            raise RuntimeError(f"{method} {path}: {status} {answer}")
-        return answer
 
 
 def start_server(
@@ -362,45 +324,112 @@ def shape(separate: bool, workers: int) -> str:
     return "server: one `gridledger serve` process, projections and watcher inside (`make run`)"
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ops", type=int, default=2000, help="commands per run")
-    parser.add_argument("--clients", default="1,16,64", help="concurrent clients per run")
-    parser.add_argument("--gets", type=int, default=2000, help="GET by id per run")
-    parser.add_argument(
-        "--warmup", type=int, default=1000, help="commands each way, unmeasured, before the runs"
-    )
     parser.add_argument(
         "--separate",
         action="store_true",
         help="projections in a `gridledger project` process, not in the API's",
     )
-    parser.add_argument(
-        "--server-workers",
-        type=int,
-        default=1,
-        help="`gridledger serve --workers N` (N > 1 implies --separate)",
-    )
-    parser.add_argument(
-        "--open-load",
-        type=float,
-        default=0.5,
-        help="open-loop rate, as a share of the closed-loop rate at 16 clients (0: none)",
-    )
-    parser.add_argument("--open-seconds", type=float, default=20, help="each open-loop run")
-    parser.add_argument(
-        "--open-rates",
-        default="",
-        help="also offer commands at these fixed rates, per second (e.g. 50,100), open loop",
-    )
+    for flag, kind, default, explained in (
+        ("--ops", int, 2000, "commands per run"),
+        ("--clients", str, "1,16,64", "concurrent clients per run"),
+        ("--gets", int, 2000, "GET by id per run"),
+        ("--warmup", int, 1000, "commands each way, unmeasured, before the runs"),
+        ("--server-workers", int, 1, "`gridledger serve --workers N` (N > 1: --separate)"),
+        ("--open-load", float, 0.5, "open-loop rate, as a share of the closed-loop rate at"
+         " 16 clients (0: none)"),
+        ("--open-seconds", float, 20, "each open-loop run"),
+        ("--open-rates", str, "", "also offer commands at these fixed rates, per second"
+         " (e.g. 50,100), open loop"),
+    ):  # fmt: skip
+        parser.add_argument(flag, type=kind, default=default, help=explained)
     args = parser.parse_args()
-    levels = [int(c) for c in args.clients.split(",")]
+    args.levels = [int(c) for c in args.clients.split(",")]
     try:
-        open_rates = [float(r) for r in args.open_rates.split(",") if r]
+        args.rates = [float(r) for r in args.open_rates.split(",") if r]
     except ValueError:
         parser.error(f"--open-rates: not a list of rates: {args.open_rates!r}")
-    connections = 16
+    return args
 
+
+CONNECTIONS = 16
+
+
+@dataclass
+class Run:
+    """One run of the benchmark: its arguments, the server's pid and port, the table."""
+
+    args: argparse.Namespace
+    server: int
+    port: int
+    lines: list[str]
+
+
+def closed_commands(run: Run, url: str) -> dict[tuple[str, int], float]:
+    """The commands at each level of clients, by HTTP and by `Governance` directly."""
+    closed: dict[tuple[str, int], float] = {}
+    governance = Governance(env=library_env(url))
+    if run.args.warmup:  # both paths warm (connections open, caches filled) before measuring
+        separately(run.server, http_commands, run.port, 16, run.args.warmup)
+        direct_commands(governance, 16, run.args.warmup)
+    for clients in run.args.levels:
+        result = separately(run.server, http_commands, run.port, clients, run.args.ops)
+        closed[("commands", clients)] = len(result[0]) / result[1]
+        run.lines.append(row("HTTP report + accept, closed loop", clients, result))
+    try:
+        for clients in run.args.levels:
+            run.lines.append(
+                row(
+                    "`Governance` direct, same mix, closed loop",
+                    clients,
+                    direct_commands(governance, clients, run.args.ops),
+                )
+            )
+    finally:
+        governance.close()
+    return closed
+
+
+def closed_gets(run: Run, ids: list[str], closed: dict[tuple[str, int], float]) -> None:
+    for clients in sorted({1, min(CONNECTIONS, max(run.args.levels))}):
+        result = separately(run.server, http_gets, run.port, clients, ids, run.args.gets)
+        closed[("gets", clients)] = len(result[0]) / result[1]
+        run.lines.append(row("HTTP GET /v1/tickets/{id}, closed loop", clients, result))
+
+
+def open_loops(run: Run, ids: list[str], closed: dict[tuple[str, int], float]) -> None:
+    """Commands and GETs offered at a share of the closed loop's rate, then commands at
+    the fixed --open-rates."""
+    at = min(CONNECTIONS, max(run.args.levels))
+    if run.args.open_load > 0:
+        for kind, target, extra in (
+            ("commands", open_commands, ()),
+            ("gets", open_gets, (ids,)),
+        ):
+            rate = run.args.open_load * closed[(kind, at)]
+            what = "HTTP report / accept" if kind == "commands" else "HTTP GET /v1/tickets/{id}"
+            result = separately(
+                run.server, target, run.port, CONNECTIONS, rate, run.args.open_seconds, *extra
+            )
+            run.lines.append(
+                row(
+                    f"{what}, open loop offering {rate:,.0f}/s"
+                    f" ({run.args.open_load:.0%} of closed loop at {at})",
+                    CONNECTIONS,
+                    result,
+                )
+            )
+    for rate in run.args.rates:
+        result = separately(
+            run.server, open_commands, run.port, CONNECTIONS, rate, run.args.open_seconds
+        )
+        what = f"HTTP report / accept, open loop offering {rate:,.0f}/s"
+        run.lines.append(row(what, CONNECTIONS, result))
+
+
+def main() -> None:
+    args = arguments()
     url = fresh_database("gridledger_bench_http")
     port = free_port()
     servers = start_server(url, port, args.separate, args.server_workers)
@@ -420,58 +449,15 @@ def main() -> None:
                 "/v1/jurisdictions",
                 {"code": code, "kind": kind, "name": code, "parent": parent},
             )
-        closed: dict[tuple[str, int], float] = {}
-        governance = Governance(env=library_env(url))
-        if args.warmup:  # both paths warm (connections open, caches filled) before measuring
-            separately(server, http_commands, port, 16, args.warmup)
-            direct_commands(governance, 16, args.warmup)
-        for clients in levels:
-            result = separately(server, http_commands, port, clients, args.ops)
-            closed[("commands", clients)] = len(result[0]) / result[1]
-            lines.append(row("HTTP report + accept, closed loop", clients, result))
-        try:
-            for clients in levels:
-                lines.append(
-                    row(
-                        "`Governance` direct, same mix, closed loop",
-                        clients,
-                        direct_commands(governance, clients, args.ops),
-                    )
-                )
-        finally:
-            governance.close()
+        run = Run(args, server, port, lines)
+        closed = closed_commands(run, url)
         made = admin.ok("POST", "/v1/tickets", TICKET)
         page = admin.ok(
             "GET", f"/v1/tickets?limit=500&min_position={made['position']}&wait_ms=30000"
         )
         ids = [t["id"] for t in page["items"]]
-        for clients in sorted({1, min(connections, max(levels))}):
-            result = separately(server, http_gets, port, clients, ids, args.gets)
-            closed[("gets", clients)] = len(result[0]) / result[1]
-            lines.append(row("HTTP GET /v1/tickets/{id}, closed loop", clients, result))
-        at = min(connections, max(levels))
-        if args.open_load > 0:
-            for kind, target, extra in (
-                ("commands", open_commands, ()),
-                ("gets", open_gets, (ids,)),
-            ):
-                rate = args.open_load * closed[(kind, at)]
-                what = "HTTP report / accept" if kind == "commands" else "HTTP GET /v1/tickets/{id}"
-                result = separately(
-                    server, target, port, connections, rate, args.open_seconds, *extra
-                )
-                lines.append(
-                    row(
-                        f"{what}, open loop offering {rate:,.0f}/s"
-                        f" ({args.open_load:.0%} of closed loop at {at})",
-                        connections,
-                        result,
-                    )
-                )
-        for rate in open_rates:
-            result = separately(server, open_commands, port, connections, rate, args.open_seconds)
-            what = f"HTTP report / accept, open loop offering {rate:,.0f}/s"
-            lines.append(row(what, connections, result))
+        closed_gets(run, ids, closed)
+        open_loops(run, ids, closed)
     finally:
         for process in servers:
             process.terminate()

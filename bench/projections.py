@@ -226,11 +226,6 @@ def bench_live(url: str, rate: float, seconds: float) -> None:
     runner.run_page = counted  # type: ignore[method-assign]  # count pages: a probe
     worker = threading.Thread(target=follow)
     worker.start()
-    meta = Meta(actor=Actor("bench", "community_staff"))
-    with psycopg.connect(url) as conn:
-        grid = one_row(
-            conn.execute("SELECT code FROM jurisdictions WHERE kind = 'grid' ORDER BY code LIMIT 1")
-        )[0]
     committed: dict[int, float] = {}
     visible: dict[int, float] = {}
     waited: list[tuple[float, int]] = []
@@ -254,6 +249,37 @@ def bench_live(url: str, rate: float, seconds: float) -> None:
 
     watcher = threading.Thread(target=watch)
     watcher.start()
+    offer(governance, url, names, rate, seconds, committed, waited)
+    time.sleep(0.5)
+    done.set()
+    watcher.join()
+    runner.stop()
+    worker.join()
+    runner.close()
+    print(
+        f"runner: {pages[0]} pages of {read[0] / max(pages[0], 1):.1f} events on average,"
+        f" {cpu[0] * 1000 / max(pages[0], 1):.2f} ms of its thread's CPU per page"
+    )
+    print_lags(rate, seconds, committed, visible, waited)
+    governance.close()
+
+
+def offer(
+    governance: Governance,
+    url: str,
+    names: list[str],
+    rate: float,
+    seconds: float,
+    committed: dict[int, float],
+    waited: list[tuple[float, int]],
+) -> None:
+    """Report tickets at `rate`/s for `seconds`: each one's commit time into `committed`;
+    every tenth waited for (`wait_for`), with the time the wait returned, into `waited`."""
+    meta = Meta(actor=Actor("bench", "community_staff"))
+    with psycopg.connect(url) as conn:
+        grid = one_row(
+            conn.execute("SELECT code FROM jurisdictions WHERE kind = 'grid' ORDER BY code LIMIT 1")
+        )[0]
     interval = 1 / rate
     count = int(rate * seconds)
     next_at = time.perf_counter()
@@ -268,17 +294,16 @@ def bench_live(url: str, rate: float, seconds: float) -> None:
                 tracking.wait_for(waiter, names, result.position, timeout=5)
                 waited.append((time.perf_counter(), result.position))
             time.sleep(max(0.0, next_at - time.perf_counter()))
-    time.sleep(0.5)
-    done.set()
-    watcher.join()
-    runner.stop()
-    worker.join()
-    runner.close()
+
+
+def print_lags(
+    rate: float,
+    seconds: float,
+    committed: dict[int, float],
+    visible: dict[int, float],
+    waited: list[tuple[float, int]],
+) -> None:
     lags = sorted((visible[p] - committed[p]) * 1000 for p in committed if p in visible)
-    print(
-        f"runner: {pages[0]} pages of {read[0] / max(pages[0], 1):.1f} events on average,"
-        f" {cpu[0] * 1000 / max(pages[0], 1):.2f} ms of its thread's CPU per page"
-    )
     after = sorted(max(0.0, (t - visible[p]) * 1000) for t, p in waited if p in visible)
     print(
         f"live lag at {rate:.0f} commands/s for {seconds:.0f}s ({len(lags)} commands):"
@@ -288,7 +313,6 @@ def bench_live(url: str, rate: float, seconds: float) -> None:
         f"wait_for returned after the position was reached: p50 {percentile(after, 50):.1f} ms,"
         f" p99 {percentile(after, 99):.1f} ms ({len(after)} waits)"
     )
-    governance.close()
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -124,6 +124,55 @@ def figures(name: str, latencies: list[float]) -> str:
     return f"{name:<34} {len(ms):>6} GETs  p50 {statistics.median(ms):6.2f} ms  p99 {p99:6.2f} ms"
 
 
+TICKET = {"category": "环境卫生", "description": "楼道堆物", "grid": GRID, "source": "hotline"}
+
+
+def define_and_report(conn: http.client.HTTPConnection, admin: str) -> list[str]:
+    """Define the tree and report 50 tickets, the last read once the projections have it."""
+    for code, kind, parent in TREE:
+        call(
+            conn,
+            admin,
+            "POST",
+            "/v1/jurisdictions",
+            {"code": code, "kind": kind, "name": code, "parent": parent},
+        )
+    made = [call(conn, admin, "POST", "/v1/tickets", TICKET)[1] for _ in range(50)]
+    ids = [m["id"] for m in made]
+    status, _ = call(
+        conn,
+        admin,
+        "GET",
+        f"/v1/tickets/{ids[-1]}?min_position={made[-1]['position']}&wait_ms=2000",
+    )
+    assert status == 200, status
+    return ids
+
+
+def gets_while_waits_are_held(
+    args: argparse.Namespace, reader: str, ids: list[str], head: int
+) -> tuple[list[float], list[int]]:
+    """GETs by `reader` while --waiters threads of another token hold waits for `head`
+    (which no projection reaches); the GETs' latencies and the waits' answers."""
+    waiter = issue_token(SECRET.encode(), sub="staff:waiter", role="admin", scope="D")
+    stop = threading.Event()
+    held: list[int] = []
+    threads = [
+        threading.Thread(
+            target=hold_waits, args=(args.port, waiter, head, args.wait_ms, stop, held)
+        )
+        for _ in range(args.waiters)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    loaded = gets(args.port, reader, ids, args.seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return loaded, held
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--waiters", type=int, default=50)
@@ -136,51 +185,14 @@ def main() -> None:
     try:
         admin = issue_token(SECRET.encode(), sub="staff:bench", role="admin", scope="D")
         conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
-        for code, kind, parent in TREE:
-            call(
-                conn,
-                admin,
-                "POST",
-                "/v1/jurisdictions",
-                {"code": code, "kind": kind, "name": code, "parent": parent},
-            )
-        ticket = {
-            "category": "环境卫生",
-            "description": "楼道堆物",
-            "grid": GRID,
-            "source": "hotline",
-        }
-        made = [call(conn, admin, "POST", "/v1/tickets", ticket)[1] for _ in range(50)]
-        ids = [m["id"] for m in made]
-        status, _ = call(
-            conn,
-            admin,
-            "GET",
-            f"/v1/tickets/{ids[-1]}?min_position={made[-1]['position']}&wait_ms=2000",
-        )
-        assert status == 200, status
+        ids = define_and_report(conn, admin)
         project.terminate()
         project.wait()
-        head = call(conn, admin, "POST", "/v1/tickets", ticket)[1]["position"]
+        head = call(conn, admin, "POST", "/v1/tickets", TICKET)[1]["position"]
         reader = issue_token(SECRET.encode(), sub="staff:reader", role="admin", scope="D")
-        waiter = issue_token(SECRET.encode(), sub="staff:waiter", role="admin", scope="D")
         gets(args.port, reader, ids, 1)  # warm up
         baseline = gets(args.port, reader, ids, args.seconds)
-        stop = threading.Event()
-        held: list[int] = []
-        threads = [
-            threading.Thread(
-                target=hold_waits, args=(args.port, waiter, head, args.wait_ms, stop, held)
-            )
-            for _ in range(args.waiters)
-        ]
-        for thread in threads:
-            thread.start()
-        time.sleep(0.5)
-        loaded = gets(args.port, reader, ids, args.seconds)
-        stop.set()
-        for thread in threads:
-            thread.join()
+        loaded, held = gets_while_waits_are_held(args, reader, ids, head)
         print(figures("GET, nobody waiting", baseline))
         print(figures(f"GET, {args.waiters} waits held by another token", loaded))
         answers = {s: held.count(s) for s in sorted(set(held))}

@@ -23,7 +23,7 @@ import base64
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard, cast
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
@@ -67,7 +67,7 @@ class KeyStore(Protocol):
     def close(self) -> None: ...
 
 
-def is_sealed(value: object) -> bool:
+def is_sealed(value: object) -> TypeGuard[dict[str, Any]]:
     return type(value) is dict and value.get("enc") == VERSION and "ct" in value
 
 
@@ -80,7 +80,7 @@ def kid_of(value: object) -> UUID | None:
 def sealed_kid(value: object) -> str | None:
     """The data key id of an envelope as it spells it (None for any other value): what
     `reveal`'s keys are looked up by."""
-    return value["kid"] if is_sealed(value) else None  # type: ignore[index]
+    return cast(str, value["kid"]) if is_sealed(value) else None
 
 
 def _aad(subject: UUID, field: str) -> bytes:

@@ -28,7 +28,7 @@ debits consume the oldest points first.
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import event
@@ -56,16 +56,26 @@ from domain.rulebook import Rule, RuleKind, Trigger
 SYSTEM_AWARDER = "system"
 
 
+class LedgerEntry(GovernedAggregate.Event):
+    """The fields every entry event of `PointsAccount` records (never triggered itself;
+    outside the aggregate, so that it is no event of its own)."""
+
+    entry_id: UUID
+    kind: str
+    points: int
+    delta: int
+    balance_after: int
+    rule_code: str | None
+    rule_version: int | None
+    source: dict[str, str]
+    awarded_by: str | None
+    approved_by: str | None
+    on: date
+
+
 class PointsAccount(GovernedAggregate):
-    if TYPE_CHECKING:  # the event classes @event makes below (fields: its arguments)
+    if TYPE_CHECKING:  # the event class @event makes below (fields: its arguments)
         Opened: ClassVar[type[Any]]
-        Awarded: ClassVar[type[Any]]
-        AwardApproved: ClassVar[type[Any]]
-        AwardRejected: ClassVar[type[Any]]
-        Deducted: ClassVar[type[Any]]
-        Redeemed: ClassVar[type[Any]]
-        EntryReversed: ClassVar[type[Any]]
-        PointsExpired: ClassVar[type[Any]]
 
     @staticmethod
     def create_id(member_id: UUID, community: str) -> UUID:
@@ -128,7 +138,8 @@ class PointsAccount(GovernedAggregate):
         if current().actor.is_member(self.member_id):
             raise SelfApprovalError("a member may not approve an award to themselves")
         on = self._today()
-        self._award_approved(
+        self.trigger_event(
+            self.AwardApproved,
             **_entry_fields(entry, key.id, EntryKind.AWARD, on),
             delta=entry["points"],
             balance_after=self.balance + entry["points"],
@@ -142,7 +153,8 @@ class PointsAccount(GovernedAggregate):
         key.require_pending("reject")
         reason = _text(reason, "reason")
         entry = self.pending_awards[str(key.id)]
-        self._award_rejected(
+        self.trigger_event(
+            self.AwardRejected,
             **_entry_fields(entry, key.id, EntryKind.AWARD, self._today()),
             delta=0,
             balance_after=self.balance,
@@ -165,7 +177,7 @@ class PointsAccount(GovernedAggregate):
             rule=rule,
             awarded_by=current().actor.id,
         )
-        self._deducted(**fields, note=note)
+        self.trigger_event(self.Deducted, **fields, note=note)
         return self._key(fields, EntryStatus.POSTED)
 
     def redeem(self, *, item: str, points: int) -> EntryKey:
@@ -179,7 +191,7 @@ class PointsAccount(GovernedAggregate):
                 f"it is {self.balance}"
             )
         fields = self._entry(EntryKind.REDEMPTION, points, -points, {"kind": "item", "id": item})
-        self._redeemed(**fields, item=item)
+        self.trigger_event(self.Redeemed, **fields, item=item)
         return self._key(fields, EntryStatus.POSTED)
 
     def reverse(self, key: EntryKey, *, reason: str) -> EntryKey:
@@ -199,7 +211,8 @@ class PointsAccount(GovernedAggregate):
             EntryKind.REVERSAL, key.points, delta, {"kind": "entry", "id": str(key.id)}
         )
         fields.update(rule_code=key.rule_code, rule_version=key.rule_version)
-        self._entry_reversed(
+        self.trigger_event(
+            self.EntryReversed,
             **fields,
             reverses=key.id,
             reverses_kind=key.kind,
@@ -223,7 +236,7 @@ class PointsAccount(GovernedAggregate):
         points = sum(lots.values())
         source = {"kind": "expiry", "id": before.isoformat()}
         fields = self._entry(EntryKind.EXPIRY, points, -points, source)
-        self._points_expired(**fields, before=before, lots=lots)
+        self.trigger_event(self.PointsExpired, **fields, before=before, lots=lots)
         return self._key(fields, EntryStatus.POSTED)
 
     def _award(
@@ -241,8 +254,13 @@ class PointsAccount(GovernedAggregate):
         fields = self._entry(
             EntryKind.AWARD, points, delta, source, rule=rule, awarded_by=awarded_by
         )
-        self._awarded(
-            **fields, status=status.value, quantity=quantity, note=note, clipped_from=clipped_from
+        self.trigger_event(
+            self.Awarded,
+            **fields,
+            status=status.value,
+            quantity=quantity,
+            note=note,
+            clipped_from=clipped_from,
         )
         return self._key(fields, status)
 
@@ -313,174 +331,92 @@ class PointsAccount(GovernedAggregate):
             awarded_by=fields["awarded_by"],
         )
 
-    # Every entry event below carries the same ledger fields; the mutators only book.
+    # The ledger's entry events: each records the eleven fields of `LedgerEntry`, then
+    # its own; `apply` only books (it runs again whenever the account is loaded).
 
-    @event("Awarded")
-    def _awarded(
-        self,
-        entry_id: UUID,
-        kind: str,
-        points: int,
-        delta: int,
-        balance_after: int,
-        rule_code: str,
-        rule_version: int,
-        source: dict[str, str],
-        awarded_by: str,
-        approved_by: str | None,
-        on: date,
-        status: str,
-        quantity: int,
-        note: str | None,
-        clipped_from: int | None,
-    ) -> None:
-        policy.count(self.cap_buckets, rule_code, on, points)
-        if status == EntryStatus.PENDING:
-            self.pending += points
-            self.pending_awards[str(entry_id)] = {
-                "points": points,
-                "rule_code": rule_code,
-                "rule_version": rule_version,
-                "source": source,
-                "awarded_by": awarded_by,
-                "on": on.isoformat(),
-            }
-        else:
-            self.earned += points
-            self._credit(points, on)
+    class Awarded(LedgerEntry):
+        status: str
+        quantity: int
+        note: str | None
+        clipped_from: int | None
 
-    @event("AwardApproved")
-    def _award_approved(
-        self,
-        entry_id: UUID,
-        kind: str,
-        points: int,
-        delta: int,
-        balance_after: int,
-        rule_code: str,
-        rule_version: int,
-        source: dict[str, str],
-        awarded_by: str,
-        approved_by: str,
-        on: date,
-    ) -> None:
-        del self.pending_awards[str(entry_id)]
-        self.pending -= points
-        self.earned += points
-        self._credit(points, on)
+        def apply(self, account: PointsAccount) -> None:
+            policy.count(account.cap_buckets, _rule(self), self.on, self.points)
+            if self.status == EntryStatus.PENDING:
+                account.pending += self.points
+                account.pending_awards[str(self.entry_id)] = {
+                    "points": self.points,
+                    "rule_code": self.rule_code,
+                    "rule_version": self.rule_version,
+                    "source": self.source,
+                    "awarded_by": self.awarded_by,
+                    "on": self.on.isoformat(),
+                }
+            else:
+                account.earned += self.points
+                account._credit(self.points, self.on)
 
-    @event("AwardRejected")
-    def _award_rejected(
-        self,
-        entry_id: UUID,
-        kind: str,
-        points: int,
-        delta: int,
-        balance_after: int,
-        rule_code: str,
-        rule_version: int,
-        source: dict[str, str],
-        awarded_by: str,
-        approved_by: None,
-        on: date,
-        reason: str,
-    ) -> None:
-        entry = self.pending_awards.pop(str(entry_id))
-        self.pending -= points
-        policy.free(self.cap_buckets, rule_code, date.fromisoformat(entry["on"]), points)
+    class AwardApproved(LedgerEntry):
+        def apply(self, account: PointsAccount) -> None:
+            del account.pending_awards[str(self.entry_id)]
+            account.pending -= self.points
+            account.earned += self.points
+            account._credit(self.points, self.on)
 
-    @event("Deducted")
-    def _deducted(
-        self,
-        entry_id: UUID,
-        kind: str,
-        points: int,
-        delta: int,
-        balance_after: int,
-        rule_code: str,
-        rule_version: int,
-        source: dict[str, str],
-        awarded_by: str,
-        approved_by: None,
-        on: date,
-        note: str,
-    ) -> None:
-        policy.count(self.cap_buckets, rule_code, on, points)
-        self.deducted += points
-        self._debit(points)
+    class AwardRejected(LedgerEntry):
+        reason: str
 
-    @event("Redeemed")
-    def _redeemed(
-        self,
-        entry_id: UUID,
-        kind: str,
-        points: int,
-        delta: int,
-        balance_after: int,
-        rule_code: None,
-        rule_version: None,
-        source: dict[str, str],
-        awarded_by: None,
-        approved_by: None,
-        on: date,
-        item: str,
-    ) -> None:
-        self.redeemed += points
-        self._debit(points)
+        def apply(self, account: PointsAccount) -> None:
+            entry = account.pending_awards.pop(str(self.entry_id))
+            account.pending -= self.points
+            policy.free(
+                account.cap_buckets, _rule(self), date.fromisoformat(entry["on"]), self.points
+            )
 
-    @event("EntryReversed")
-    def _entry_reversed(
-        self,
-        entry_id: UUID,
-        kind: str,
-        points: int,
-        delta: int,
-        balance_after: int,
-        rule_code: str | None,
-        rule_version: int | None,
-        source: dict[str, str],
-        awarded_by: None,
-        approved_by: None,
-        on: date,
-        reverses: UUID,
-        reverses_kind: str,
-        reason: str,
-        original_on: date,
-        original_posted_on: date | None,
-    ) -> None:
-        if reverses_kind == EntryKind.AWARD:
-            self.earned -= points
-            self._debit(points, first=original_posted_on)
-        elif reverses_kind == EntryKind.DEDUCTION:
-            self.deducted -= points
-            self._credit(points, on)
-        else:
-            self.redeemed -= points
-            self._credit(points, on)
-        if rule_code is not None:
-            policy.free(self.cap_buckets, rule_code, original_on, points)
+    class Deducted(LedgerEntry):
+        note: str
 
-    @event("PointsExpired")
-    def _points_expired(
-        self,
-        entry_id: UUID,
-        kind: str,
-        points: int,
-        delta: int,
-        balance_after: int,
-        rule_code: None,
-        rule_version: None,
-        source: dict[str, str],
-        awarded_by: None,
-        approved_by: None,
-        on: date,
-        before: date,
-        lots: dict[str, int],
-    ) -> None:
-        for day, n in lots.items():
-            policy.debit_lots(self.lots, n, first=date.fromisoformat(day))
-        self.expired += points
-        self.balance -= points
+        def apply(self, account: PointsAccount) -> None:
+            policy.count(account.cap_buckets, _rule(self), self.on, self.points)
+            account.deducted += self.points
+            account._debit(self.points)
+
+    class Redeemed(LedgerEntry):
+        item: str
+
+        def apply(self, account: PointsAccount) -> None:
+            account.redeemed += self.points
+            account._debit(self.points)
+
+    class EntryReversed(LedgerEntry):
+        reverses: UUID
+        reverses_kind: str
+        reason: str
+        original_on: date
+        original_posted_on: date | None
+
+        def apply(self, account: PointsAccount) -> None:
+            if self.reverses_kind == EntryKind.AWARD:
+                account.earned -= self.points
+                account._debit(self.points, first=self.original_posted_on)
+            elif self.reverses_kind == EntryKind.DEDUCTION:
+                account.deducted -= self.points
+                account._credit(self.points, self.on)
+            else:
+                account.redeemed -= self.points
+                account._credit(self.points, self.on)
+            if self.rule_code is not None:
+                policy.free(account.cap_buckets, self.rule_code, self.original_on, self.points)
+
+    class PointsExpired(LedgerEntry):
+        before: date
+        lots: dict[str, int]
+
+        def apply(self, account: PointsAccount) -> None:
+            for day, n in self.lots.items():
+                policy.debit_lots(account.lots, n, first=date.fromisoformat(day))
+            account.expired += self.points
+            account.balance -= self.points
 
     def _credit(self, points: int, on: date) -> None:
         policy.credit_lots(self.lots, self.balance, points, on)
@@ -489,6 +425,11 @@ class PointsAccount(GovernedAggregate):
     def _debit(self, points: int, first: date | None = None) -> None:
         policy.debit_lots(self.lots, points, first)
         self.balance -= points
+
+
+def _rule(entry: LedgerEntry) -> str:
+    """The rule of an award or deduction (which always follows one)."""
+    return cast(str, entry.rule_code)
 
 
 def _positive_int(value: object) -> bool:

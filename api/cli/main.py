@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,10 @@ from api.runtime.database import masked, unmigrated
 from api.runtime.database import migrate as migrate_database
 from api.runtime.settings import Settings
 from projections.engine.batch import Projection
+
+if TYPE_CHECKING:
+    from api.simulation.simulate import SimClock, SimReport
+    from domain.application import Governance
 
 app = typer.Typer(
     help="gridledger: an auditable ledger of community governance.", no_args_is_help=True
@@ -345,9 +349,7 @@ def simulate_command(
     """Record realistic synthetic activity through Governance (deterministic for a seed)."""
     from datetime import date
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from api.simulation.simulate import DEFAULT_START, SCALES, SimClock, SimReport, simulate
+    from api.simulation.simulate import DEFAULT_START, SCALES, SimClock
 
     if scale not in SCALES:
         raise typer.BadParameter(f"scale must be one of {', '.join(SCALES)}", param_hint="--scale")
@@ -359,28 +361,8 @@ def simulate_command(
     url = database_url(settings)
     clock = SimClock(first_day)
     governance = build_governance(settings, url, clock=clock)
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("days"),
-        TimeElapsedColumn(),
-    )
     try:
-        with Progress(*columns, console=console) as bar:
-            task = bar.add_task(f"simulating {scale}", total=None)
-
-            def progress(report: SimReport) -> None:
-                bar.update(
-                    task,
-                    total=report.days,
-                    completed=report.days_done,
-                    description=f"{report.events:>10,} events {report.events_per_second:>7,.0f}/s",
-                )
-
-            report = simulate(
-                governance, clock, scale, months, seed, progress, batch_size=batch_size
-            )
+        report = _simulate_showing_progress(governance, clock, scale, months, seed, batch_size)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     finally:
@@ -391,6 +373,35 @@ def simulate_command(
     )
     for line in report.lines()[1:]:
         console.print(line, markup=False, highlight=False)
+
+
+def _simulate_showing_progress(
+    governance: Governance, clock: SimClock, scale: str, months: int, seed: int, batch_size: int
+) -> SimReport:
+    """`simulate(...)` with a progress bar of the simulated days."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from api.simulation.simulate import simulate
+
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(f"simulating {scale}", total=None)
+
+        def progress(report: SimReport) -> None:
+            bar.update(
+                task,
+                total=report.days,
+                completed=report.days_done,
+                description=f"{report.events:>10,} events {report.events_per_second:>7,.0f}/s",
+            )
+
+        return simulate(governance, clock, scale, months, seed, progress, batch_size=batch_size)
 
 
 app.command()(audit_cli.verify)

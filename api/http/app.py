@@ -9,8 +9,8 @@ stops them cleanly on shutdown.
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -86,20 +86,44 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     """The API for `settings`; `clock` is the write side's clock (a seam for tests)."""
     settings = settings or Settings()
     secret = resolve_secret(settings)
+    app = FastAPI(
+        title="gridledger",
+        version="1",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=_lifespan(settings, clock),
+    )
+    app.state.settings = settings
+    app.state.secret = secret
+    app.state.signing_key = signing_key(settings)
+    app.state.facts = Facts()
+    app.state.open311_catalogue = catalogue_of(settings)
+    app.state.metrics = Metrics()
+    app.state.revocations = None
+    app.state.token_policy = TokenPolicy.of(settings, lambda jti: _revoked(app, jti))
+    app.state.limits = RateLimits(
+        TokenBuckets("commands", settings.commands_per_second, settings.commands_burst),
+        TokenBuckets("waiting queries", settings.waits_per_second, settings.waits_burst),
+    )
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # inside metrics: counted
+    app.add_middleware(app.state.metrics.middleware)
+    problems.install(app)
+    _include_routers(app)
+    return app
+
+
+def _lifespan(
+    settings: Settings, clock: Clock
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What the app opens when it starts and closes when it stops: the write side, the
+    read pool, the workers (if this process runs them), the deny-list and the watch."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = database_url(settings)
         governance = build_governance(settings, url, clock=clock)
         timeout = settings.database_timeout
-        pool: ConnectionPool[Any] = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=settings.read_pool_size,
-            kwargs={"autocommit": True, "connect_timeout": settings.database_timeout},
-            open=True,
-            timeout=settings.database_timeout,
-        )
+        pool = _read_pool(settings, url)
         workers = (
             Workers(
                 url,
@@ -140,28 +164,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             pool.close()
             governance.close()
 
-    app = FastAPI(
-        title="gridledger",
-        version="1",
-        description=DESCRIPTION,
-        openapi_tags=TAGS,
-        lifespan=lifespan,
+    return lifespan
+
+
+def _read_pool(settings: Settings, url: str) -> ConnectionPool[Any]:
+    return ConnectionPool(
+        url,
+        min_size=1,
+        max_size=settings.read_pool_size,
+        kwargs={"autocommit": True, "connect_timeout": settings.database_timeout},
+        open=True,
+        timeout=settings.database_timeout,
     )
-    app.state.settings = settings
-    app.state.secret = secret
-    app.state.signing_key = signing_key(settings)
-    app.state.facts = Facts()
-    app.state.open311_catalogue = catalogue_of(settings)
-    app.state.metrics = Metrics()
-    app.state.revocations = None
-    app.state.token_policy = TokenPolicy.of(settings, lambda jti: _revoked(app, jti))
-    app.state.limits = RateLimits(
-        TokenBuckets("commands", settings.commands_per_second, settings.commands_burst),
-        TokenBuckets("waiting queries", settings.waits_per_second, settings.waits_burst),
-    )
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # inside metrics: counted
-    app.add_middleware(app.state.metrics.middleware)
-    problems.install(app)
+
+
+def _include_routers(app: FastAPI) -> None:
     # FastAPI matches a request against each route in turn, in this order: the busiest
     # resources first (tickets, then points), so that their requests try fewer routes.
     # `points` stays before `ledger`, which shares its prefix. (The documentation lists
@@ -183,7 +200,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     ):
         app.include_router(module.router)
     app.include_router(privacy.audit_router)
-    return app
 
 
 def _revoked(app: FastAPI, jti: str) -> bool:

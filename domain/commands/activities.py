@@ -8,12 +8,14 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.activity import Activity
-from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
+from domain.commands.base import Handler, Meta, Outcome, command
+from domain.commands.points import PointsCommands
 
 ATTENDANCE = "activity_attendance"
 
 
-class ActivityCommands(CommandBase):
+class ActivityCommands(PointsCommands):
+    @command
     def schedule_activity(
         self,
         meta: Meta,
@@ -23,7 +25,7 @@ class ActivityCommands(CommandBase):
         starts_at: datetime,
         ends_at: datetime,
         points_rule: str | None = None,
-    ) -> CommandResult:
+    ) -> Handler:
         """Schedule an activity in a community or grid; its points rule, if named, must be a
         rule of that community's rulebook in force with the activity_attendance trigger."""
 
@@ -41,18 +43,12 @@ class ActivityCommands(CommandBase):
                 self.require_rule(community, activity.points_rule, ATTENDANCE)
             return Outcome(activity, extra={"status": activity.status})
 
-        args = {
-            "title": title,
-            "jurisdiction": jurisdiction,
-            "starts_at": starts_at,
-            "ends_at": ends_at,
-            "points_rule": points_rule,
-        }
-        return self._execute(meta, "schedule_activity", args, handle)
+        return handle
 
+    @command
     def check_in(
         self, meta: Meta, activity_id: UUID, *, member_id: UUID, at: datetime | None = None
-    ) -> CommandResult:
+    ) -> Handler:
         """Check a member in to a scheduled activity (签到)."""
 
         def handle() -> Outcome:
@@ -61,12 +57,12 @@ class ActivityCommands(CommandBase):
             activity.check_in(member.id, at)
             return Outcome(activity)
 
-        args = {"activity_id": activity_id, "member_id": member_id, "at": at}
-        return self._execute(meta, "check_in", args, handle)
+        return handle
 
+    @command
     def check_out(
         self, meta: Meta, activity_id: UUID, *, member_id: UUID, at: datetime | None = None
-    ) -> CommandResult:
+    ) -> Handler:
         """Check a member out of a scheduled activity (签退); answers the `hours` earned."""
 
         def handle() -> Outcome:
@@ -75,10 +71,10 @@ class ActivityCommands(CommandBase):
             hours = activity.check_out(member.id, at)
             return Outcome(activity, extra={"hours": hours})
 
-        args = {"activity_id": activity_id, "member_id": member_id, "at": at}
-        return self._execute(meta, "check_out", args, handle)
+        return handle
 
-    def close_activity(self, meta: Meta, activity_id: UUID) -> CommandResult:
+    @command
+    def close_activity(self, meta: Meta, activity_id: UUID) -> Handler:
         """Close a started activity and, in the same transaction, award its points rule to
         every attendee who completed it. Answers `attendees`, `completed` and `awarded`."""
 
@@ -104,9 +100,10 @@ class ActivityCommands(CommandBase):
             }
             return Outcome(activity, others=awards, extra=extra)
 
-        return self._execute(meta, "close_activity", {"activity_id": activity_id}, handle)
+        return handle
 
-    def cancel_activity(self, meta: Meta, activity_id: UUID, *, reason: str) -> CommandResult:
+    @command
+    def cancel_activity(self, meta: Meta, activity_id: UUID, *, reason: str) -> Handler:
         """Cancel a scheduled activity that nobody has checked in to, saying why."""
 
         def handle() -> Outcome:
@@ -114,8 +111,7 @@ class ActivityCommands(CommandBase):
             activity.cancel(reason)
             return Outcome(activity, extra={"status": activity.status})
 
-        args = {"activity_id": activity_id, "reason": reason}
-        return self._execute(meta, "cancel_activity", args, handle)
+        return handle
 
     def activity(self, activity_id: UUID | str) -> Activity:
         """The activity with `activity_id`, or NotFoundError."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from domain.assessment_policy import AssessmentPolicy
-from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
+from domain.commands.base import CommandBase, Handler, Meta, Outcome, command
 
 
 class AssessmentCommands(CommandBase):
+    @command
     def put_assessment_policy(
         self, meta: Meta, jurisdiction: str, terms: dict[str, Any]
-    ) -> CommandResult:
+    ) -> Handler:
         """Publish a new version of a jurisdiction's assessment policy (identical: nothing
         new); answers `policy_version`."""
 
@@ -22,5 +23,4 @@ class AssessmentCommands(CommandBase):
             version = policy.put(terms)
             return Outcome(policy, extra={"policy_version": version})
 
-        args = {"jurisdiction": jurisdiction, "terms": terms}
-        return self._execute(meta, "put_assessment_policy", args, handle)
+        return handle

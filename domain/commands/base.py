@@ -16,31 +16,29 @@ saves nothing. See `Batch`.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
+import inspect
 import json
 import logging
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from functools import wraps
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
-    ProcessingEvent,
     Repository,
 )
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
 
-from domain.context import Actor, Clock, acting, system_clock
+from domain.context import Clock, acting, system_clock
 from domain.errors import (
     ConcurrencyConflictError,
     DomainError,
@@ -54,7 +52,24 @@ from domain.personal_data import PersonalData, Sealer, plain
 if TYPE_CHECKING:
     from domain.jurisdiction import Jurisdiction, Kind
     from domain.member import Member
-    from domain.rulebook import Rule
+
+from domain.commands.batch import Batch, BatchUsageError, IdentityMap, active_batch
+from domain.commands.outcome import Arguments, CommandResult, Handler, Meta, Outcome
+
+__all__ = [
+    "Arguments",
+    "Batch",
+    "BatchUsageError",
+    "CommandBase",
+    "CommandResult",
+    "Handler",
+    "IdentityMap",
+    "Meta",
+    "Outcome",
+    "checked_occurred_at",
+    "command",
+]
+
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -65,241 +80,39 @@ OCCURRED_AT_SKEW = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 
 
-@dataclass(frozen=True)
-class Meta:
-    """Who asks, when it happened in the field, and the client's idempotency key."""
-
-    actor: Actor
-    occurred_at: datetime | None = None
-    idempotency_key: str | None = None
+S = TypeVar("S", bound="CommandBase")
+P = ParamSpec("P")
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    id: UUID
-    version: int
-    position: int
-    extra: dict[str, Any] = field(default_factory=dict)
+def command(
+    method: Callable[Concatenate[S, Meta, P], Handler],
+) -> Callable[Concatenate[S, Meta, P], CommandResult]:
+    """A command of `Governance`: `method` checks what it can up front and answers its
+    handler; the command runs that through `_execute` under the method's name. The
+    fingerprint of an idempotency key is taken over the arguments the command was called
+    with, by name and with their defaults, so no command lists them a second time."""
+    name = method.__name__
+    signature = inspect.signature(method)
+
+    @wraps(method)
+    def run(self: S, meta: Meta, /, *args: P.args, **kwargs: P.kwargs) -> CommandResult:
+        handler = method(self, meta, *args, **kwargs)
+        return self._execute(meta, name, lambda: _called_with(signature, args, kwargs), handler)
+
+    return run
 
 
-@dataclass
-class Outcome:
-    primary: Aggregate
-    others: list[Aggregate] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def aggregates(self) -> list[Aggregate]:
-        return [self.primary, *self.others]
+def _called_with(
+    signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The arguments after `self` and `meta` by name, defaults filled in."""
+    bound = signature.bind(None, None, *args, **kwargs)
+    bound.apply_defaults()
+    return dict(list(bound.arguments.items())[2:])
 
 
 class PositionLookup(Protocol):
     def position_of(self, originator_id: UUID, version: int) -> int | None: ...
-
-
-class BatchUsageError(RuntimeError):
-    """Raised when batch mode is misused: a batch inside a batch, or an idempotency key
-    given to a command inside a batch."""
-
-
-class IdentityMap:
-    """Aggregates as the batches of one process last saved (or read) them, kept from one
-    batch to the next: pass the same map to each `batch(identity=...)` and later batches
-    load from memory instead of from the store.
-
-    Only for a process that is the store's only writer (an import, a simulation): a
-    writer it does not know of makes it stale; a batch that then changes a stale
-    aggregate fails on its save with ConcurrencyConflictError (nothing is lost, and the
-    map is cleared), but commands may have read stale aggregates they did not change.
-    Bounded: beyond `max_size` entries, the least recently used are dropped (and loaded
-    from the store again when needed)."""
-
-    def __init__(self, max_size: int = 200_000) -> None:
-        self.max_size = max_size
-        self._entries: OrderedDict[UUID, Aggregate | None] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __contains__(self, aggregate_id: object) -> bool:
-        return aggregate_id in self._entries
-
-    def get(self, aggregate_id: UUID) -> Aggregate | None:
-        """The aggregate kept under `aggregate_id` (None: known not to exist); KeyError."""
-        self._entries.move_to_end(aggregate_id)
-        return self._entries[aggregate_id]
-
-    def update(self, entries: dict[UUID, Aggregate | None]) -> None:
-        self._entries.update(entries)
-        for aggregate_id in entries:
-            self._entries.move_to_end(aggregate_id)
-        while len(self._entries) > self.max_size:
-            self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-class Batch:
-    """One unit of work opened by `batch()`: the commands run in it and what they did.
-
-    - Loads go through an identity map: an aggregate a command of the batch changed (or
-      loaded, or found missing) is served from the map, so later commands see earlier
-      ones; with an `IdentityMap` carried from earlier batches, so are theirs. Each
-      command gets its own copies, so a refused command (its handler raised) leaves the
-      map exactly as it was; within one command, loading an id twice gives the same
-      object.
-    - Events are kept in command order and saved together on leaving the block, in one
-      `save()` (one transaction, snapshots taken as usual). Results carry position 0
-      until then; the save fills in each result's position (the global position of the
-      last event its command recorded). A command that recorded nothing answers the
-      position of its aggregate's current version (after the save, if the batch changed
-      it).
-    - A store conflict on the save (a concurrent writer) raises ConcurrencyConflictError
-      and saves nothing; rerun the batch.
-    """
-
-    def __init__(self, app: CommandBase, identity: IdentityMap | None = None) -> None:
-        self.app = app
-        self.identity = identity
-        self.results: list[CommandResult] = []
-        self.refused = 0
-        self.recordings: list[Recording[UUID]] = []
-        self._known: dict[UUID, Aggregate | None] = {}
-        self._changed: dict[UUID, Aggregate] = {}
-        self._last_event: dict[UUID, int] = {}
-        self._events: list[Any] = []
-        self._unplaced: list[tuple[CommandResult, int]] = []
-        self._scope: dict[UUID, Aggregate | None] | None = None
-
-    @property
-    def commands(self) -> int:
-        """Commands the batch has accepted so far."""
-        return len(self.results)
-
-    @property
-    def events(self) -> int:
-        """Events the batch holds (saved on leaving the block)."""
-        return len(self._events)
-
-    def load(self, aggregate_id: UUID, loader: Callable[[], Aggregate]) -> Aggregate:
-        """The aggregate as the batch knows it, else as stored; AggregateNotFoundError."""
-        scope = self._scope
-        found: Aggregate | None
-        if scope is not None and aggregate_id in scope:
-            found = scope[aggregate_id]
-        elif aggregate_id in self._known:
-            known = self._known[aggregate_id]
-            found = None if known is None else _clone(known)
-        elif self.identity is not None and aggregate_id in self.identity:
-            known = self.identity.get(aggregate_id)
-            found = None if known is None else _clone(known)
-        else:
-            try:
-                found = loader()
-            except AggregateNotFoundError:
-                found = None
-        if scope is not None:
-            scope[aggregate_id] = found
-        if found is None:
-            raise AggregateNotFoundError(aggregate_id)
-        return found
-
-    def run(self, meta: Meta, clock: Clock, handler: Callable[[], Outcome]) -> CommandResult:
-        self._scope = {}
-        try:
-            with acting(meta.actor, now=clock(), occurred_at=meta.occurred_at):
-                outcome = handler()
-        except DomainError:
-            self.refused += 1
-            raise
-        finally:
-            scope, self._scope = self._scope, None
-        saved = {a.id for a in outcome.aggregates}
-        for aggregate_id, found in scope.items():
-            # A loaded aggregate changed but not handed back would not be saved: forget it.
-            if found is None or (aggregate_id not in saved and not found.pending_events):
-                self._known[aggregate_id] = found
-        first = len(self._events)
-        for aggregate in outcome.aggregates:
-            for event in aggregate.collect_events():
-                self._last_event[aggregate.id] = len(self._events)
-                self._events.append(event)
-            self._known[aggregate.id] = aggregate
-            self._changed[aggregate.id] = aggregate
-        primary = outcome.primary
-        result = CommandResult(
-            id=primary.id, version=primary.version, position=0, extra=outcome.extra
-        )
-        if len(self._events) > first:
-            self._unplaced.append((result, len(self._events) - 1))
-        elif primary.id in self._last_event:
-            self._unplaced.append((result, self._last_event[primary.id]))
-        else:
-            _place(result, self.app._position_of(primary.id, primary.version))
-        self.results.append(result)
-        return result
-
-    def commit(self) -> None:
-        """Save every event of the batch in one transaction and place the results."""
-        if self._events:
-            try:
-                self.recordings = self._save()
-            except IntegrityError:
-                if self.identity is not None:
-                    self.identity.clear()
-                raise ConcurrencyConflictError(
-                    f"a batch of {self.commands} commands met a concurrent change; nothing "
-                    "was saved; run it again"
-                ) from None
-            for result, index in self._unplaced:
-                _place(result, self.recordings[index].notification.id)
-        if self.identity is not None:
-            self.identity.update(self._known)
-
-    def _save(self) -> list[Recording[UUID]]:
-        """`Application.save` of the batch's events in command order; the events are
-        handed over already collected (the library's save would check each one against
-        its runtime protocols, which costs more than the insert)."""
-        processing: ProcessingEvent[UUID] = ProcessingEvent()
-        processing.events = list(self._events)
-        processing.aggregates = dict(self._changed)
-        recordings = self.app._record(processing)
-        self.app._take_snapshots(processing)
-        self.app._notify(recordings)
-        self.app.notify(processing.events)
-        return recordings
-
-
-_active_batch: ContextVar[Batch | None] = ContextVar("gridledger_batch", default=None)
-
-
-def _place(result: CommandResult, position: int) -> None:
-    object.__setattr__(result, "position", position)
-
-
-_ATOMS = (str, int, float, bool, UUID, datetime, date, Decimal, type(None))
-
-
-def _clone(aggregate: A) -> A:
-    """A copy of `aggregate` that shares nothing mutable with it (faster than deepcopy:
-    state is JSON-like, so dicts and lists are copied and immutable values shared)."""
-    twin = object.__new__(type(aggregate))
-    twin.__dict__.update({name: _copied(value) for name, value in vars(aggregate).items()})
-    return twin
-
-
-def _copied(value: Any) -> Any:
-    kind = type(value)
-    if kind is dict:
-        return {k: _copied(v) for k, v in value.items()}
-    if kind is list:
-        return [_copied(v) for v in value]
-    if isinstance(value, _ATOMS):
-        return value
-    if kind is tuple:
-        return tuple(_copied(v) for v in value)
-    return copy.deepcopy(value)
 
 
 class CommandBase(Application[UUID]):
@@ -322,33 +135,12 @@ class CommandBase(Application[UUID]):
         return self.personal.with_key(kid)
 
     if TYPE_CHECKING:
-        # What one command mixin calls on another; `Governance` combines them all.
+        # What the command mixins call on JurisdictionCommands and MemberCommands (which
+        # `Governance` lists first, so the others cannot inherit them).
         def jurisdiction(self, code: str) -> Jurisdiction: ...
         def community_of(self, code: str) -> str: ...
         def require_kind(self, code: str, *kinds: Kind) -> Jurisdiction: ...
         def member(self, member_id: UUID | str) -> Member: ...
-        def require_rule(self, community: str, rule_code: str, trigger: str) -> None: ...
-        def _automatic_awards(
-            self,
-            *,
-            trigger: str,
-            community: str,
-            member_id: UUID,
-            source_kind: str,
-            source_id: str,
-            rule_code: str | None = None,
-        ) -> list[Aggregate]: ...
-        def _automatic_rules(
-            self, trigger: str, community: str, rule_code: str | None
-        ) -> list[Rule]: ...
-        def _award_automatically(
-            self,
-            rules: list[Rule],
-            community: str,
-            member_id: UUID,
-            source_kind: str,
-            source_id: str,
-        ) -> list[Aggregate]: ...
 
     def _take_snapshots(self, processing_event: Any) -> None:
         """Snapshots are taken after the commit and only speed up loading: a failure
@@ -376,18 +168,18 @@ class CommandBase(Application[UUID]):
         exception leaving the block saves nothing; a command refused inside it (a
         DomainError the caller catches) changes nothing and the batch goes on. `identity`
         carries what earlier batches saved (see `IdentityMap`: only for a sole writer)."""
-        if _active_batch.get() is not None:
+        if active_batch.get() is not None:
             raise BatchUsageError("a batch is already open here; batches do not nest")
         work = Batch(self, identity)
-        token = _active_batch.set(work)
+        token = active_batch.set(work)
         try:
             yield work
         finally:
-            _active_batch.reset(token)
+            active_batch.reset(token)
         work.commit()
 
     def _open_batch(self) -> Batch | None:
-        work = _active_batch.get()
+        work = active_batch.get()
         return work if work is not None and work.app is self else None
 
     def _load(self, cls: type[Aggregate], aggregate_id: UUID) -> Aggregate:
@@ -420,8 +212,8 @@ class CommandBase(Application[UUID]):
         self,
         meta: Meta,
         command: str,
-        args: dict[str, Any],
-        handler: Callable[[], Outcome],
+        args: Arguments,
+        handler: Handler,
     ) -> CommandResult:
         meta = checked_occurred_at(meta, self.clock())
         work = self._open_batch()
@@ -432,7 +224,11 @@ class CommandBase(Application[UUID]):
                 )
             return work.run(meta, self.clock, handler)
         key = meta.idempotency_key
-        accepted = () if key is None else _fingerprints(command, args, self._digest_key())
+        accepted = (
+            ()
+            if key is None
+            else _fingerprints(command, args() if callable(args) else args, self._digest_key())
+        )
         fingerprint = accepted[0] if accepted else ""
 
         def answered_before() -> CommandResult | None:
@@ -454,18 +250,7 @@ class CommandBase(Application[UUID]):
                     if earlier is not None:
                         return earlier
                     raise
-                to_save = list(outcome.aggregates)
-                if key is not None:
-                    to_save.append(
-                        IdempotencyRecord(
-                            actor_id=meta.actor.id,
-                            key=key,
-                            fingerprint=fingerprint,
-                            result_id=outcome.primary.id,
-                            result_version=outcome.primary.version,
-                            extra=outcome.extra,
-                        )
-                    )
+                to_save = _with_record(outcome, meta.actor.id, key, fingerprint)
             try:
                 recordings = self.save(*to_save)
             except IntegrityError:
@@ -473,21 +258,25 @@ class CommandBase(Application[UUID]):
                 if earlier is not None:
                     return earlier
                 continue
-            position = max((r.notification.id for r in recordings), default=0)
-            if not recordings:
-                position = self._position_of(outcome.primary.id, outcome.primary.version)
-            return CommandResult(
-                id=outcome.primary.id,
-                version=outcome.primary.version,
-                position=position,
-                extra=outcome.extra,
-            )
+            return self._saved(outcome, recordings)
         raise ConcurrencyConflictError(
             f"{command} met concurrent changes {MAX_ATTEMPTS} times; try again"
         )
 
     def _digest_key(self) -> bytes | None:
         return None if self.personal is None else self.personal.digest_key()
+
+    def _saved(self, outcome: Outcome, recordings: list[Recording[UUID]]) -> CommandResult:
+        """The answer to a command whose `outcome` was saved as `recordings`."""
+        position = max((r.notification.id for r in recordings), default=0)
+        if not recordings:
+            position = self._position_of(outcome.primary.id, outcome.primary.version)
+        return CommandResult(
+            id=outcome.primary.id,
+            version=outcome.primary.version,
+            position=position,
+            extra=outcome.extra,
+        )
 
     def _answer_again(
         self, actor_id: str, accepted: tuple[str, ...], key: str
@@ -513,6 +302,25 @@ class CommandBase(Application[UUID]):
         return 0
 
 
+def _with_record(
+    outcome: Outcome, actor_id: str, key: str | None, fingerprint: str
+) -> list[Aggregate]:
+    """The aggregates to save: the outcome's, and the idempotency record of `key`."""
+    to_save = list(outcome.aggregates)
+    if key is not None:
+        to_save.append(
+            IdempotencyRecord(
+                actor_id=actor_id,
+                key=key,
+                fingerprint=fingerprint,
+                result_id=outcome.primary.id,
+                result_version=outcome.primary.version,
+                extra=outcome.extra,
+            )
+        )
+    return to_save
+
+
 def _canonical(value: object) -> str:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
@@ -524,7 +332,7 @@ def _canonical(value: object) -> str:
 KEYED = "hmac-sha256:"
 
 
-def _fingerprints(command: str, args: dict[str, Any], secret: bytes | None) -> tuple[str, ...]:
+def _fingerprints(command: str, args: Mapping[str, Any], secret: bytes | None) -> tuple[str, ...]:
     """What an idempotency record of this request may hold, the one to store first: an
     HMAC under the server's secret (a plain hash of a registration's name and phone
     could be confirmed by guessing them, and the record stays in the log after an
@@ -537,12 +345,12 @@ def _fingerprints(command: str, args: dict[str, Any], secret: bytes | None) -> t
     return KEYED + keyed, plain_digest
 
 
-def _body(command: str, args: dict[str, Any]) -> bytes:
+def _body(command: str, args: Mapping[str, Any]) -> bytes:
     body = json.dumps([command, args], sort_keys=True, default=_canonical, ensure_ascii=False)
     return body.encode()
 
 
-def _fingerprint(command: str, args: dict[str, Any]) -> str:
+def _fingerprint(command: str, args: Mapping[str, Any]) -> str:
     """The plain SHA-256 of a request (what records held before they were keyed)."""
     return hashlib.sha256(_body(command, args)).hexdigest()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
+from domain.commands.base import CommandBase, Handler, Meta, Outcome, command
 from domain.errors import (
     InvalidValueError,
     JurisdictionCodeTakenError,
@@ -14,9 +14,10 @@ from domain.jurisdiction import PARENT_KIND, Jurisdiction, Kind
 
 
 class JurisdictionCommands(CommandBase):
+    @command
     def define_jurisdiction(
         self, meta: Meta, *, code: str, kind: str, name: str, parent: str | None
-    ) -> CommandResult:
+    ) -> Handler:
         """Define a district, street, community or grid under its parent."""
 
         def handle() -> Outcome:
@@ -48,8 +49,7 @@ class JurisdictionCommands(CommandBase):
             )
             return Outcome(node)
 
-        args = {"code": code, "kind": kind, "name": name, "parent": parent}
-        return self._execute(meta, "define_jurisdiction", args, handle)
+        return handle
 
     def jurisdiction(self, code: str) -> Jurisdiction:
         """The jurisdiction with `code`, or NotFoundError."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
+from domain.commands.base import CommandBase, Handler, Meta, Outcome, command
 from domain.jurisdiction import Kind
 from domain.member import Member
 from domain.organisation import Organisation
 
 
 class MemberCommands(CommandBase):
+    @command
     def register_member(
         self,
         meta: Meta,
@@ -20,7 +21,7 @@ class MemberCommands(CommandBase):
         kind: str,
         party_member: bool,
         home_grid: str | None,
-    ) -> CommandResult:
+    ) -> Handler:
         """Register a member; `home_grid` is the grid they live in, if known."""
 
         def handle() -> Outcome:
@@ -35,15 +36,9 @@ class MemberCommands(CommandBase):
             )
             return Outcome(member)
 
-        args = {
-            "name": name,
-            "phone": phone,
-            "kind": kind,
-            "party_member": party_member,
-            "home_grid": home_grid,
-        }
-        return self._execute(meta, "register_member", args, handle)
+        return handle
 
+    @command
     def report_in_member(
         self,
         meta: Meta,
@@ -52,7 +47,7 @@ class MemberCommands(CommandBase):
         community: str,
         grid: str | None = None,
         organisation_id: UUID | str | None = None,
-    ) -> CommandResult:
+    ) -> Handler:
         """A member reports in (报到) to a community, perhaps a grid, via an organisation or not."""
 
         def handle() -> Outcome:
@@ -65,14 +60,9 @@ class MemberCommands(CommandBase):
             member.report_in(node, grid=grid_node, organisation=organisation)
             return Outcome(member)
 
-        args = {
-            "member_id": member_id,
-            "community": community,
-            "grid": grid,
-            "organisation_id": organisation_id,
-        }
-        return self._execute(meta, "report_in_member", args, handle)
+        return handle
 
+    @command
     def claim_role(
         self,
         meta: Meta,
@@ -81,7 +71,7 @@ class MemberCommands(CommandBase):
         role: str,
         jurisdiction: str,
         title: str | None = None,
-    ) -> CommandResult:
+    ) -> Handler:
         """A member claims a role (认领) in a grid, or a pioneer post in a community or grid."""
 
         def handle() -> Outcome:
@@ -89,12 +79,12 @@ class MemberCommands(CommandBase):
             member.claim_role(role, self.jurisdiction(jurisdiction), title=title)
             return Outcome(member)
 
-        args = {"member_id": member_id, "role": role, "jurisdiction": jurisdiction, "title": title}
-        return self._execute(meta, "claim_role", args, handle)
+        return handle
 
+    @command
     def release_role(
         self, meta: Meta, member_id: UUID | str, *, role: str, jurisdiction: str
-    ) -> CommandResult:
+    ) -> Handler:
         """A member releases a role they hold in `jurisdiction`."""
 
         def handle() -> Outcome:
@@ -102,17 +92,18 @@ class MemberCommands(CommandBase):
             member.release_role(role, jurisdiction)
             return Outcome(member)
 
-        args = {"member_id": member_id, "role": role, "jurisdiction": jurisdiction}
-        return self._execute(meta, "release_role", args, handle)
+        return handle
 
-    def register_organisation(self, meta: Meta, *, name: str) -> CommandResult:
+    @command
+    def register_organisation(self, meta: Meta, *, name: str) -> Handler:
         """Register an organisation (驻区单位)."""
 
         def handle() -> Outcome:
             return Outcome(Organisation.register(name=name))
 
-        return self._execute(meta, "register_organisation", {"name": name}, handle)
+        return handle
 
+    @command
     def report_in_organisation(
         self,
         meta: Meta,
@@ -122,7 +113,7 @@ class MemberCommands(CommandBase):
         needs: list[str],
         resources: list[str],
         projects: list[str],
-    ) -> CommandResult:
+    ) -> Handler:
         """An organisation reports in to a community with its needs, resources and projects."""
 
         def handle() -> Outcome:
@@ -131,14 +122,7 @@ class MemberCommands(CommandBase):
             organisation.report_in(community, needs=needs, resources=resources, projects=projects)
             return Outcome(organisation)
 
-        args = {
-            "organisation_id": organisation_id,
-            "community": community,
-            "needs": needs,
-            "resources": resources,
-            "projects": projects,
-        }
-        return self._execute(meta, "report_in_organisation", args, handle)
+        return handle
 
     def member(self, member_id: UUID | str) -> Member:
         """The member with `member_id`, or NotFoundError."""

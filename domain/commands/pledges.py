@@ -8,12 +8,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
+from domain.commands.base import Handler, Meta, Outcome, command
+from domain.commands.points import PointsCommands
 from domain.jurisdiction import Kind
 from domain.pledge import Pledge, PledgeStatus
 
 
-class PledgeCommands(CommandBase):
+class PledgeCommands(PointsCommands):
+    @command
     def make_pledge(
         self,
         meta: Meta,
@@ -24,7 +26,7 @@ class PledgeCommands(CommandBase):
         title: str,
         target_hours: Decimal,
         due_on: date,
-    ) -> CommandResult:
+    ) -> Handler:
         """A member pledges a service item, pioneer post or commitment to a community."""
 
         def handle() -> Outcome:
@@ -40,17 +42,10 @@ class PledgeCommands(CommandBase):
             )
             return Outcome(pledge)
 
-        args = {
-            "member_id": member_id,
-            "community": community,
-            "kind": kind,
-            "title": title,
-            "target_hours": target_hours,
-            "due_on": due_on,
-        }
-        return self._execute(meta, "make_pledge", args, handle)
+        return handle
 
-    def accept_pledge(self, meta: Meta, pledge_id: UUID) -> CommandResult:
+    @command
+    def accept_pledge(self, meta: Meta, pledge_id: UUID) -> Handler:
         """The community accepts a pledge."""
 
         def handle() -> Outcome:
@@ -58,8 +53,9 @@ class PledgeCommands(CommandBase):
             pledge.accept()
             return Outcome(pledge)
 
-        return self._execute(meta, "accept_pledge", {"pledge_id": pledge_id}, handle)
+        return handle
 
+    @command
     def log_session(
         self,
         meta: Meta,
@@ -68,7 +64,7 @@ class PledgeCommands(CommandBase):
         hours: Decimal,
         on: date,
         note: str | None = None,
-    ) -> CommandResult:
+    ) -> Handler:
         """Log a service session on an accepted pledge; answers its `session_no`."""
 
         def handle() -> Outcome:
@@ -76,10 +72,10 @@ class PledgeCommands(CommandBase):
             session_no = pledge.log_session(hours, on, note)
             return Outcome(pledge, extra={"session_no": session_no})
 
-        args = {"pledge_id": pledge_id, "hours": hours, "on": on, "note": note}
-        return self._execute(meta, "log_session", args, handle)
+        return handle
 
-    def verify_session(self, meta: Meta, pledge_id: UUID, session_no: int) -> CommandResult:
+    @command
+    def verify_session(self, meta: Meta, pledge_id: UUID, session_no: int) -> Handler:
         """Verify a service session; fulfils the pledge (and awards its points, in the same
         transaction) once verified hours reach the target. Answers the pledge's `status`."""
 
@@ -97,10 +93,10 @@ class PledgeCommands(CommandBase):
                 )
             return Outcome(pledge, others=awards, extra={"status": pledge.status})
 
-        args = {"pledge_id": pledge_id, "session_no": session_no}
-        return self._execute(meta, "verify_session", args, handle)
+        return handle
 
-    def withdraw_pledge(self, meta: Meta, pledge_id: UUID, *, reason: str) -> CommandResult:
+    @command
+    def withdraw_pledge(self, meta: Meta, pledge_id: UUID, *, reason: str) -> Handler:
         """Withdraw an open pledge, saying why."""
 
         def handle() -> Outcome:
@@ -108,10 +104,10 @@ class PledgeCommands(CommandBase):
             pledge.withdraw(reason)
             return Outcome(pledge)
 
-        args = {"pledge_id": pledge_id, "reason": reason}
-        return self._execute(meta, "withdraw_pledge", args, handle)
+        return handle
 
-    def lapse_pledge(self, meta: Meta, pledge_id: UUID) -> CommandResult:
+    @command
+    def lapse_pledge(self, meta: Meta, pledge_id: UUID) -> Handler:
         """Record that an open pledge's due date has passed (the deadline watcher's command);
         refused with a RuleViolationError when it is not open or not yet due."""
 
@@ -120,11 +116,12 @@ class PledgeCommands(CommandBase):
             pledge.lapse()
             return Outcome(pledge)
 
-        return self._execute(meta, "lapse_pledge", {"pledge_id": pledge_id}, handle)
+        return handle
 
+    @command
     def review_pledge(
         self, meta: Meta, pledge_id: UUID, *, rating: int, comment: str | None = None
-    ) -> CommandResult:
+    ) -> Handler:
         """Review a fulfilled or lapsed pledge (践诺评议), once."""
 
         def handle() -> Outcome:
@@ -132,8 +129,7 @@ class PledgeCommands(CommandBase):
             pledge.review_fulfilment(rating, comment)
             return Outcome(pledge)
 
-        args = {"pledge_id": pledge_id, "rating": rating, "comment": comment}
-        return self._execute(meta, "review_pledge", args, handle)
+        return handle
 
     def pledge(self, pledge_id: UUID | str) -> Pledge:
         """The pledge with `pledge_id`, or NotFoundError."""

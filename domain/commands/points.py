@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
+from domain.commands.base import CommandBase, Handler, Meta, Outcome, command
 from domain.errors import (
     NotFoundError,
     PointsValueError,
@@ -28,6 +28,7 @@ from domain.rulebook import Rule, Rulebook, RuleKind
 
 
 class PointsCommands(CommandBase):
+    @command
     def put_rule(
         self,
         meta: Meta,
@@ -40,7 +41,7 @@ class PointsCommands(CommandBase):
         caps: dict[str, int | None] | None,
         requires_approval: bool,
         trigger: str,
-    ) -> CommandResult:
+    ) -> Handler:
         """Publish a new version of a community's rule (nothing new if identical)."""
 
         def handle() -> Outcome:
@@ -57,19 +58,10 @@ class PointsCommands(CommandBase):
             )
             return Outcome(book, extra={"rule_code": rule_code, "rule_version": rule.version})
 
-        args = {
-            "community": community,
-            "rule_code": rule_code,
-            "description": description,
-            "points": points,
-            "kind": kind,
-            "caps": caps,
-            "requires_approval": requires_approval,
-            "trigger": trigger,
-        }
-        return self._execute(meta, "put_rule", args, handle)
+        return handle
 
-    def retire_rule(self, meta: Meta, community: str, rule_code: str) -> CommandResult:
+    @command
+    def retire_rule(self, meta: Meta, community: str, rule_code: str) -> Handler:
         """Take a rule out of force; its versions stay on record."""
 
         def handle() -> Outcome:
@@ -77,9 +69,9 @@ class PointsCommands(CommandBase):
             book.retire_rule(rule_code)
             return Outcome(book, extra={"rule_code": rule_code})
 
-        args = {"community": community, "rule_code": rule_code}
-        return self._execute(meta, "retire_rule", args, handle)
+        return handle
 
+    @command
     def award_points(
         self,
         meta: Meta,
@@ -91,7 +83,7 @@ class PointsCommands(CommandBase):
         source_id: str,
         quantity: int = 1,
         note: str | None = None,
-    ) -> CommandResult:
+    ) -> Handler:
         """Award a manual rule to a member for a source (pending if it needs approval)."""
 
         def handle() -> Outcome:
@@ -101,18 +93,10 @@ class PointsCommands(CommandBase):
             key = account.award(rule, source=source, quantity=quantity, note=note)
             return Outcome(account, others=[key], extra={"entry_id": key.id, "status": key.status})
 
-        args = {
-            "member_id": str(member_id),
-            "community": community,
-            "rule_code": rule_code,
-            "source_kind": source_kind,
-            "source_id": source_id,
-            "quantity": quantity,
-            "note": note,
-        }
-        return self._execute(meta, "award_points", args, handle)
+        return handle
 
-    def approve_award(self, meta: Meta, entry_id: UUID | str) -> CommandResult:
+    @command
+    def approve_award(self, meta: Meta, entry_id: UUID | str) -> Handler:
         """Post a pending award (by someone other than its awarder and the member)."""
 
         def handle() -> Outcome:
@@ -120,9 +104,10 @@ class PointsCommands(CommandBase):
             account.approve(key)
             return Outcome(account, others=[key], extra={"entry_id": key.id, "status": key.status})
 
-        return self._execute(meta, "approve_award", {"entry_id": str(entry_id)}, handle)
+        return handle
 
-    def reject_award(self, meta: Meta, entry_id: UUID | str, *, reason: str) -> CommandResult:
+    @command
+    def reject_award(self, meta: Meta, entry_id: UUID | str, *, reason: str) -> Handler:
         """Turn down a pending award, with a reason."""
 
         def handle() -> Outcome:
@@ -130,9 +115,9 @@ class PointsCommands(CommandBase):
             account.reject(key, reason=reason)
             return Outcome(account, others=[key], extra={"entry_id": key.id, "status": key.status})
 
-        args = {"entry_id": str(entry_id), "reason": reason}
-        return self._execute(meta, "reject_award", args, handle)
+        return handle
 
+    @command
     def deduct_points(
         self,
         meta: Meta,
@@ -143,7 +128,7 @@ class PointsCommands(CommandBase):
         source_kind: str,
         source_id: str,
         note: str,
-    ) -> CommandResult:
+    ) -> Handler:
         """Deduct a deduction rule's points for an uncivil act; the balance may go below zero."""
 
         def handle() -> Outcome:
@@ -152,19 +137,12 @@ class PointsCommands(CommandBase):
             key = account.deduct(rule, source={"kind": source_kind, "id": source_id}, note=note)
             return Outcome(account, others=[key], extra={"entry_id": key.id})
 
-        args = {
-            "member_id": str(member_id),
-            "community": community,
-            "rule_code": rule_code,
-            "source_kind": source_kind,
-            "source_id": source_id,
-            "note": note,
-        }
-        return self._execute(meta, "deduct_points", args, handle)
+        return handle
 
+    @command
     def redeem_points(
         self, meta: Meta, *, member_id: UUID | str, community: str, item: str, points: int
-    ) -> CommandResult:
+    ) -> Handler:
         """Spend points on an item at the points supermarket, never beyond the balance."""
 
         def handle() -> Outcome:
@@ -172,10 +150,10 @@ class PointsCommands(CommandBase):
             key = account.redeem(item=item, points=points)
             return Outcome(account, others=[key], extra={"entry_id": key.id})
 
-        args = {"member_id": str(member_id), "community": community, "item": item, "points": points}
-        return self._execute(meta, "redeem_points", args, handle)
+        return handle
 
-    def reverse_entry(self, meta: Meta, entry_id: UUID | str, *, reason: str) -> CommandResult:
+    @command
+    def reverse_entry(self, meta: Meta, entry_id: UUID | str, *, reason: str) -> Handler:
         """Reverse a posted award, deduction or redemption, once."""
 
         def handle() -> Outcome:
@@ -185,12 +163,12 @@ class PointsCommands(CommandBase):
                 account, others=[key, reversal], extra={"entry_id": reversal.id, "reverses": key.id}
             )
 
-        args = {"entry_id": str(entry_id), "reason": reason}
-        return self._execute(meta, "reverse_entry", args, handle)
+        return handle
 
+    @command
     def expire_points(
         self, meta: Meta, *, member_id: UUID | str, community: str, before: date
-    ) -> CommandResult:
+    ) -> Handler:
         """Expire a member's unconsumed points earned before a local date (no-op if none)."""
 
         def handle() -> Outcome:
@@ -202,8 +180,7 @@ class PointsCommands(CommandBase):
                 return Outcome(account, extra={"entry_id": None, "points": 0})
             return Outcome(account, others=[key], extra={"entry_id": key.id, "points": key.points})
 
-        args = {"member_id": str(member_id), "community": community, "before": str(before)}
-        return self._execute(meta, "expire_points", args, handle)
+        return handle
 
     def rulebook(self, community: str) -> Rulebook:
         """The community's rulebook, or NotFoundError."""

@@ -12,7 +12,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.commands.base import CommandBase, CommandResult, Meta, Outcome
+from domain.commands.base import Handler, Meta, Outcome, command
+from domain.commands.points import PointsCommands
 from domain.context import current
 from domain.jurisdiction import Kind
 from domain.personal_data import Sealer, plain
@@ -20,9 +21,10 @@ from domain.ticket import Ticket
 from domain.ticket_policy import TicketPolicy
 
 
-class TicketCommands(CommandBase):
+class TicketCommands(PointsCommands):
     ticket_policy: TicketPolicy = TicketPolicy()
 
+    @command
     def report_ticket(
         self,
         meta: Meta,
@@ -34,7 +36,7 @@ class TicketCommands(CommandBase):
         priority: str = "normal",
         location: dict[str, Any] | None = None,
         reporter_member_id: UUID | str | None = None,
-    ) -> CommandResult:
+    ) -> Handler:
         """Report a matter in a grid (随手拍 by a grid worker, a resident, the hotline)."""
 
         def handle() -> Outcome:
@@ -59,18 +61,10 @@ class TicketCommands(CommandBase):
             )
             return Outcome(ticket)
 
-        args = {
-            "category": category,
-            "description": description,
-            "grid": grid,
-            "source": source,
-            "priority": priority,
-            "location": location,
-            "reporter_member_id": reporter_member_id,
-        }
-        return self._execute(meta, "report_ticket", args, handle)
+        return handle
 
-    def accept_ticket(self, meta: Meta, ticket_id: UUID | str) -> CommandResult:
+    @command
+    def accept_ticket(self, meta: Meta, ticket_id: UUID | str) -> Handler:
         """Accept a reported ticket for handling."""
 
         def handle() -> Outcome:
@@ -78,8 +72,9 @@ class TicketCommands(CommandBase):
             ticket.accept()
             return Outcome(ticket)
 
-        return self._execute(meta, "accept_ticket", {"ticket_id": ticket_id}, handle)
+        return handle
 
+    @command
     def reject_ticket(
         self,
         meta: Meta,
@@ -87,7 +82,7 @@ class TicketCommands(CommandBase):
         *,
         reason: str,
         duplicate_of: UUID | str | None = None,
-    ) -> CommandResult:
+    ) -> Handler:
         """Reject a reported ticket as invalid, or as a duplicate of another ticket."""
 
         def handle() -> Outcome:
@@ -96,12 +91,12 @@ class TicketCommands(CommandBase):
             ticket.reject(reason, duplicate_of=original)
             return Outcome(ticket)
 
-        args = {"ticket_id": ticket_id, "reason": reason, "duplicate_of": duplicate_of}
-        return self._execute(meta, "reject_ticket", args, handle)
+        return handle
 
+    @command
     def dispatch_ticket(
         self, meta: Meta, ticket_id: UUID | str, *, level: str, assignee: str
-    ) -> CommandResult:
+    ) -> Handler:
         """Dispatch an accepted ticket to a handler at a level (派单)."""
 
         def handle() -> Outcome:
@@ -109,10 +104,10 @@ class TicketCommands(CommandBase):
             ticket.dispatch(level, assignee)
             return Outcome(ticket)
 
-        args = {"ticket_id": ticket_id, "level": level, "assignee": assignee}
-        return self._execute(meta, "dispatch_ticket", args, handle)
+        return handle
 
-    def respond_ticket(self, meta: Meta, ticket_id: UUID | str, *, note: str) -> CommandResult:
+    @command
+    def respond_ticket(self, meta: Meta, ticket_id: UUID | str, *, note: str) -> Handler:
         """Respond to a dispatched ticket (响应); a late first response is recorded as such."""
 
         def handle() -> Outcome:
@@ -120,11 +115,12 @@ class TicketCommands(CommandBase):
             ticket.respond(note)
             return Outcome(ticket)
 
-        return self._execute(meta, "respond_ticket", {"ticket_id": ticket_id, "note": note}, handle)
+        return handle
 
+    @command
     def escalate_ticket(
         self, meta: Meta, ticket_id: UUID | str, *, to_level: str, reason: str
-    ) -> CommandResult:
+    ) -> Handler:
         """Escalate a ticket to a higher level, to be dispatched there (吹哨/上报)."""
 
         def handle() -> Outcome:
@@ -132,10 +128,10 @@ class TicketCommands(CommandBase):
             ticket.escalate(to_level, reason)
             return Outcome(ticket)
 
-        args = {"ticket_id": ticket_id, "to_level": to_level, "reason": reason}
-        return self._execute(meta, "escalate_ticket", args, handle)
+        return handle
 
-    def supervise_ticket(self, meta: Meta, ticket_id: UUID | str, *, note: str) -> CommandResult:
+    @command
+    def supervise_ticket(self, meta: Meta, ticket_id: UUID | str, *, note: str) -> Handler:
         """Supervise a ticket that is being handled (督办)."""
 
         def handle() -> Outcome:
@@ -143,12 +139,10 @@ class TicketCommands(CommandBase):
             ticket.supervise(note)
             return Outcome(ticket)
 
-        args = {"ticket_id": ticket_id, "note": note}
-        return self._execute(meta, "supervise_ticket", args, handle)
+        return handle
 
-    def resolve_ticket(
-        self, meta: Meta, ticket_id: UUID | str, *, resolution: str
-    ) -> CommandResult:
+    @command
+    def resolve_ticket(self, meta: Meta, ticket_id: UUID | str, *, resolution: str) -> Handler:
         """Resolve a responded ticket (办结); its reporting member earns valid-report points."""
 
         def handle() -> Outcome:
@@ -165,8 +159,7 @@ class TicketCommands(CommandBase):
                 )
             return Outcome(ticket, others=awards)
 
-        args = {"ticket_id": ticket_id, "resolution": resolution}
-        return self._execute(meta, "resolve_ticket", args, handle)
+        return handle
 
     def _earns_valid_report(self, ticket: Ticket) -> bool:
         """Whether resolving `ticket` now may earn its reporting member valid-report
@@ -180,6 +173,7 @@ class TicketCommands(CommandBase):
         reported = next(iter(self.events.get(ticket.id, lte=1)), None)
         return reported is None or getattr(reported, "actor_id", None) != actor.id
 
+    @command
     def rate_ticket(
         self,
         meta: Meta,
@@ -187,7 +181,7 @@ class TicketCommands(CommandBase):
         *,
         satisfaction: str,
         comment: str | None = None,
-    ) -> CommandResult:
+    ) -> Handler:
         """Rate a resolved ticket's handling (评价); only its reporting member, if it has one."""
 
         def handle() -> Outcome:
@@ -200,10 +194,10 @@ class TicketCommands(CommandBase):
             ticket.rate(satisfaction, comment, seal=seal)
             return Outcome(ticket)
 
-        args = {"ticket_id": ticket_id, "satisfaction": satisfaction, "comment": comment}
-        return self._execute(meta, "rate_ticket", args, handle)
+        return handle
 
-    def visit_ticket(self, meta: Meta, ticket_id: UUID | str, *, note: str) -> CommandResult:
+    @command
+    def visit_ticket(self, meta: Meta, ticket_id: UUID | str, *, note: str) -> Handler:
         """Record a return visit about a resolved ticket (回访)."""
 
         def handle() -> Outcome:
@@ -211,9 +205,10 @@ class TicketCommands(CommandBase):
             ticket.visit(note)
             return Outcome(ticket)
 
-        return self._execute(meta, "visit_ticket", {"ticket_id": ticket_id, "note": note}, handle)
+        return handle
 
-    def close_ticket(self, meta: Meta, ticket_id: UUID | str) -> CommandResult:
+    @command
+    def close_ticket(self, meta: Meta, ticket_id: UUID | str) -> Handler:
         """Close a resolved ticket (销号)."""
 
         def handle() -> Outcome:
@@ -221,9 +216,10 @@ class TicketCommands(CommandBase):
             ticket.close()
             return Outcome(ticket)
 
-        return self._execute(meta, "close_ticket", {"ticket_id": ticket_id}, handle)
+        return handle
 
-    def reopen_ticket(self, meta: Meta, ticket_id: UUID | str, *, reason: str) -> CommandResult:
+    @command
+    def reopen_ticket(self, meta: Meta, ticket_id: UUID | str, *, reason: str) -> Handler:
         """Reopen a resolved or closed ticket for another round, with a new resolution deadline."""
 
         def handle() -> Outcome:
@@ -231,10 +227,10 @@ class TicketCommands(CommandBase):
             ticket.reopen(reason, policy=self.ticket_policy)
             return Outcome(ticket)
 
-        args = {"ticket_id": ticket_id, "reason": reason}
-        return self._execute(meta, "reopen_ticket", args, handle)
+        return handle
 
-    def record_response_overdue(self, meta: Meta, ticket_id: UUID | str) -> CommandResult:
+    @command
+    def record_response_overdue(self, meta: Meta, ticket_id: UUID | str) -> Handler:
         """Record that a ticket missed its response deadline; refused unless it did, once."""
 
         def handle() -> Outcome:
@@ -242,9 +238,10 @@ class TicketCommands(CommandBase):
             ticket.record_response_overdue()
             return Outcome(ticket)
 
-        return self._execute(meta, "record_response_overdue", {"ticket_id": ticket_id}, handle)
+        return handle
 
-    def record_resolution_overdue(self, meta: Meta, ticket_id: UUID | str) -> CommandResult:
+    @command
+    def record_resolution_overdue(self, meta: Meta, ticket_id: UUID | str) -> Handler:
         """Record that a ticket missed its resolution deadline; once a round, and only if it did."""
 
         def handle() -> Outcome:
@@ -252,7 +249,7 @@ class TicketCommands(CommandBase):
             ticket.record_resolution_overdue()
             return Outcome(ticket)
 
-        return self._execute(meta, "record_resolution_overdue", {"ticket_id": ticket_id}, handle)
+        return handle
 
     def ticket(self, ticket_id: UUID | str) -> Ticket:
         """The ticket with `ticket_id`, or NotFoundError."""

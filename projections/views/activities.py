@@ -94,19 +94,7 @@ class Activities(Projection):
                     e.originator_id, e.member_id, e.at, None, None, False, r.position,
                 ]  # fmt: skip
             elif kind is CHECKED_OUT:
-                row["total_hours"] += e.hours
-                row["completed_count"] += int(e.hours > 0)
-                key = (e.originator_id, e.member_id)
-                if key in arrived:
-                    arrived[key][3:6] = [e.at, e.hours, e.hours > 0]
-                else:
-                    left[key] = {
-                        "checked_out_at": e.at,
-                        "hours": e.hours,
-                        "completed": e.hours > 0,
-                        "activity_id": e.originator_id,
-                        "member_id": e.member_id,
-                    }
+                _check_out(row, e, arrived, left)
             elif kind is CLOSED:
                 row["status"] = "closed"
                 row["closed_at"] = e.timestamp
@@ -132,6 +120,29 @@ class Activities(Projection):
                 (closed,),
             )
         batch.upsert("activities", ["id"], list(touched.values()))
+
+
+def _check_out(
+    row: dict[str, Any],
+    e: Any,
+    arrived: dict[tuple[Any, Any], list[Any]],
+    left: dict[tuple[Any, Any], dict[str, Any]],
+) -> None:
+    """Count a check-out in the activity's `row`, and complete its attendance row: the
+    one the batch adds (`arrived`), else the stored one (`left`: updated after)."""
+    row["total_hours"] += e.hours
+    row["completed_count"] += int(e.hours > 0)
+    key = (e.originator_id, e.member_id)
+    if key in arrived:
+        arrived[key][3:6] = [e.at, e.hours, e.hours > 0]
+    else:
+        left[key] = {
+            "checked_out_at": e.at,
+            "hours": e.hours,
+            "completed": e.hours > 0,
+            "activity_id": e.originator_id,
+            "member_id": e.member_id,
+        }
 
 
 def _scheduled(e: Any) -> dict[str, Any]:

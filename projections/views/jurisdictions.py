@@ -142,41 +142,16 @@ class Rosters(Projection):
                 new_paths.append((e.code, list(e.path)))
             elif kind is MEMBER_IN:
                 members.append(
-                    (
-                        e.originator_id,
-                        e.community,
-                        e.grid,
-                        e.organisation_id,
-                        e.timestamp,
-                        paths[e.grid or e.community],
-                        r.position,
-                    )
-                )
+                    (e.originator_id, e.community, e.grid, e.organisation_id, e.timestamp,
+                     paths[e.grid or e.community], r.position)
+                )  # fmt: skip
             elif kind is ORGANISATION_IN:
                 organisations.append(
-                    (
-                        e.originator_id,
-                        e.community,
-                        e.needs,
-                        e.resources,
-                        e.projects,
-                        e.timestamp,
-                        paths[e.community],
-                        r.position,
-                    )
-                )
+                    (e.originator_id, e.community, e.needs, e.resources, e.projects,
+                     e.timestamp, paths[e.community], r.position)
+                )  # fmt: skip
             elif kind is CLAIMED:
-                row = {
-                    "claim_position": r.position,
-                    "member_id": e.originator_id,
-                    "role": e.role,
-                    "jurisdiction": e.jurisdiction,
-                    "title": e.title,
-                    "community": e.community,
-                    "claimed_at": e.timestamp,
-                    "released_at": None,
-                    "path": paths[e.jurisdiction],
-                }
+                row = _claim(e, r.position, paths[e.jurisdiction])
                 touched[r.position] = row
                 held.setdefault((e.originator_id, e.role, e.jurisdiction), []).append(row)
             else:
@@ -242,6 +217,21 @@ def _paths(batch: Batch, codes: Iterable[str]) -> dict[str, list[str]]:
         batch.sql("SELECT code, path FROM {roster_paths} WHERE code = ANY(%s)"), (wanted,)
     )
     return {code: path for code, path in batch.cur.fetchall()}
+
+
+def _claim(e: Any, position: int, path: list[str]) -> dict[str, Any]:
+    """The roster_roles row of a role claimed at `position`."""
+    return {
+        "claim_position": position,
+        "member_id": e.originator_id,
+        "role": e.role,
+        "jurisdiction": e.jurisdiction,
+        "title": e.title,
+        "community": e.community,
+        "claimed_at": e.timestamp,
+        "released_at": None,
+        "path": path,
+    }
 
 
 def _held_roles(

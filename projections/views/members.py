@@ -162,12 +162,7 @@ class Members(Projection):
                     row["last_position"] = r.position
                     touched[row["id"]] = row
                     continue
-            delta = deltas.get(member_id)
-            if delta is None:
-                delta = deltas[member_id] = [ZERO, ZERO, 0, 0, at]
-            delta[column] += amount
-            delta[3] = r.position
-            delta[4] = max(delta[4], at)
+            _sum_into(deltas, member_id, column, amount, r.position, at)
         if new_accounts:
             batch.copy("member_points_accounts", ["account_id", "member_id"], new_accounts)
         batch.upsert(
@@ -274,6 +269,19 @@ class Members(Projection):
 
 ACCOUNTS_KEPT = 200_000
 """The most points accounts `Members` keeps the member of (about 50 MB)."""
+
+
+def _sum_into(
+    deltas: dict[Any, list[Any]], member_id: Any, column: int, amount: Any, position: int, at: Any
+) -> None:
+    """Add `amount` to the member's total `column` (0 activity hours, 1 pledge hours, 2 points),
+    noting the position and the latest time it was changed at."""
+    delta = deltas.get(member_id)
+    if delta is None:
+        delta = deltas[member_id] = [ZERO, ZERO, 0, 0, at]
+    delta[column] += amount
+    delta[3] = position
+    delta[4] = max(delta[4], at)
 
 
 def _add(batch: Batch, deltas: dict[Any, list[Any]]) -> None:

@@ -110,21 +110,7 @@ class Pledges(Projection):
                     False, None, None,
                 ]  # fmt: skip
             elif kind is VERIFIED:
-                key = (e.originator_id, e.session_no)
-                if key in logged:
-                    logged[key][6:9] = [True, e.actor_id, e.timestamp]
-                    row["verified_hours"] += logged[key][2]
-                else:
-                    verified.append(
-                        {
-                            "verified": True,
-                            "verified_by": e.actor_id,
-                            "verified_at": e.timestamp,
-                            "pledge_id": key[0],
-                            "session_no": key[1],
-                        }
-                    )
-                    row["verified_hours"] += earlier[key]
+                _verify(row, e, logged, verified, earlier)
             elif kind is ACCEPTED:
                 row["status"] = "accepted"
                 row["accepted_at"] = e.timestamp
@@ -152,6 +138,32 @@ class Pledges(Projection):
             batch.copy("pledge_sessions", SESSION_COLUMNS, logged.values())
         batch.update("pledge_sessions", ["pledge_id", "session_no"], verified)
         batch.upsert("pledges", ["id"], [_finish(row) for row in touched.values()])
+
+
+def _verify(
+    row: dict[str, Any],
+    e: Any,
+    logged: dict[tuple[Any, int], list[Any]],
+    verified: list[dict[str, Any]],
+    earlier: dict[tuple[Any, int], Decimal],
+) -> None:
+    """Count a verified session's hours in the pledge's `row`, and mark the session: the
+    one the batch adds (`logged`), else the stored one (`verified`: updated after)."""
+    key = (e.originator_id, e.session_no)
+    if key in logged:
+        logged[key][6:9] = [True, e.actor_id, e.timestamp]
+        row["verified_hours"] += logged[key][2]
+    else:
+        verified.append(
+            {
+                "verified": True,
+                "verified_by": e.actor_id,
+                "verified_at": e.timestamp,
+                "pledge_id": key[0],
+                "session_no": key[1],
+            }
+        )
+        row["verified_hours"] += earlier[key]
 
 
 def _earlier_hours(batch: Batch) -> dict[tuple[Any, int], Decimal]:

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from projections.registry import all_projections
 from tests.conftest import create_database, drop_database
-from tests.faults.procs import Gridledger
+from tests.faults.procs import Gridledger, caught_up, eventually
+from tests.faults.world import World
 
 _databases = itertools.count(1)
 
@@ -37,3 +39,14 @@ def gl(fault_url: str, tmp_path: Path) -> Iterator[Gridledger]:
         yield cli
     finally:
         cli.kill_all()
+
+
+@pytest.fixture
+def world(gl: Gridledger) -> Iterator[World]:
+    server = gl.serve()
+    worker = gl.start("project")
+    world = World(gl, server)
+    count = len(all_projections())
+    eventually("the projections to catch up", lambda: caught_up(gl.url, count))
+    yield world
+    gl.kill(worker)

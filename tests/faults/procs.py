@@ -24,6 +24,7 @@ import httpx
 import psycopg
 
 from api.http.auth import issue_token
+from projections.store.keys import MASTER_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "fault-suite-secret-that-is-long-enough-0123456789"
@@ -82,6 +83,14 @@ class Server:
         return httpx.Client(base_url=self.base, timeout=timeout)
 
 
+def _inherited() -> dict[str, str]:
+    """This process's environment without its GRIDLEDGER_ settings, but for the personal
+    data master key (tests/conftest.py sets one): what a process wraps, the test unwraps."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith("GRIDLEDGER_") or k == MASTER_ENV
+    }
+
+
 class Gridledger:
     """The command line on one database, with a data dir and a JWT secret of its own."""
 
@@ -89,9 +98,10 @@ class Gridledger:
         self.url = url
         self.tmp = tmp
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs: dict[int, Path] = {}
         self._logs = itertools.count(1)
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("GRIDLEDGER_")},
+            **_inherited(),
             "PYTHONPATH": os.pathsep.join(
                 [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
             ),
@@ -128,7 +138,12 @@ class Gridledger:
                 start_new_session=True,
             )
         self.procs.append(proc)
+        self.logs[proc.pid] = log
         return proc
+
+    def output(self, proc: subprocess.Popen[bytes]) -> str:
+        """What a started process has printed so far."""
+        return self.logs[proc.pid].read_text(errors="replace")
 
     @staticmethod
     def kill(proc: subprocess.Popen[bytes]) -> None:

@@ -84,7 +84,8 @@ def raw_approval(gov: Governance, entry_id: UUID, by: str) -> Callable:
     def act(account: PointsAccount) -> list[EntryKey]:
         entry = account.pending_awards[str(key.id)]
         on = account._today()
-        account._award_approved(
+        account.trigger_event(
+            PointsAccount.AwardApproved,
             **_entry_fields(entry, key.id, EntryKind.AWARD, on),
             delta=entry["points"],
             balance_after=account.balance + entry["points"],
@@ -101,7 +102,7 @@ def raw_redemption(points: int) -> Callable:
         fields = account._entry(
             EntryKind.REDEMPTION, points, -points, {"kind": "item", "id": "电饭煲"}
         )
-        account._redeemed(**fields, item="电饭煲")
+        account.trigger_event(PointsAccount.Redeemed, **fields, item="电饭煲")
         return [account._key(fields, EntryStatus.POSTED)]
 
     return act

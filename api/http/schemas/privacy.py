@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.http.schemas.common import Body, text
+from api.http.schemas.common import STORABLE, Body, length
 
 
 class ErasureIn(Body):
-    legal_basis: text(500, 5) = Field(  # type: ignore[valid-type]
+    legal_basis: Annotated[str, length(500, 5), STORABLE] = Field(
         examples=["PIPL Art. 47(1): the data subject withdrew consent (request #2026-118)"],
         description="Why the data is erased: the law's ground and the request it answers.",
     )
