@@ -317,3 +317,57 @@ def test_keys_are_stored_hashed(api: Api, keys) -> None:
             "SELECT * FROM open311_clients WHERE id = %s", (client_id,)
         ).fetchone()
     assert stored is not None and key not in repr(stored)
+
+
+def test_text_the_query_tables_cannot_hold_is_refused_and_the_projections_go_on(
+    api: Api, tree, keys
+) -> None:
+    # Review: a NUL in address_string (with coordinates) was recorded; the tickets,
+    # timeline and audit projections then stopped at that event for good.
+    key, _ = keys["hotline"]
+    before = api.events()
+    for field in ("address_string", "description"):
+        for fmt in ("json", "xml"):
+            answer = post(api, spec_form(key, tree["grid"], **{field: "北环路\x003 号"}), fmt)
+            assert answer.status_code == 400, answer.text
+            assert "NUL" in errors_of(answer)[0]["description"]
+    assert api.events() == before
+    ticket_id, position = posted(api, key, tree["grid"], description="之后的一件")
+    (request,) = get(api, f"requests/{ticket_id}.json", api_key=key,
+                     min_position=position).json()  # fmt: skip
+    assert request["description"] == "之后的一件"
+
+
+def test_odd_query_values_are_the_specs_errors_or_match_nothing_never_a_500(api: Api, keys) -> None:
+    key, _ = keys["hotline"]
+    for fmt in ("json", "xml"):
+        for params in (
+            {"page": "\u00b2"},
+            {"page_size": "9" * 5000},
+            {"start_date": "0001-01-01T00:00:00+01:00"},
+            {"end_date": "9999-12-31T23:59:59-01:00"},
+        ):
+            answer = get(api, f"requests.{fmt}", api_key=key, **params)
+            assert answer.status_code == 400, (params, answer.text)
+            (error,) = errors_of(answer)
+            assert int(error["code"]) == 400
+        nul = get(api, f"requests.{fmt}", api_key=key, service_code="c-00")
+        assert nul.status_code == 200, nul.text
+        assert nul.headers["content-type"].startswith(
+            "application/json" if fmt == "json" else "text/xml"
+        )
+
+
+def test_markup_and_control_characters_in_a_description_stay_text(api: Api, tree, keys) -> None:
+    key, _ = keys["hotline"]
+    words = "</description><status>closed</status>&amp; ]]> \x01\x0c堆物"
+    ticket_id, position = posted(api, key, tree["grid"], description=words)
+    read = {"api_key": key, "min_position": position}
+    (as_json,) = get(api, f"requests/{ticket_id}.json", **read).json()
+    assert as_json["description"] == words and as_json["status"] == "open"
+    root = etree.fromstring(get(api, f"requests/{ticket_id}.xml", **read).content)
+    (request,) = root
+    assert request.findtext("status") == "open" and len(request.findall("status")) == 1
+    assert request.findtext("description") == words.replace("\x01", "\ufffd").replace(
+        "\x0c", "\ufffd"
+    )

@@ -294,6 +294,13 @@ def test_one_date_takes_the_90_days_beside_it():
         ({"page_size": "1001"}, "page_size"),
         ({"page": "0"}, "page"),
         ({"jurisdiction_id": "a,b"}, "one value"),
+        # Review: each of these was a 500 (int("²"), int of 5,000 digits, astimezone
+        # beyond the calendar).
+        ({"page": "\u00b2"}, "page"),
+        ({"page_size": "\u0663"}, "page_size"),
+        ({"page": "9" * 5000}, "page"),
+        ({"start_date": "0001-01-01T00:00:00+01:00"}, "W3C"),
+        ({"end_date": "9999-12-31T23:59:59-01:00"}, "W3C"),
     ],
 )
 def test_a_filter_it_cannot_read_is_a_400(params, message):
@@ -309,6 +316,12 @@ def test_status_and_service_code_are_lists_comma_delimited_or_repeated():
     assert parsed.statuses == ("rejected", "resolved", "closed")
     assert parsed.categories == ("sanitation", "noise", "安全隐患")
     assert query(status="open,closed").statuses == mapping.STATUSES
+
+
+def test_a_service_code_naming_a_nul_category_matches_nothing():
+    # Review: `c-00` decoded to "\x00", which PostgreSQL refused (a problem+json 422).
+    assert DEFAULT_CATALOGUE.category_of("c-00") is None
+    assert query(service_code="c-00,noise").categories == ("noise",)
 
 
 def test_service_request_ids_override_every_other_argument():
@@ -398,6 +411,9 @@ def test_an_address_without_coordinates_is_kept_in_the_description():
         ({"lat": "91"}, 400, "-90 to 90"),
         ({"lat": "nan"}, 400, "-90 to 90"),
         ({"address_id": "OTHER"}, 400, "different grids"),
+        # Review: a NUL recorded in the location stopped every projection for good.
+        ({"address_string": "北环路\x003 号"}, 400, "address_string must not contain NUL"),
+        ({"description": "楼道\x00堆物"}, 400, "description must not contain NUL"),
     ],
 )
 def test_a_post_form_it_cannot_take_is_refused(change, status, message):

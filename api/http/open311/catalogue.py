@@ -80,9 +80,11 @@ class Catalogue:
             return known.category
         if code.startswith("c-"):
             try:
-                return bytes.fromhex(code[2:]).decode("utf-8")
+                category = bytes.fromhex(code[2:]).decode("utf-8")
             except ValueError:
                 return None
+            # No stored category holds a NUL (the database cannot): `c-00` names none.
+            return None if "\x00" in category else category
         return code if SAFE_CODE.match(code) else None
 
     def offered(self, code: str) -> CategoryService | None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import psycopg
+from eventsourcing.persistence import DataError as StoreDataError
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import Request, Response
@@ -77,6 +78,9 @@ def translated(error: Exception) -> Open311Error | None:
         return Open311Error(429, str(error), headers={"Retry-After": str(error.retry_after)})
     if isinstance(error, NotCaughtUpError | BeyondHeadError):
         return Open311Error(503, str(error), headers=UNAVAILABLE)
+    if isinstance(error, psycopg.DataError | StoreDataError):
+        # A value the database cannot take (a NUL in a text): the client's, not ours.
+        return Open311Error(400, "a value in the request cannot be stored or searched")
     if isinstance(error, psycopg.errors.UndefinedTable):
         log.warning("query table missing: %s", error)
         return Open311Error(503, "the query tables are not set up yet", headers=UNAVAILABLE)

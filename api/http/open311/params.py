@@ -52,6 +52,9 @@ class RequestsQuery:
 
 
 TRUE = ("true", "1", "yes")
+DIGITS = re.compile(r"[0-9]{1,9}")
+"""A whole number as a query gives it: ASCII digits only (`str.isdigit` takes `²`,
+which `int` refuses), and few enough that `int` reads it at once."""
 
 
 def parse_requests_query(
@@ -141,8 +144,11 @@ def parse_w3c(text: str) -> datetime:
     value = text.strip()
     if not re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$", value):
         raise ValueError(f"{text!r} is not a W3C datetime with a time zone")
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment.astimezone(UTC)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 lies before the first UTC moment
+        raise ValueError(f"{text!r} lies outside the calendar") from None
 
 
 def _single(values: Mapping[str, list[str]], name: str) -> str | None:
@@ -158,7 +164,7 @@ def _integer(values: Mapping[str, list[str]], name: str, default: int, low: int,
     given = _single(values, name)
     if given is None:
         return default
-    if not given.isdigit() or not low <= int(given) <= high:
+    if not DIGITS.fullmatch(given) or not low <= int(given) <= high:
         raise Open311Error(400, f"{name} must be a whole number from {low} to {high}")
     return int(given)
 
@@ -252,14 +258,17 @@ def _described(fields: Mapping[str, str]) -> tuple[str, dict[str, Any] | None]:
         raise Open311Error(400, "description was not provided")
     location = None
     address = fields.get("address_string")
+    for name, value in (("description", description), ("address_string", address)):
+        # The event store keeps a NUL, but no query table can (jsonb and text refuse
+        # it): one recorded would stop the projections at its event for good.
+        if value is not None and "\x00" in value:
+            raise Open311Error(400, f"{name} must not contain NUL characters")
     if "lat" in fields or "long" in fields:
         location = _location(fields.get("lat"), fields.get("long"), address)
     elif address is not None:
         description = f"[{address}] {description}"
     if len(description) > MAX_DESCRIPTION:
         raise Open311Error(400, f"description may hold at most {MAX_DESCRIPTION} characters")
-    if "\x00" in description:
-        raise Open311Error(400, "description must not contain NUL characters")
     return description, location
 
 
