@@ -136,6 +136,13 @@ class PersonalDataReasonError(InvalidValueError):
     rule = "personal_data.reason"
 
 
+class NamesTheSubjectError(InvalidValueError):
+    """Raised when the text kept in clear with an erasure or a read (its legal basis, its
+    reason) holds the person's own name or phone: it could never be erased."""
+
+    rule = "personal_data.names_subject"
+
+
 class AlreadyReportedInError(RuleViolationError):
     """Raised when a member or organisation reports in to the same community a second time."""
 

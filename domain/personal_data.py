@@ -193,11 +193,19 @@ class KeyShreddedError(LookupError):
 PHONE_DIGITS = re.compile(r"^(\+?\d{3})(\d*)(\d{4})$")
 
 
+MASKED_AT_LEAST = 4
+"""Digits a masked phone hides at least: fewer would be guessed in a few tries."""
+
+
 def mask_phone(phone: str) -> str:
-    """`13800138000` -> `138****8000`: the first three and last four digits kept."""
+    """`13800138000` -> `138****8000`: the first three and last four digits kept, if
+    that hides at least four; a shorter number (a landline) keeps its last two only
+    (`******78`), and one of six digits or fewer keeps none."""
     if phone == ERASED:
         return phone
     found = PHONE_DIGITS.match(phone)
-    if found is None or not found.group(2):
-        return "*" * len(phone)
-    return found.group(1) + "*" * len(found.group(2)) + found.group(3)
+    if found is not None and len(found.group(2)) >= MASKED_AT_LEAST:
+        return found.group(1) + "*" * len(found.group(2)) + found.group(3)
+    if len(phone) - 2 >= MASKED_AT_LEAST + 1:
+        return "*" * (len(phone) - 2) + phone[-2:]
+    return "*" * len(phone)
