@@ -129,6 +129,14 @@ def fetch(cur: psycopg.Cursor[Any], kids: Iterable[str]) -> dict[str, bytes | No
     }
 
 
+def still_held(conn: psycopg.Connection[Any], kid: str) -> bool:
+    """Whether the data key `kid` (as an envelope spells it) still exists unshredded."""
+    row = conn.execute(
+        "SELECT 1 FROM data_keys WHERE kid = %s::uuid AND key IS NOT NULL", (kid,)
+    ).fetchone()
+    return row is not None
+
+
 class PostgresKeyStore:
     """The `domain.personal_data.KeyStore` of the `data_keys` table."""
 
