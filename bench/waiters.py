@@ -197,6 +197,8 @@ def main() -> None:
         print(figures(f"GET, {args.waiters} waits held by another token", loaded))
         answers = {s: held.count(s) for s in sorted(set(held))}
         print(f"waits answered meanwhile (status: count): {answers}")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"load average at the end (1, 5, 15 min; {os.cpu_count()} CPUs): {load}")
     finally:
         serve.terminate()
         project.kill()

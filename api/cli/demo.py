@@ -86,7 +86,7 @@ def tokens(url: str, secret: bytes, hours: float = 12) -> list[DemoToken]:
             community,
         )
     who = {
-        "admin": ("admin", district),
+        "admin": ("staff:admin", district),
         "street_staff": (f"staff:{street}", street),
         "department_staff": ("department:urban-management", district),
         "community_staff": (f"staff:{community}:1", community),

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from api.http.auth import ROLES, Principal
-from api.http.problems import ForbiddenError
 from api.runtime.open311_clients import ROLE
 
 STAFF = ("street_staff", "department_staff", "community_staff")
@@ -73,6 +72,10 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "erase_member": (),
 }
 """Command -> the roles besides admin that may run it (`resident` only on itself)."""
+
+
+class ForbiddenError(Exception):
+    """Raised when the caller's role or scope does not allow the request (403)."""
 
 
 @dataclass(frozen=True)

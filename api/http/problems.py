@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException
 
 from api.http.auth import AuthenticationError, read_token
 from api.http.limits import TooManyRequestsError
+from api.http.permissions import ForbiddenError, refuse_role
 from domain.errors import (
     ConcurrencyConflictError,
     DomainError,
@@ -59,10 +60,6 @@ class Problem(BaseModel):
     detail: str = Field(examples=["cannot close a ticket that is dispatched (ticket.transition)"])
     rule: str | None = Field(default=None, examples=["ticket.transition"])
     errors: list[ErrorItem] | None = None
-
-
-class ForbiddenError(Exception):
-    """Raised when the caller's role or scope does not allow the request (403)."""
 
 
 class NotCaughtUpError(Exception):
@@ -157,6 +154,17 @@ def _validation_error(request: Request, error: Exception) -> JSONResponse:
     unauthenticated = _unauthenticated_because(request)
     if unauthenticated is not None:
         return _unauthenticated(request, AuthenticationError(unauthenticated))
+    # A body that is no JSON fails before any dependency runs, so before the role check
+    # of api.http.deps.get_caller: the same check here, so the answer is the same 403.
+    token = request.headers.get("authorization", "").partition(" ")[2]
+    state = request.app.state
+    try:
+        principal = read_token(state.secret, token.strip(), policy=state.token_policy)
+        refuse_role(principal, getattr(request.scope.get("route"), "name", ""))
+    except AuthenticationError:
+        pass  # (a route that needs no token)
+    except ForbiddenError as refusal:
+        return _forbidden(request, refusal)
     items = _validation_items(error)
     detail = "; ".join(f"{'.'.join(map(str, i['loc']))}: {i['msg']}" for i in items[:5])
     return _problem_response(422, "validation", "Invalid request", detail, errors=items)
@@ -290,5 +298,6 @@ COMMAND: Responses = {
     **COMMON,
     404: _documented(404, "Unknown id or code"),
     409: _documented(409, "A rule of the domain refuses the command, or a concurrent change"),
+    413: _documented(413, "The request body is larger than the server accepts"),
 }
 QUERY: Responses = {**COMMON, 404: _documented(404, "Unknown id or code")}

@@ -3,11 +3,11 @@
 A query with `min_position` beyond what its projections reached waits on a
 `PositionWatch`: an asyncio future, resolved by one thread of the process that, while
 anyone waits, reads every projection's position and the log's head on its own
-connection every couple of milliseconds. A thousand waiters cost that one connection
-and no worker thread, so they cannot starve other requests of the read pool (the
-issue's twelve `wait_ms=30000` requests did, each holding a pool connection). A
-position beyond the log's head is answered at once: nothing was recorded there, so
-no wait could reach it.
+connection every couple of milliseconds (backing off to 20 ms while nothing moves).
+A thousand waiters cost that one connection and no worker thread, so they cannot
+starve other requests of the read pool (the issue's twelve `wait_ms=30000` requests
+did, each holding a pool connection). A position beyond the log's head is answered at
+once: nothing was recorded there, so no wait could reach it.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from projections.store.events import max_position
 
 log = logging.getLogger(__name__)
 
+APPLICATION_NAME = "gridledger-position-watch"
+
 
 class Outcome(Enum):
     REACHED = "reached"
@@ -46,9 +48,12 @@ class _Waiter:
 class PositionWatch:
     """Waiters for projection positions, served by one thread and one connection."""
 
-    def __init__(self, url: str, *, poll: float = 0.002, connect_timeout: int = 5) -> None:
+    def __init__(
+        self, url: str, *, poll: float = 0.002, max_poll: float = 0.02, connect_timeout: int = 5
+    ) -> None:
         self.url = url
         self.poll = poll
+        self.max_poll = max_poll
         self.connect_timeout = connect_timeout
         self._waiters: set[_Waiter] = set()
         self._lock = threading.Lock()
@@ -97,24 +102,37 @@ class PositionWatch:
             self._conn.close()
 
     def _run(self) -> None:
+        """While anyone waits, read and serve; every `poll` s while positions move or
+        waiters arrive, backing off (doubling, up to `max_poll`) while nothing does."""
+        interval, last = self.poll, None
         while not self._stopping.is_set():
             if not self._waiters:
                 self._wake.wait(timeout=1)
                 self._wake.clear()
                 continue
             try:
-                self._serve(*self._read())
-            except psycopg.Error as error:
+                read = self._read()
+            except Exception as error:  # the one thread every waiter needs: it must live on
+                # A lost connection, or anything else: log it, start afresh; the waiters
+                # meanwhile time out as they would have (503), never hang.
                 log.warning("position watch: %s; reconnecting", error)
                 self._drop()
                 self._stopping.wait(0.25)
                 continue
-            self._stopping.wait(self.poll)
+            self._serve(*read)
+            interval = min(interval * 2, self.max_poll) if read == last else self.poll
+            last = read
+            if self._wake.wait(interval):  # a new waiter: look again at once
+                self._wake.clear()
+                interval = self.poll
 
     def _read(self) -> tuple[dict[str, int], int]:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(
-                self.url, autocommit=True, connect_timeout=self.connect_timeout
+                self.url,
+                autocommit=True,
+                connect_timeout=self.connect_timeout,
+                application_name=APPLICATION_NAME,
             )
         return positions(self._conn), max_position(self._conn)
 

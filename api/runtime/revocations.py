@@ -76,7 +76,10 @@ class Revocations:
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg.connect(
-                    self.url, autocommit=True, connect_timeout=self.connect_timeout
+                    self.url,
+                    autocommit=True,
+                    connect_timeout=self.connect_timeout,
+                    application_name="gridledger-revocations",
                 )
             self._revoked = frozenset(r[0] for r in self._conn.execute(CURRENT).fetchall())
         except psycopg.Error as error:

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from api.http.app import create_app
+from api.http.waiting import APPLICATION_NAME
 from api.runtime.settings import Settings
 from tests.api.conftest import SECRET, Api
 from tests.conftest import _truncate_all
@@ -90,6 +92,21 @@ def test_a_position_beyond_the_logs_head_is_answered_at_once(stalled: Api) -> No
     assert response.headers["retry-after"] == "1"
     assert "beyond the log's head" in response.json()["detail"]
     assert int(response.headers["x-projection-position"]) < stalled.last
+
+
+def test_the_watch_outlives_its_connection(stalled: Api) -> None:
+    far = {"min_position": stalled.last + 1000, "wait_ms": 2000}
+    assert "beyond" in stalled.get("/v1/tickets", params=far).json()["detail"]
+    with psycopg.connect(stalled.url, autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = %s",
+            (APPLICATION_NAME,),
+        ).fetchone()
+    assert killed == (1,)
+    again = stalled.get("/v1/tickets", params=far)
+    assert again.status_code == 503
+    assert "beyond the log's head" in again.json()["detail"]  # read on a new connection
 
 
 @pytest.fixture(scope="module")

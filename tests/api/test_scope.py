@@ -77,6 +77,9 @@ def test_a_role_that_may_not_send_a_command_is_refused_before_validation(
     response = api.client.request(method, path, json=bad, headers=api.headers(role=role))
     assert response.status_code == 403, response.text
     assert "errors" not in response.json()
+    headers = {**api.headers(role=role), "content-type": "application/json"}
+    not_json = api.client.request(method, path, content=b"{", headers=headers)
+    assert not_json.status_code == 403, not_json.text
 
 
 def test_metrics_answer_the_scrape_token_or_a_platform_admin_only(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import jwt
 import pytest
@@ -117,3 +118,13 @@ def test_gridledger_token_refuses_a_lifetime_beyond_the_cap(
         issuer="gridledger",
     )
     assert claims["jti"] in issued.stderr
+
+
+def test_gridledger_token_names_staff_by_member_id_or_an_explicit_staff_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRIDLEDGER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GRIDLEDGER_JWT_SECRET", "s" * 40)
+    for sub, ok in (("alice", False), ("staff:alice", True), (str(uuid4()), True), (":x", False)):
+        args = ["token", "--role", "community_staff", "--sub", sub, "--scope", "HG-WH-BH"]
+        assert (CliRunner().invoke(cli, args).exit_code == 0) is ok, sub
