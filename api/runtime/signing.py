@@ -5,6 +5,7 @@ that wraps data keys: from settings, else each made once in the data directory
 from __future__ import annotations
 
 import base64
+import logging
 import os
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from api.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def signing_key(settings: Settings) -> Ed25519PrivateKey:
@@ -30,7 +33,7 @@ def personal_data_master_key(settings: Settings) -> bytes:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return base64.b64decode(path.read_text().strip())
+        return base64.b64decode(_private_text(path).strip())
     with os.fdopen(fd, "w") as file:
         file.write(base64.b64encode(os.urandom(32)).decode() + "\n")
     return base64.b64decode(path.read_text().strip())
@@ -45,10 +48,18 @@ def _from_file(path: Path) -> Ed25519PrivateKey:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return _from_text(path.read_text())
+        return _from_text(_private_text(path))
     raw = Ed25519PrivateKey.generate().private_bytes(
         Encoding.Raw, PrivateFormat.Raw, NoEncryption()
     )
     with os.fdopen(fd, "w") as file:
         file.write(base64.b64encode(raw).decode() + "\n")
     return _from_text(path.read_text())
+
+
+def _private_text(path: Path) -> str:
+    """The text of a key file, with a warning if others may read it (it was made 0600)."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        log.warning("%s may be read by others (mode %o): chmod 600 it", path, mode)
+    return path.read_text()
