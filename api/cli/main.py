@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Annotated
-from uuid import UUID
 
 import typer
 from rich.console import Console
@@ -134,16 +133,13 @@ def token(
     """Print a bearer token for the HTTP API (its id, for `gridledger revoke`, on stderr)."""
     import jwt
 
-    from api.http.auth import ROLES, TokenPolicy, issue_token, resolve_secret
+    from api.http.auth import ROLES, TokenPolicy, issue_token, resolve_secret, staff_sub_problem
 
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
-    if role not in ("resident", "auditor", "evaluator") and not _staff_sub(sub):
-        raise typer.BadParameter(
-            "a token that acts for staff names a member id (a UUID: the self-dealing rules "
-            "then know the person) or a staff id, staff:<id> (or another <space>:<id>)",
-            param_hint="--sub",
-        )
+    problem = staff_sub_problem(role, sub)
+    if problem is not None:
+        raise typer.BadParameter(problem, param_hint="--sub")
     settings = Settings()
     policy = TokenPolicy.of(settings)
     if hours > policy.max_hours:
@@ -156,16 +152,6 @@ def token(
     typer.echo(token)
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
     typer.echo(f"token id (jti): {jti}", err=True)
-
-
-def _staff_sub(sub: str) -> bool:
-    """Whether `sub` names a member (a UUID) or an explicit staff id space (`x:y`)."""
-    try:
-        UUID(sub)
-    except ValueError:
-        space, _, name = sub.partition(":")
-        return bool(space.strip() and name.strip())
-    return True
 
 
 @app.command()
@@ -246,12 +232,15 @@ def project(
     if any(t.projection.name == "merkle" for t in runner.targets):
         import threading
 
-        from api.runtime.signing import signing_key
-        from projections.audit.checkpoints import sign_while
+        from api.runtime.signing import log_signer
+        from projections.audit.signer import sign_while
+        from projections.audit.witnessing import publish
 
+        witnesses = settings.audit_witnesses
         threading.Thread(
             target=sign_while,
-            args=(url, signing_key(settings), settings.checkpoint_every, runner.stopping),
+            args=(url, log_signer(settings), settings.checkpoint_every, runner.stopping),
+            kwargs={"published": lambda conn, made: publish(conn, made, witnesses)},
             name="gridledger-checkpoints",
             daemon=True,
         ).start()
@@ -424,6 +413,7 @@ def _simulate_showing_progress(
 app.command()(audit_cli.verify)
 app.command()(audit_cli.export)
 app.command()(audit_cli.checkpoint)
+app.command()(audit_cli.witness)
 app.command()(ledger_cli.reconcile)
 app.command()(report_cli.report)
 app.command("open311-key")(open311_cli.key)

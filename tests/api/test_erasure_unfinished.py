@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from api.http.routes.privacy import canonical
 from api.runtime.database import library_env
 from domain.application import Governance
 from domain.commands.base import Meta
 from domain.context import Actor
-from projections.audit import checkpoints
 from tests.api.conftest import Api
 
 BASIS = "PIPL Art. 47(1): request 2026-207"
@@ -36,7 +37,7 @@ def test_no_receipt_is_signed_while_the_erased_members_key_still_exists(
     signed = api.get(f"/v1/audit/erasures/{member}", role="auditor")
     assert signed.status_code == 200
     public = api.get("/v1/audit/public-key", role="auditor").json()
-    key = checkpoints.public_key_from(public["public_key"])
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public["public_key"]))
     body = signed.json()
     key.verify(base64.b64decode(body["signature"]), canonical(body["receipt"]))
     assert body["receipt"]["legal_basis"] == BASIS and body["receipt"]["affected_positions"]
