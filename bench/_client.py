@@ -20,7 +20,7 @@ def free_port() -> int:
 
 
 def token(role: str = "admin", scope: str = "D") -> str:
-    return issue_token(SECRET.encode(), sub=f"bench-{role}", role=role, scope=scope)
+    return issue_token(SECRET.encode(), sub=f"staff:bench-{role}", role=role, scope=scope)
 
 
 class Client:

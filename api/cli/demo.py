@@ -88,7 +88,7 @@ def tokens(url: str, secret: bytes, hours: float = 12) -> list[DemoToken]:
     who = {
         "admin": ("staff:admin", district),
         "street_staff": (f"staff:{street}", street),
-        "department_staff": ("department:urban-management", district),
+        "department_staff": ("staff:urban-management", district),
         "community_staff": (f"staff:{community}:1", community),
         "grid_worker": (worker, grid),
         "resident": (resident, community),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Annotated
-from uuid import UUID
 
 import typer
 from rich.console import Console
@@ -134,16 +133,13 @@ def token(
     """Print a bearer token for the HTTP API (its id, for `gridledger revoke`, on stderr)."""
     import jwt
 
-    from api.http.auth import ROLES, TokenPolicy, issue_token, resolve_secret
+    from api.http.auth import ROLES, TokenPolicy, issue_token, resolve_secret, staff_sub_problem
 
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
-    if role not in ("resident", "auditor", "evaluator") and not _staff_sub(sub):
-        raise typer.BadParameter(
-            "a token that acts for staff names a member id (a UUID: the self-dealing rules "
-            "then know the person) or a staff id, staff:<id> (or another <space>:<id>)",
-            param_hint="--sub",
-        )
+    problem = staff_sub_problem(role, sub)
+    if problem is not None:
+        raise typer.BadParameter(problem, param_hint="--sub")
     settings = Settings()
     policy = TokenPolicy.of(settings)
     if hours > policy.max_hours:
@@ -156,16 +152,6 @@ def token(
     typer.echo(token)
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
     typer.echo(f"token id (jti): {jti}", err=True)
-
-
-def _staff_sub(sub: str) -> bool:
-    """Whether `sub` names a member (a UUID) or an explicit staff id space (`x:y`)."""
-    try:
-        UUID(sub)
-    except ValueError:
-        space, _, name = sub.partition(":")
-        return bool(space.strip() and name.strip())
-    return True
 
 
 @app.command()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import jwt
 from fastapi import Depends, Request
@@ -40,6 +40,39 @@ ROLES = (
     "auditor",
     "evaluator",
 )
+STAFF_ROLES = tuple(r for r in ROLES if r not in ("resident", "auditor", "evaluator"))
+"""Roles that act for staff: their sub must name a member id or a `staff:` id."""
+STAFF_SPACE = "staff:"
+
+
+def canonical_sub(sub: str) -> str:
+    """`sub` as actors are recorded and compared: a member id in one spelling (lower-case
+    hyphenated UUID; so `ABCD...` and `{abcd...}` are one person to the self-dealing
+    rules, which compare recorded actor ids as text), anything else stripped."""
+    sub = sub.strip()
+    try:
+        return str(UUID(sub))
+    except ValueError:
+        return sub
+
+
+def staff_sub_problem(role: str, sub: str) -> str | None:
+    """Why `sub` may not act as `role`, or None. A staff role's sub names a member id (a
+    UUID: the self-dealing rules then know the person) or a staff id, `staff:<id>`
+    (which can never equal a member id); a bare name is refused, for it would be read
+    as neither."""
+    if role not in STAFF_ROLES:
+        return None
+    try:
+        UUID(sub)
+    except ValueError:
+        if sub.startswith(STAFF_SPACE) and sub[len(STAFF_SPACE) :].strip():
+            return None
+        return (
+            f"a {role} token's sub names a member id (a UUID) or a staff id "
+            f"(staff:<id>), not {sub!r}"
+        )
+    return None
 
 
 class WeakSecretError(RuntimeError):
@@ -196,10 +229,13 @@ def _verify(secret: bytes, token: str, policy: TokenPolicy) -> tuple[Principal, 
         raise AuthenticationError("invalid token: sub, role, scope and jti must be non-empty text")
     if role not in ROLES:
         raise AuthenticationError(f"invalid token: unknown role {role!r}")
+    problem = staff_sub_problem(role, sub.strip())
+    if problem is not None:
+        raise AuthenticationError(f"invalid token: {problem}")
     lifetime = float(claims["exp"]) - float(claims["iat"])
     if lifetime > policy.max_hours * 3600 + 1:
         raise AuthenticationError(f"invalid token: it lasts longer than {policy.max_hours:g} hours")
-    principal = Principal(sub=sub.strip(), role=role, scope=scope.strip(), token_id=jti)
+    principal = Principal(sub=canonical_sub(sub), role=role, scope=scope.strip(), token_id=jti)
     return principal, float(claims["exp"])
 
 

@@ -26,7 +26,7 @@ from tests.conftest import _truncate_all
 from tests.fakes import FakeClock
 
 SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
-ADMIN_ID = "admin-1"
+ADMIN_ID = "staff:admin-1"
 _names = itertools.count(1)
 
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from tests.api.conftest import Api
 
-STAFF = {"role": "community_staff", "sub": "staff-1", "scope": "HG-WH-BH"}
-WORKER = {"role": "grid_worker", "sub": "worker-1", "scope": "HG-WH-BH-01"}
+STAFF = {"role": "community_staff", "sub": "staff:1", "scope": "HG-WH-BH"}
+WORKER = {"role": "grid_worker", "sub": "staff:worker-1", "scope": "HG-WH-BH-01"}
 
 
 def schedule(api: Api, jurisdiction: str, hours_ago: float = 1, length: float = 2) -> str:

@@ -17,8 +17,8 @@ from api.http.exports import ABOUT_SHEET
 from domain.calendar import LOCAL_TZ
 from tests.api.conftest import Api
 
-STAFF = {"role": "community_staff", "sub": "staff-x", "scope": "HG-WH-BH"}
-OTHER_STAFF = {"role": "community_staff", "sub": "staff-y", "scope": "HG-WH-NS"}
+STAFF = {"role": "community_staff", "sub": "staff:x", "scope": "HG-WH-BH"}
+OTHER_STAFF = {"role": "community_staff", "sub": "staff:y", "scope": "HG-WH-NS"}
 LEDGER_KEYS = ("position", "recorded_at", "community", "entry_id", "kind", "status", "points",
                "delta", "balance_after", "rule_code", "rule_version", "source_kind", "source_id",
                "awarded_by", "approved_by", "note", "item", "reason")  # fmt: skip

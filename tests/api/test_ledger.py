@@ -15,7 +15,7 @@ from tests.api.conftest import Api, unique
 
 TB = "/v1/points/trial-balance"
 ANOMALIES = "/v1/points/anomalies"
-STAFF = {"role": "community_staff", "sub": "staff-9"}
+STAFF = {"role": "community_staff", "sub": "staff:9"}
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_anomalies_are_reported_for_a_period_with_counts_by_kind(api: Api, tree,
     evaluator = {"role": "evaluator", "sub": "e-1"}
     found = api.read(ANOMALIES, api.last, **evaluator)
     (invalid,) = [a for a in found["items"] if a["kind"] == "invalid_source"]
-    assert invalid["community"] == tree["community"] and invalid["actor"] == "staff-9"
+    assert invalid["community"] == tree["community"] and invalid["actor"] == "staff:9"
     assert invalid["detail"].startswith("source ticket src-") and "is no id" in invalid["detail"]
     assert found["counts"]["invalid_source"] == 1 and found["counts"]["self_award"] == 0
     assert found["counts"]["award_burst"] == 0  # the default: more than 30 in 10 minutes
@@ -145,4 +145,4 @@ def test_anomalies_are_reported_for_a_period_with_counts_by_kind(api: Api, tree,
         "invalid_source"]  # fmt: skip
     bursts = api.read(ANOMALIES, api.last, params={"burst_awards": 1, "burst_minutes": 5})
     (burst,) = [a for a in bursts["items"] if a["kind"] == "award_burst"]
-    assert burst["actor"] == "staff-9" and "more than 1" in burst["detail"]
+    assert burst["actor"] == "staff:9" and "more than 1" in burst["detail"]

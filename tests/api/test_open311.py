@@ -19,7 +19,7 @@ from tests.api.open311_spec import REQUEST_ELEMENTS, SERVICE_ELEMENTS
 
 BASE = "/open311/v2"
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
-STAFF = {"role": "community_staff", "sub": "staff-1", "scope": "HG-WH-BH"}
+STAFF = {"role": "community_staff", "sub": "staff:1", "scope": "HG-WH-BH"}
 
 
 def issue_key(api: Api, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[str, str]:

@@ -30,7 +30,7 @@ from tests.api.conftest import SECRET, Api
 from tests.api.open311_spec import REQUEST_ELEMENTS
 from tests.conftest import _truncate_all
 
-STAFF = {"role": "community_staff", "sub": "staff-1", "scope": "HG-WH-BH"}
+STAFF = {"role": "community_staff", "sub": "staff:1", "scope": "HG-WH-BH"}
 
 
 def free_port() -> int:

@@ -8,9 +8,9 @@ from typing import Any
 
 from tests.api.conftest import Api
 
-STAFF = {"role": "community_staff", "sub": "staff-1", "scope": "HG-WH-BH"}
-STREET = {"role": "street_staff", "sub": "street-1", "scope": "HG-WH"}
-WORKER = {"role": "grid_worker", "sub": "worker-1", "scope": "HG-WH-BH-01"}
+STAFF = {"role": "community_staff", "sub": "staff:1", "scope": "HG-WH-BH"}
+STREET = {"role": "street_staff", "sub": "staff:street-1", "scope": "HG-WH"}
+WORKER = {"role": "grid_worker", "sub": "staff:worker-1", "scope": "HG-WH-BH-01"}
 
 
 def rule(api: Api, community: str, code: str, points: int, **terms: Any) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def test_an_award_needing_approval_is_pending_until_someone_else_approves(api: A
         ("award", 0),
         ("approval", 20),
     ]
-    assert ledger["items"][0]["awarded_by"] == "worker-1"
+    assert ledger["items"][0]["awarded_by"] == "staff:worker-1"
 
 
 def test_awarding_oneself_twice_for_a_source_and_beyond_the_balance_are_409s(

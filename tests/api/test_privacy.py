@@ -37,7 +37,7 @@ DESCRIPTION = "王五家楼道漏水请尽快处理"
 ADDRESS = "幸福路 88 号 3 单元"
 COMMENT = "王五对处理很满意"
 SECRETS = (NAME, PHONE, DESCRIPTION, ADDRESS, COMMENT)
-STAFF = {"role": "community_staff", "sub": "staff-p", "scope": "HG-WH-BH"}
+STAFF = {"role": "community_staff", "sub": "staff:p", "scope": "HG-WH-BH"}
 BASIS = "PIPL Art. 47(1): the resident withdrew consent (request 2026-118)"
 
 
@@ -148,7 +148,7 @@ def test_the_phone_is_masked_for_every_role_that_does_not_need_it(
         listed = api.read("/v1/members", api.last, params={"limit": 500}, role=role)["items"]
         assert {m["phone"] for m in listed if m["id"] == person["member"]} == {masked}
     assert api.read(path, api.last, **STAFF)["phone"] == PHONE
-    grid_worker = {"role": "grid_worker", "sub": "gw-p", "scope": "HG-WH-BH-01"}
+    grid_worker = {"role": "grid_worker", "sub": "staff:gw-p", "scope": "HG-WH-BH-01"}
     assert api.read(path, api.last, **grid_worker)["phone"] == PHONE
     assert api.read(path, api.last, **_resident(person["member"]))["phone"] == PHONE
     assert api.read(path, api.last)["name"] == NAME

@@ -50,7 +50,7 @@ def _who(role: str, things: Things) -> dict[str, str]:
     tree = things["grid"]
     scopes = {"grid_worker": tree["grid"], "street_staff": tree["street"],
               "community_staff": tree["community"], "admin": "*"}  # fmt: skip
-    sub = tree["member"] if role == "resident" else f"{role}-1"
+    sub = tree["member"] if role == "resident" else f"staff:{role}-1"
     return {"role": role, "sub": sub, "scope": scopes.get(role, tree["district"])}
 
 
@@ -254,7 +254,7 @@ def test_a_resident_sees_the_tickets_they_reported_not_others_of_their_grid(
     api: Api, things: Things
 ) -> None:
     here = things["grid"]
-    staff = {"role": "community_staff", "sub": "s-1", "scope": here["community"]}
+    staff = {"role": "community_staff", "sub": "staff:s-1", "scope": here["community"]}
     by_staff = api.ok("POST", "/v1/tickets", {
         "category": "c", "description": "d", "grid": here["place"], "source": "hotline"}, **staff)  # fmt: skip
     who = _who("resident", things)
@@ -306,5 +306,5 @@ def test_a_grid_worker_reads_the_attendance_of_its_communitys_activities(
     for role, expected in (("grid_worker", [neighbour]), ("resident", [])):
         read = api.read(f"/v1/activities/{activity}", api.last, **_who(role, things))
         assert [a["member_id"] for a in read["attendance"]] == expected, role
-    far = {"role": "grid_worker", "sub": "w-far", "scope": things["far"]["place"]}
+    far = {"role": "grid_worker", "sub": "staff:w-far", "scope": things["far"]["place"]}
     assert api.read(f"/v1/activities/{activity}", api.last, **far)["attendance"] == []

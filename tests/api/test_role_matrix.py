@@ -119,7 +119,7 @@ def _who(role: str, t: Targets) -> dict[str, str]:
     scopes = {"grid_worker": t["grid"], "admin": t["district"], "auditor": t["district"],
               "evaluator": t["district"], "street_staff": t["street"],
               "department_staff": t["district"]}  # fmt: skip
-    sub = t["member"] if role == "resident" else f"{role}-1"
+    sub = t["member"] if role == "resident" else f"staff:{role}-1"
     return {"role": role, "sub": sub, "scope": scopes.get(role, t["community"])}
 
 
@@ -152,7 +152,7 @@ def test_only_the_roles_the_matrix_names_get_past_authorisation(
     "command", ["accept_ticket", "award_points", "accept_pledge", "check_in", "claim_role"]
 )
 def test_staff_of_another_community_are_refused(api: Api, targets: Targets, command: str) -> None:
-    who = {"role": "community_staff", "sub": "elsewhere", "scope": targets["other_community"]}
+    who = {"role": "community_staff", "sub": "staff:elsewhere", "scope": targets["other_community"]}
     before = api.events()
     assert _send(api, REQUESTS[command](targets), who) == 403
     assert api.events() == before
@@ -161,7 +161,7 @@ def test_staff_of_another_community_are_refused(api: Api, targets: Targets, comm
 def test_a_grid_worker_of_another_grid_is_refused_a_ticket_of_this_one(
     api: Api, targets: Targets
 ) -> None:
-    who = {"role": "grid_worker", "sub": "w-2", "scope": targets["grid2"]}
+    who = {"role": "grid_worker", "sub": "staff:w-2", "scope": targets["grid2"]}
     assert _send(api, REQUESTS["respond_ticket"](targets), who) == 403
 
 
@@ -173,9 +173,9 @@ def test_a_resident_acts_only_on_their_own_behalf(api: Api, targets: Targets) ->
 
 
 def test_the_actor_recorded_is_the_tokens_sub_and_role(api: Api, targets: Targets) -> None:
-    who = {"role": "community_staff", "sub": "staff-42", "scope": targets["community"]}
+    who = {"role": "community_staff", "sub": "staff:42", "scope": targets["community"]}
     created = api.ok("POST", "/v1/tickets", {
         "category": "c", "description": "d", "grid": targets["grid"], "source": "hotline"}, **who)  # fmt: skip
     timeline = api.read(f"/v1/tickets/{created['id']}/timeline", created["position"])
     first = timeline["items"][0]
-    assert (first["actor_id"], first["actor_role"]) == ("staff-42", "community_staff")
+    assert (first["actor_id"], first["actor_role"]) == ("staff:42", "community_staff")

@@ -184,7 +184,7 @@ def test_a_resident_may_not_read_and_errors_are_problems(
     assert refused.status_code == 422
     weights = {**POLICY, "weights": {"response": 0.5, "handling": 0.5, "satisfaction": 0.5}}
     assert api.put(f"/v1/assessment-policies/{tree['district']}", weights).status_code == 422
-    staff = {"role": "community_staff", "sub": "s", "scope": tree["community"]}
+    staff = {"role": "community_staff", "sub": "staff:s", "scope": tree["community"]}
     policy_path = f"/v1/assessment-policies/{tree['district']}"
     assert api.put(policy_path, POLICY, **staff).status_code == 403
     assert api.events() == before
@@ -231,7 +231,7 @@ def test_the_worker_scorecard_shows_their_own_volunteer_hours_and_points(
     api: Api, tree: dict[str, str], scenario: Scenario
 ) -> None:
     worker = scenario["worker"]
-    staff = {"role": "community_staff", "sub": "staff-1", "scope": tree["community"]}
+    staff = {"role": "community_staff", "sub": "staff:1", "scope": tree["community"]}
     api.clock.advance(minutes=1)  # recorded after the scenario's as_of, whatever ran before
     began = api.clock.now - timedelta(hours=2)
     activity = api.ok("POST", "/v1/activities", {

@@ -6,8 +6,8 @@ from typing import Any
 
 from tests.api.conftest import Api
 
-WORKER = {"role": "grid_worker", "sub": "worker-1", "scope": "HG-WH-BH-01"}
-STAFF = {"role": "community_staff", "sub": "staff-1", "scope": "HG-WH-BH"}
+WORKER = {"role": "grid_worker", "sub": "staff:worker-1", "scope": "HG-WH-BH-01"}
+STAFF = {"role": "community_staff", "sub": "staff:1", "scope": "HG-WH-BH"}
 
 
 def report(api: Api, grid: str, **fields: Any) -> dict[str, Any]:

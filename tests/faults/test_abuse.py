@@ -38,7 +38,7 @@ def _send(world: World, token: str | None, method: str, path: str, **kwargs: Any
 def _cases(world: World) -> list[tuple[str, str | None, str, str, dict[str, Any], set[int]]]:
     """(what, token, method, path, request, the statuses that are right)."""
     t = world.tokens
-    district_admin = world.gl.token("admin", "district-admin", "HG")
+    district_admin = world.gl.token("admin", "staff:district-admin", "HG")
     expired = jwt.encode(
         {
             "sub": "admin-1",
@@ -128,9 +128,9 @@ def test_hostile_requests_get_clear_answers_and_refusals_record_nothing(world: W
 
 def test_one_key_of_one_actor_is_not_another_actors_key(world: World) -> None:
     """Two actors whose id and key, joined with "/", would read the same: two commands."""
-    first = _send(world, world.gl.token("admin", "a/b", "*"), "POST", "/v1/organisations",
+    first = _send(world, world.gl.token("admin", "staff:a/b", "*"), "POST", "/v1/organisations",
                   json={"name": "甲"}, headers={"Idempotency-Key": "c"})  # fmt: skip
-    second = _send(world, world.gl.token("admin", "a", "*"), "POST", "/v1/organisations",
+    second = _send(world, world.gl.token("admin", "staff:a", "*"), "POST", "/v1/organisations",
                    json={"name": "乙"}, headers={"Idempotency-Key": "b/c"})  # fmt: skip
     assert (first.status_code, second.status_code) == (201, 201), second.text
     assert first.json()["id"] != second.json()["id"]

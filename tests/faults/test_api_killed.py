@@ -17,7 +17,7 @@ IN_PROCESS = {"GRIDLEDGER_WORKERS_IN_PROCESS": "true", "GRIDLEDGER_WATCH_INTERVA
 def test_the_api_killed_under_load_loses_nothing_acknowledged_and_a_retry_doubles_nothing(
     gl: Gridledger,
 ) -> None:
-    tokens = [gl.token("admin", f"loader-{n}", "*") for n in range(2)]
+    tokens = [gl.token("admin", f"staff:loader-{n}", "*") for n in range(2)]
     port = free_port()
     server = gl.serve(port, env=IN_PROCESS)
     load = Load(server.base, tokens)

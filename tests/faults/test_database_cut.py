@@ -92,7 +92,7 @@ def test_api_workers_and_watcher_recover_from_cut_connections_losing_nothing(
     gl: Gridledger, net: NetCut
 ) -> None:
     through = {"GRIDLEDGER_DATABASE_URL": net.proxied_url(), "GRIDLEDGER_DATABASE_TIMEOUT": "1"}
-    tokens = [gl.token("admin", f"loader-{n}", "*") for n in range(2)]
+    tokens = [gl.token("admin", f"staff:loader-{n}", "*") for n in range(2)]
     server = gl.serve(env=through)
     worker = gl.start("project", env=through)
     watcher = gl.start("watch", "--interval", "1", env=through)

@@ -104,11 +104,11 @@ def _balances(url: str) -> list[int]:
 def test_eight_clients_racing_conflicting_commands_get_2xx_or_409_and_reconcile_clean(
     gl: Gridledger,
 ) -> None:
-    admin = gl.token("admin", "admin-1", "*")
+    admin = gl.token("admin", "staff:admin-1", "*")
     server = gl.serve(env=IN_PROCESS)
     with server.client() as client:
         members, tickets = _setup(client, admin)
-    tokens = [gl.token("community_staff", f"racer-{n}", COMMUNITY) for n in range(CLIENTS)]
+    tokens = [gl.token("community_staff", f"staff:racer-{n}", COMMUNITY) for n in range(CLIENTS)]
     answers: Counter[str] = Counter()
     racers = [
         threading.Thread(target=_race, args=(server.base, t, n, members, tickets, answers))

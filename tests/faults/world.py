@@ -26,7 +26,7 @@ class World:
         self.seen: Counter[str] = Counter()
         self.refused_with_events: list[str] = []
         self.server_errors: list[str] = []
-        admin = gl.token("admin", "admin-1", "*")
+        admin = gl.token("admin", "staff:admin-1", "*")
         with server.client() as client:
             for code, kind, parent in (
                 ("HG", "district", None),
@@ -61,11 +61,11 @@ class World:
         """A resident of another district (XB-01-01-01)."""
         self.admin = admin
         who = {
-            "admin": ("admin-1", "*"),
-            "street_staff": ("street-1", "HG-WH"),
-            "department_staff": ("department-1", "HG"),
-            "community_staff": ("staff-1", "HG-WH-BH"),
-            "grid_worker": ("worker-1", "HG-WH-BH-01"),
+            "admin": ("staff:admin-1", "*"),
+            "street_staff": ("staff:street-1", "HG-WH"),
+            "department_staff": ("staff:department-1", "HG"),
+            "community_staff": ("staff:1", "HG-WH-BH"),
+            "grid_worker": ("staff:worker-1", "HG-WH-BH-01"),
             "resident": (member.json()["id"], "HG-WH-BH"),
             "auditor": ("auditor-1", "HG"),
             "evaluator": ("evaluator-1", "HG"),

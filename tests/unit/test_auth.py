@@ -38,22 +38,24 @@ def test_production_refuses_a_missing_or_weak_secret(tmp_path: Path, secret: str
 
 def test_a_token_carries_sub_role_and_scope() -> None:
     secret = b"k" * 32
-    principal = read_token(secret, issue_token(secret, sub="u-1", role="grid_worker", scope="HG"))
-    assert (principal.sub, principal.role, principal.scope) == ("u-1", "grid_worker", "HG")
-    assert principal.actor.id == "u-1"
+    principal = read_token(
+        secret, issue_token(secret, sub="staff:u-1", role="grid_worker", scope="HG")
+    )
+    assert (principal.sub, principal.role, principal.scope) == ("staff:u-1", "grid_worker", "HG")
+    assert principal.actor.id == "staff:u-1"
     with pytest.raises(AuthenticationError):
-        read_token(b"x" * 32, issue_token(secret, sub="u-1", role="admin", scope="HG"))
+        read_token(b"x" * 32, issue_token(secret, sub="staff:u-1", role="admin", scope="HG"))
     with pytest.raises(AuthenticationError):
-        read_token(secret, issue_token(secret, sub="u", role="admin", scope="HG", hours=-1))
+        read_token(secret, issue_token(secret, sub="staff:u", role="admin", scope="HG", hours=-1))
 
 
 def test_a_token_read_before_is_still_refused_once_it_has_expired() -> None:
     secret = b"e" * 32
     issued = datetime.now(UTC)
-    token = issue_token(secret, sub="u-2", role="admin", scope="HG", hours=1, now=issued)
+    token = issue_token(secret, sub="staff:u-2", role="admin", scope="HG", hours=1, now=issued)
     expires = (issued + timedelta(hours=1)).timestamp()
-    assert read_token(secret, token).sub == "u-2"
-    assert read_token(secret, token, now=lambda: expires - 1).sub == "u-2"
+    assert read_token(secret, token).sub == "staff:u-2"
+    assert read_token(secret, token, now=lambda: expires - 1).sub == "staff:u-2"
     with pytest.raises(AuthenticationError, match="expired"):
         read_token(secret, token, now=lambda: expires)
     with pytest.raises(AuthenticationError):  # nor with another key, once read with this one
