@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,9 +110,13 @@ def _json(line: str, what: str) -> dict[str, Any]:
     return value
 
 
+class _NotAnIntegerError(BundleError, ValueError):
+    """A ValueError too, so that a leaf record's is named with its line."""
+
+
 def _int(value: Any, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_INT:
-        raise BundleError(f"{what} is not an integer in [0, 2^63 - 1]")
+        raise _NotAnIntegerError(f"{what} is not an integer in [0, 2^63 - 1]")
     return value
 
 
@@ -210,9 +215,9 @@ class _Check:
             if spelled != str(aggregate):
                 raise BundleError(f"line {n}: the aggregate_id is not in canonical UUID form")
             state, version = base64.b64decode(state, validate=True), _int(e["version"], "version")
-        except (KeyError, ValueError, binascii.Error) as error:
+            leaf = event_leaf(position, aggregate, version, topic, state)
+        except (KeyError, ValueError, binascii.Error, struct.error) as error:
             raise BundleError(f"line {n} is not a leaf record ({error})") from None
-        leaf = event_leaf(position, aggregate, version, topic, state)
         if "leaf" in e and _hash(e["leaf"], f"line {n}'s leaf") != leaf:
             kind = topic.rsplit(":", 1)[-1]
             raise BundleError(

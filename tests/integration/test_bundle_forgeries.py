@@ -50,7 +50,9 @@ def test_an_integer_past_a_bigint_is_refused_by_name(genuine: list[str], field: 
     record = json.loads(genuine[2])
     record[field] += 2**64
     lines = [*genuine[:2], json.dumps(record), *genuine[3:]]
-    assert _problem(lines) == f"{field} is not an integer in [0, 2^63 - 1]"
+    assert _problem(lines) == (
+        f"line 3 is not a leaf record ({field} is not an integer in [0, 2^63 - 1])"
+    )
 
 
 def test_an_aggregate_id_in_another_spelling_is_refused(genuine: list[str]) -> None:
