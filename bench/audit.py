@@ -9,6 +9,11 @@
    (timed: events/s) and signs a checkpoint with a throwaway key.
 2. `gridledger verify`'s check (every leaf recomputed in SQL, the tree and the
    checkpoint checked): events/s.
+   With --checkpoints stored checkpoints at evenly spaced sizes, each checked.
+0. Checkpoint signing with the consistency check (`projections.audit.signer.sign`): a
+   Merkle log of --signing-leaves leaves is written straight into its tables (random
+   leaf hashes; database gridledger_bench_signing), then 1,000 leaves are added and
+   signed 20 times, each after the last: p50/max ms.
 3. Inclusion proofs from the stored tree for --proofs random (leaf, tree size) pairs:
    p50/p99 ms (each proof is checked against the root).
 4. State at a version: one points account given --aggregate-events events through
@@ -28,7 +33,6 @@ from datetime import UTC, datetime
 
 import psycopg
 from _db import ROOT, database_url, fresh_database
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.runtime.database import library_env, migrate
 from api.simulation.simulate import SimClock, simulate
@@ -37,9 +41,12 @@ from domain.commands.base import Meta
 from domain.context import Actor
 from domain.points import PointsAccount
 from projections.audit import checkpoints
-from projections.audit.merkle_log import MerkleLog
+from projections.audit.merkle_log import STORED_FROM, MerkleLog
 from projections.audit.merkle_store import StoredTree
-from projections.audit.merkle_tree import verify_inclusion
+from projections.audit.merkle_tree import Frontier, verify_inclusion
+from projections.audit.note import Ed25519Signer, sign_note
+from projections.audit.signer import LogSigner, sign
+from projections.audit.tlog_checkpoint import format_checkpoint
 from projections.audit.verify import verify_store
 from projections.engine import tracking
 from projections.engine.runner import Runner, Target
@@ -105,16 +112,23 @@ def position_of(url: str, name: str) -> int:
         return state.position if state else 0
 
 
-def bench_verify(url: str, key: Ed25519PrivateKey) -> None:
+def bench_verify(url: str, key: Ed25519Signer, count: int) -> None:
+    """`verify` with `count` stored checkpoints at evenly spaced sizes (signed directly
+    over the stored tree's roots), each of which it checks."""
     with psycopg.connect(url, autocommit=True) as conn:
-        checkpoints.make(conn, key)
+        conn.execute("DELETE FROM audit_checkpoint_notes")
+        tree = StoredTree(conn)
+        size = tree.size()
+        for n in sorted({max(1, size * (i + 1) // count) for i in range(count)}):
+            body = format_checkpoint(key.name, n, tree.root(n))
+            checkpoints.store(conn, checkpoints.from_note(sign_note(body, [key]).decode()))
         started = time.perf_counter()
-        report = verify_store(conn, key.public_key())
+        report = verify_store(conn, key.verifier())
         seconds = time.perf_counter() - started
     assert report.ok, report.problems
     print(
-        f"verify: {report.events:,} events in {seconds:.1f}s"
-        f" = {report.events / seconds:,.0f} events/s"
+        f"verify: {report.events:,} events and {report.checkpoints} checkpoints in"
+        f" {seconds:.1f}s = {report.events / seconds:,.0f} events/s"
     )
 
 
@@ -177,6 +191,57 @@ def bench_state_at(url: str, events: int, reads: int) -> None:
     governance.close()
 
 
+SIGNING = "gridledger_bench_signing"
+
+
+def bench_signing(leaves: int, rounds: int = 20, step: int = 1000) -> None:
+    url = fresh_database(SIGNING)
+    tree = Frontier()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE merkle_leaves (leaf_index bigint PRIMARY KEY,"
+            " position bigint NOT NULL UNIQUE, hash bytea NOT NULL)"
+        )
+        conn.execute(
+            "CREATE TABLE merkle_nodes (level smallint NOT NULL, index bigint NOT NULL,"
+            " hash bytea NOT NULL, PRIMARY KEY (level, index))"
+        )
+        started = time.perf_counter()
+        _grow(conn, tree, leaves)
+        conn.execute("ANALYZE merkle_leaves, merkle_nodes")  # as autovacuum would
+        print(f"signing: {leaves:,} leaves written in {time.perf_counter() - started:.0f}s")
+        signer = LogSigner(Ed25519Signer.generate("bench.example/log"))
+        with conn.transaction():
+            sign(conn, signer)
+        times = []
+        for _ in range(rounds):
+            _grow(conn, tree, step)
+            started = time.perf_counter()
+            with conn.transaction():
+                made = sign(conn, signer)
+            times.append(time.perf_counter() - started)
+    print(
+        f"checkpoint signing with the consistency check at {made.tree_size:,} leaves,"
+        f" {rounds} rounds of +{step}: {spread(times)}, max {max(times) * 1000:.2f} ms"
+    )
+
+
+def _grow(conn: psycopg.Connection, tree: Frontier, count: int) -> None:
+    leaves, nodes = [], []
+    for _ in range(count):
+        index = tree.size
+        leaf = random.randbytes(32)
+        leaves.append((index, index + 1, leaf))
+        nodes += [n for n in tree.append(leaf) if n[0] >= STORED_FROM]
+    with conn.cursor() as cur:
+        with cur.copy("COPY merkle_leaves (leaf_index, position, hash) FROM STDIN") as copy:
+            for row in leaves:
+                copy.write_row(row)
+        with cur.copy("COPY merkle_nodes (level, index, hash) FROM STDIN") as copy:
+            for row in nodes:
+                copy.write_row(row)
+
+
 def spread(seconds: list[float]) -> str:
     ms = sorted(s * 1000 for s in seconds)
     p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
@@ -189,12 +254,18 @@ def main() -> None:
     parser.add_argument("--proofs", type=int, default=2000)
     parser.add_argument("--aggregate-events", type=int, default=10_000)
     parser.add_argument("--state-reads", type=int, default=200)
+    parser.add_argument("--checkpoints", type=int, default=100, help="Stored, for verify.")
+    parser.add_argument("--signing-leaves", type=int, default=1_000_000)
+    parser.add_argument("--signing-only", action="store_true", help="Only the signing bench.")
     args = parser.parse_args()
     print(f"gridledger bench/audit.py at {datetime.now(UTC):%Y-%m-%d %H:%M}Z ({ROOT})")
+    bench_signing(args.signing_leaves)
+    if args.signing_only:
+        return
     url = dataset(args.events)
     migrate(url)  # a dataset made by an older version may lack newer tables
     bench_merkle(url)
-    bench_verify(url, Ed25519PrivateKey.generate())
+    bench_verify(url, Ed25519Signer.generate("bench.example/log"), args.checkpoints)
     bench_proofs(url, args.proofs)
     bench_state_at(url, args.aggregate_events, args.state_reads)
 

@@ -232,12 +232,15 @@ def project(
     if any(t.projection.name == "merkle" for t in runner.targets):
         import threading
 
-        from api.runtime.signing import signing_key
-        from projections.audit.checkpoints import sign_while
+        from api.runtime.signing import log_signer
+        from projections.audit.signer import sign_while
+        from projections.audit.witnessing import publish
 
+        witnesses = settings.audit_witnesses
         threading.Thread(
             target=sign_while,
-            args=(url, signing_key(settings), settings.checkpoint_every, runner.stopping),
+            args=(url, log_signer(settings), settings.checkpoint_every, runner.stopping),
+            kwargs={"published": lambda conn, made: publish(conn, made, witnesses)},
             name="gridledger-checkpoints",
             daemon=True,
         ).start()
@@ -410,6 +413,7 @@ def _simulate_showing_progress(
 app.command()(audit_cli.verify)
 app.command()(audit_cli.export)
 app.command()(audit_cli.checkpoint)
+app.command()(audit_cli.witness)
 app.command()(ledger_cli.reconcile)
 app.command()(report_cli.report)
 app.command("open311-key")(open311_cli.key)

@@ -23,6 +23,7 @@ from api.http.limits import BodyLimit, RateLimits, TokenBuckets
 from api.http.metrics import Metrics
 from api.http.open311 import routes as open311
 from api.http.open311.catalogue import catalogue_of
+from api.http.open311.errors import too_large as open311_too_large
 from api.http.routes import (
     activities,
     audit,
@@ -41,7 +42,7 @@ from api.http.waiting import PositionWatch
 from api.runtime.build import build_governance, database_url
 from api.runtime.revocations import Revocations
 from api.runtime.settings import Settings
-from api.runtime.signing import signing_key
+from api.runtime.signing import log_signer
 from api.runtime.workers import Workers
 from domain.context import Clock, system_clock
 
@@ -95,7 +96,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     )
     app.state.settings = settings
     app.state.secret = secret
-    app.state.signing_key = signing_key(settings)
+    app.state.signer = log_signer(settings)
     app.state.facts = Facts()
     app.state.open311_catalogue = catalogue_of(settings)
     app.state.metrics = Metrics()
@@ -105,7 +106,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         TokenBuckets("commands", settings.commands_per_second, settings.commands_burst),
         TokenBuckets("waiting queries", settings.waits_per_second, settings.waits_burst),
     )
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # inside metrics: counted
+    app.add_middleware(  # inside metrics: counted
+        BodyLimit, limit=settings.max_body_bytes, documents={"/open311/": open311_too_large}
+    )
     app.add_middleware(app.state.metrics.middleware)
     problems.install(app)
     _include_routers(app)
@@ -129,7 +132,8 @@ def _lifespan(
                 url,
                 governance,
                 settings.watch_interval,
-                checkpoints=(app.state.signing_key, settings.checkpoint_every),
+                checkpoints=(app.state.signer, settings.checkpoint_every),
+                witnesses=settings.audit_witnesses,
                 retention_days=settings.retention_inactive_days,
             )
             if settings.runs_workers()

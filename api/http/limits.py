@@ -83,7 +83,12 @@ class RateLimits:
         self.waits = waits
 
 
-def _too_large(limit: int) -> list[Message]:
+TooLarge = Callable[[str, int], tuple[bytes, str]]
+"""A 413's body and media type for a request path and the limit (a facade with its own
+error documents: Open311's)."""
+
+
+def _too_large(limit: int) -> tuple[bytes, str]:
     body = json.dumps(
         {
             "type": "/problems/too-large",
@@ -92,7 +97,11 @@ def _too_large(limit: int) -> list[Message]:
             "detail": f"request bodies are limited to {limit} bytes",
         }
     ).encode()
-    headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    return body, MEDIA_TYPE
+
+
+def _refusal(body: bytes, media_type: str) -> list[Message]:
+    headers = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
     return [
         {"type": "http.response.start", "status": 413, "headers": headers},
         {"type": "http.response.body", "body": body},
@@ -101,18 +110,22 @@ def _too_large(limit: int) -> list[Message]:
 
 class BodyLimit:
     """ASGI middleware: the app sees a request only once its whole body is read and
-    found within `limit` bytes; a larger one is answered 413 (problem+json)."""
+    found within `limit` bytes; a larger one is answered 413 (problem+json, or under a
+    path prefix of `documents`, the document its function writes)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, documents: dict[str, TooLarge] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.documents = documents or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         if self._declared_too_large(scope):
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -123,7 +136,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await self._refuse(send)
+                await self._refuse(scope, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -145,6 +158,13 @@ class BodyLimit:
                 return not value.isdigit() or int(value) > self.limit
         return False
 
-    async def _refuse(self, send: Send) -> None:
-        for message in _too_large(self.limit):
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        path: str = scope.get("path", "")
+        found = (f for prefix, f in self.documents.items() if path.startswith(prefix))
+        document = next(found, None)
+        if document is None:
+            body, media_type = _too_large(self.limit)
+        else:
+            body, media_type = document(path, self.limit)
+        for message in _refusal(body, media_type):
             await send(message)

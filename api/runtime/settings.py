@@ -9,6 +9,11 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class Witness(BaseModel):
+    url: str = Field(description="The witness's submission prefix (POST <url>/add-checkpoint).")
+    key: str = Field(description="Its cosignature verifier key, name+keyid+base64.")
+
+
 class Open311Service(BaseModel):
     """A ticket category offered as an Open311 service (see README "Open311")."""
 
@@ -71,8 +76,28 @@ class Settings(BaseSettings):
     )
     audit_signing_key: SecretStr | None = Field(
         default=None,
-        description="Ed25519 private key for checkpoints: base64 of its 32 raw bytes. Unset: "
+        description="The log's Ed25519 key: PRIVATE+KEY+<origin>+<keyid>+<base64> (a note "
+        "signer key), or base64 of its 32 raw bytes. Unset: audit_signing_key_file.",
+    )
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="A file holding the signing key (keep it off the database host). Unset: "
         "one is made once in data_dir/audit_signing_key (mode 0600).",
+    )
+    audit_signer_state: Path | None = Field(
+        default=None,
+        description="The signer's memory of the last checkpoint it signed (default: "
+        "audit_signer_state beside the key file).",
+    )
+    audit_origin: str = Field(
+        default="gridledger.local/log",
+        pattern=r"^[^\s+]+$",
+        description="The log's origin line and key name (for a key given as raw bytes).",
+    )
+    audit_witnesses: list[Witness] = Field(
+        default_factory=list,
+        description='Witnesses to cosign each checkpoint: [{"url": "http://host:port", '
+        '"key": "<name>+<keyid>+<base64>"}] (tlog-witness; cosignature/v1 keys).',
     )
     personal_data_master_key: SecretStr | None = Field(
         default=None,

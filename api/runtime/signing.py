@@ -1,23 +1,49 @@
-"""The Ed25519 key that signs checkpoints (and erasure receipts), and the master key
-that wraps data keys: from settings, else each made once in the data directory
-(`audit_signing_key`, `personal_data_master_key`; mode 0600, base64 of 32 bytes)."""
+"""The log's Ed25519 signing key (checkpoints, erasure receipts), the signer's state
+file, and the master key that wraps personal data keys.
+
+The key, in order: `GRIDLEDGER_AUDIT_SIGNING_KEY` (the key itself), the file named by
+`GRIDLEDGER_AUDIT_SIGNING_KEY_FILE` (on a disk the database host cannot read, for one),
+else a key made once in `<data_dir>/audit_signing_key` (mode 0600). A key is either a
+note signer key `PRIVATE+KEY+<name>+<keyid>+<base64>` (golang.org/x/mod/sumdb/note;
+its name is the log's origin) or base64 of the 32 raw private bytes (named by
+`GRIDLEDGER_AUDIT_ORIGIN`). The state file (the last checkpoint signed) is
+`GRIDLEDGER_AUDIT_SIGNER_STATE`, else `audit_signer_state` beside the key file (or in
+data_dir when the key comes from the environment). The master key: settings, else made
+once in `<data_dir>/personal_data_master_key` (mode 0600, base64 of 32 bytes).
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-
 from api.runtime.settings import Settings
+from projections.audit.note import PRIVATE_KEY_PREFIX, Ed25519Signer, NoteError
+from projections.audit.signer import LogSigner
 
 
-def signing_key(settings: Settings) -> Ed25519PrivateKey:
+class SigningKeyError(ValueError):
+    """Raised when the configured signing key does not parse."""
+
+
+def signing_key(settings: Settings) -> Ed25519Signer:
     if settings.audit_signing_key is not None:
-        return _from_text(settings.audit_signing_key.get_secret_value())
-    return _from_file(settings.data_dir / "audit_signing_key")
+        return parse_key(settings.audit_signing_key.get_secret_value(), settings.audit_origin)
+    path = _key_path(settings)
+    if settings.audit_signing_key_file is None:
+        _make_once(path, settings.audit_origin)
+    return parse_key(path.read_text(), settings.audit_origin)
+
+
+def log_signer(settings: Settings) -> LogSigner:
+    key = signing_key(settings)
+    state = settings.audit_signer_state
+    if state is None:
+        folder = settings.data_dir if settings.audit_signing_key else _key_path(settings).parent
+        state = folder / "audit_signer_state"
+    return LogSigner(key, state)
 
 
 def personal_data_master_key(settings: Settings) -> bytes:
@@ -36,19 +62,25 @@ def personal_data_master_key(settings: Settings) -> bytes:
     return base64.b64decode(path.read_text().strip())
 
 
-def _from_text(text: str) -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.from_private_bytes(base64.b64decode(text.strip()))
+def _key_path(settings: Settings) -> Path:
+    return settings.audit_signing_key_file or settings.data_dir / "audit_signing_key"
 
 
-def _from_file(path: Path) -> Ed25519PrivateKey:
+def parse_key(text: str, origin: str) -> Ed25519Signer:
+    text = text.strip()
+    try:
+        if text.startswith(PRIVATE_KEY_PREFIX):
+            return Ed25519Signer.from_skey(text)
+        return Ed25519Signer(origin, base64.b64decode(text, validate=True))
+    except (NoteError, binascii.Error, ValueError) as error:
+        raise SigningKeyError(f"the audit signing key does not parse: {error}") from None
+
+
+def _make_once(path: Path, origin: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return _from_text(path.read_text())
-    raw = Ed25519PrivateKey.generate().private_bytes(
-        Encoding.Raw, PrivateFormat.Raw, NoEncryption()
-    )
+        return
     with os.fdopen(fd, "w") as file:
-        file.write(base64.b64encode(raw).decode() + "\n")
-    return _from_text(path.read_text())
+        file.write(Ed25519Signer.generate(origin).skey() + "\n")

@@ -5,11 +5,12 @@ process (the embedded default; production runs them as `gridledger project` and
 from __future__ import annotations
 
 import threading
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from collections.abc import Sequence
+from typing import Any
 
 from domain.application import Governance
-from projections.audit.checkpoints import sign_while
+from projections.audit.signer import LogSigner, sign_while
+from projections.audit.witnessing import WitnessConfig, publish
 from projections.deadlines.index import DeadlineIndex
 from projections.deadlines.watcher import DeadlineWatcher
 from projections.engine.runner import Runner, Target
@@ -24,13 +25,16 @@ class Workers:
         url: str,
         governance: Governance,
         watch_interval: float,
-        checkpoints: tuple[Ed25519PrivateKey, int] | None = None,
+        checkpoints: tuple[LogSigner, int] | None = None,
+        witnesses: Sequence[WitnessConfig] = (),
         retention_days: int | None = None,
     ) -> None:
-        """`checkpoints`: the signing key and the number of events after which to sign
-        the next checkpoint (None: sign none); `retention_days`: see the watcher."""
+        """`checkpoints`: the signer and the number of events after which to sign the
+        next checkpoint (None: sign none); `witnesses`: where to submit each;
+        `retention_days`: see the watcher."""
         self.url = url
         self.checkpoints = checkpoints
+        self.witnesses = witnesses
         self.runner = Runner(
             url, governance.mapper, [Target(p) for p in all_projections().values()]
         )
@@ -66,7 +70,12 @@ class Workers:
 
     def _sign(self) -> None:
         assert self.checkpoints is not None
-        sign_while(self.url, *self.checkpoints, self.runner.stopping)
+        witnesses = self.witnesses
+
+        def published(conn: Any, made: Any) -> None:
+            publish(conn, made, witnesses)
+
+        sign_while(self.url, *self.checkpoints, self.runner.stopping, published=published)
 
     def stop(self) -> None:
         self.runner.stop()

@@ -1,39 +1,41 @@
-"""Export bundles and their offline verification (no database, no server).
+"""Export bundles: a range of the log that an auditor checks offline
+(`projections.audit.bundle_verify`; no database, no server, nothing in it trusted).
 
 A bundle is JSON lines. The first line is the header:
 
-    {"format": "gridledger-bundle/1", "from": P, "to": Q, "first_leaf": i,
-     "prefix": [[level, hex], ...],   # peaks of the tree of leaves [0, i)
-     "public_key": base64 of the raw Ed25519 key, "checkpoint": {...}}
+    {"format": "gridledger-bundle/2",
+     "from": P, "to": Q or null,       # the positions asked for (null: to the end)
+     "first_leaf": i,                  # the leaf index of the first event line
+     "prefix": [[level, hex], ...],    # peaks of the tree of leaves [0, i), largest first
+     "checkpoint": "<signed note>",    # C2SP tlog-checkpoint, with any cosignatures
+     "tail": [hex, ...],               # consistency proof: the bundle's end -> checkpoint
+     "since": {"size": m, "proof": [hex, ...]}   # only when asked: m -> checkpoint
+    }
 
-then one line per event, leaves i .. checkpoint.tree_size - 1 in order:
+then one line per leaf, i .. e - 1 in order, each exactly the leaf's record:
 
     {"leaf_index", "position", "aggregate_id", "version", "topic",
-     "state": base64 of the stored bytes, "leaf": hex of the stored leaf hash,
-     "event": the state decoded as JSON (for reading only)}
+     "state": base64 of the stored bytes, "leaf": hex of the leaf hash}
 
-The checkpoint is signed for the tree that ends at the last exported event, so the
-prefix's peaks and the events' recomputed leaves must hash to its root.
+No readable copy of the state: the stored bytes are what the leaf commits to (personal
+fields stay as stored). The first line is the last leaf before `from` when the range
+starts after leaf 0 at a position other than `from`, and the last line the first leaf
+after `to` when one exists and the range's end is not exactly `to`: those two edge
+leaves prove that nothing of the range is hidden in the prefix or cut off at the end.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
-from uuid import UUID
 
 import psycopg
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from psycopg import sql
 
-from projections.audit import checkpoints
-from projections.audit.checkpoints import Checkpoint
-from projections.audit.leaf_record import event_leaf
 from projections.audit.merkle_store import StoredTree, UnknownLeafError
-from projections.audit.merkle_tree import Frontier
+from projections.audit.signer import LogSigner, covering
 from projections.store.events import EVENTS
 from projections.store.rendering import rendered
 
@@ -47,134 +49,85 @@ _LEAVES = rendered(
 )
 """The stored leaves `[start, end]` with their events."""
 
-FORMAT = "gridledger-bundle/1"
+FORMAT = "gridledger-bundle/2"
+FIELDS = ("leaf_index", "position", "aggregate_id", "version", "topic", "state", "leaf")
 
 
 def export(
-    conn: psycopg.Connection[Any], key: Ed25519PrivateKey, first: int, last: int | None
+    conn: psycopg.Connection[Any],
+    signer: LogSigner | None,
+    first: int,
+    last: int | None,
+    since: int | None = None,
 ) -> Iterator[str]:
-    """The bundle of the events at positions [first, last] (last: the tree's end)."""
+    """The bundle of the events at positions [first, last] (last None: to the end),
+    under the latest checkpoint (a new one signed if it does not cover them), with a
+    consistency proof from tree size `since` if given."""
     tree = StoredTree(conn)
     size = tree.size()
     if size == 0:
         raise UnknownLeafError("the log is empty")
-    start = _leaf_from(conn, first)
-    end = size - 1 if last is None else _leaf_to(conn, last)
-    if start > end:
-        raise UnknownLeafError(f"no events between positions {first} and {last}")
-    checkpoint = checkpoints.make(conn, key, end + 1)
-    header = {
+    start, end, shown_to = _leaves(conn, size, first, last)
+    checkpoint = covering(conn, signer, end + 1)
+    total = checkpoint.tree_size
+    if since is not None and not 0 <= since <= total:
+        raise UnknownLeafError(f"tree size {since} is not within the checkpoint's {total}")
+    header: dict[str, Any] = {
         "format": FORMAT,
         "from": first,
-        "to": last,
+        "to": shown_to,
         "first_leaf": start,
         "prefix": [[level, h.hex()] for level, h in tree.peaks(start)],
-        "public_key": base64.b64encode(checkpoints.raw_public(key.public_key())).decode(),
-        "checkpoint": checkpoint.to_json(),
+        "checkpoint": checkpoint.signed_note(),
+        "tail": _hexes(tree.consistency(end + 1, total)),
     }
-    yield json.dumps(header)
+    if since is not None:
+        proof = tree.consistency(since, total) if since else []
+        header["since"] = {"size": since, "proof": _hexes(proof)}
+    yield json.dumps(header, ensure_ascii=False)
     rows = conn.execute(_LEAVES, (start, end))
-    for index, position, aggregate_id, version, topic, state, leaf in rows:
-        yield json.dumps(
-            {
-                "leaf_index": index,
-                "position": position,
-                "aggregate_id": str(aggregate_id),
-                "version": version,
-                "topic": topic,
-                "state": base64.b64encode(bytes(state)).decode(),
-                "leaf": bytes(leaf).hex(),
-                "event": _readable(bytes(state)),
-            },
-            ensure_ascii=False,
-        )
+    for row in rows:
+        index, position, aggregate_id, version, topic, state, leaf = row
+        values = (index, position, str(aggregate_id), version, topic)
+        record = dict(zip(FIELDS, values, strict=False))
+        record["state"] = base64.b64encode(bytes(state)).decode()
+        record["leaf"] = bytes(leaf).hex()
+        yield json.dumps(record, ensure_ascii=False)
 
 
-def _leaf_from(conn: psycopg.Connection[Any], position: int) -> int:
+def _hexes(hashes: list[bytes]) -> list[str]:
+    return [h.hex() for h in hashes]
+
+
+def _leaves(
+    conn: psycopg.Connection[Any], size: int, first: int, last: int | None
+) -> tuple[int, int, int | None]:
+    """The leaf range to export, edge leaves included, and the `to` to state."""
+    start = _index(conn, "SELECT min(leaf_index) FROM merkle_leaves WHERE position >= %s", first)
+    if start is None:
+        raise UnknownLeafError(f"no event at or after position {first}")
+    if start > 0 and _position(conn, start) != first:
+        start -= 1  # the edge leaf: nothing of the range before it
+    if last is None:
+        return start, size - 1, None
+    end = _index(conn, "SELECT max(leaf_index) FROM merkle_leaves WHERE position <= %s", last)
+    if end is None or end < start or _position(conn, end) < first:
+        raise UnknownLeafError(f"no events between positions {first} and {last}")
+    if _position(conn, end) == last:
+        return start, end, last
+    if end + 1 < size:
+        return start, end + 1, last  # the edge leaf: nothing of the range after `end`
+    return start, end, _position(conn, end)  # the log ends inside the range
+
+
+def _index(conn: psycopg.Connection[Any], query: str, position: int) -> int | None:
+    row = conn.execute(query, (position,)).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def _position(conn: psycopg.Connection[Any], index: int) -> int:
     row = conn.execute(
-        "SELECT min(leaf_index) FROM merkle_leaves WHERE position >= %s", (position,)
+        "SELECT position FROM merkle_leaves WHERE leaf_index = %s", (index,)
     ).fetchone()
-    if row is None or row[0] is None:
-        raise UnknownLeafError(f"no event at or after position {position}")
+    assert row is not None
     return int(row[0])
-
-
-def _leaf_to(conn: psycopg.Connection[Any], position: int) -> int:
-    row = conn.execute(
-        "SELECT max(leaf_index) FROM merkle_leaves WHERE position <= %s", (position,)
-    ).fetchone()
-    if row is None or row[0] is None:
-        raise UnknownLeafError(f"no event at or before position {position}")
-    return int(row[0])
-
-
-def _readable(state: bytes) -> Any:
-    try:
-        return json.loads(state)
-    except ValueError:
-        return None
-
-
-@dataclass
-class BundleReport:
-    events: int = 0
-    checkpoint: Checkpoint | None = None
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def verify_bundle(lines: Iterable[str], trusted: Ed25519PublicKey | None = None) -> BundleReport:
-    """Check a bundle: the checkpoint's signature (by `trusted`, else the bundle's own
-    key), then every event's recomputed leaf, then the root."""
-    report = BundleReport()
-    stream = iter(lines)
-    header = json.loads(next(stream))
-    if header.get("format") != FORMAT:
-        report.problems.append(f"not a {FORMAT} bundle")
-        return report
-    key = trusted or checkpoints.public_key_from(header["public_key"])
-    checkpoint = Checkpoint.from_json(header["checkpoint"])
-    report.checkpoint = checkpoint
-    if not checkpoint.verify(key):
-        report.problems.append(
-            f"the checkpoint is not signed by key {checkpoints.key_id(key)}"
-            f" (it names {checkpoint.key_id})"
-        )
-        return report
-    recomputed = Frontier([(level, bytes.fromhex(h)) for level, h in header["prefix"]])
-    listed = Frontier(recomputed.peaks)
-    first_bad: str | None = None
-    for line in stream:
-        if not line.strip():
-            continue
-        e = json.loads(line)
-        if e["leaf_index"] != recomputed.size:
-            report.problems.append(f"leaf {recomputed.size} is missing (found {e['leaf_index']})")
-            return report
-        leaf = event_leaf(
-            e["position"],
-            UUID(e["aggregate_id"]),
-            e["version"],
-            e["topic"],
-            base64.b64decode(e["state"]),
-        )
-        recomputed.append(leaf)
-        listed.append(bytes.fromhex(e["leaf"]))
-        report.events += 1
-        if first_bad is None and leaf.hex() != e["leaf"]:
-            kind = str(e["topic"]).rsplit(":", 1)[-1]
-            first_bad = f"position {e['position']} ({kind} of {e['aggregate_id']} v{e['version']})"
-    if recomputed.size != checkpoint.tree_size:
-        report.problems.append(
-            f"the bundle ends at leaf {recomputed.size};"
-            f" the checkpoint covers {checkpoint.tree_size}"
-        )
-    elif recomputed.root() != checkpoint.root_hash:
-        if first_bad is not None and listed.root() == checkpoint.root_hash:
-            report.problems.append(f"{first_bad} is not the event the signed log recorded")
-        else:
-            report.problems.append("the events do not hash to the signed checkpoint's root")
-    return report

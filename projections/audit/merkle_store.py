@@ -7,7 +7,7 @@ Reads the active generation through its views.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -70,6 +70,17 @@ class StoredTree:
     def consistency(self, old: int, new: int) -> list[Hash]:
         self._within(new)
         return self._compute(lambda nodes: merkle_tree.consistency_proof(nodes, old, new))
+
+    def root_with_proofs(self, size: int, olds: Sequence[int]) -> tuple[Hash, list[list[Hash]]]:
+        """The root of `size` leaves and a consistency proof to it from each of `olds`
+        (each in 1..size), in one query."""
+        self._within(size)
+
+        def compute(nodes: Nodes) -> tuple[Hash, list[list[Hash]]]:
+            proofs = [merkle_tree.consistency_proof(nodes, old, size) for old in olds]
+            return merkle_tree.tree_root(nodes, size), proofs
+
+        return self._compute(compute)
 
     def peaks(self, size: int) -> list[tuple[int, Hash]]:
         """The complete subtrees covering leaves [0, size), as (level, hash)."""

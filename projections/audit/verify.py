@@ -1,5 +1,5 @@
 """`gridledger verify`: recompute every leaf from the event store and check the stored
-tree and the latest signed checkpoint against it.
+tree and every signed checkpoint against it (none stored is a failure).
 
 Leaves are recomputed in SQL (`leaf_record.LEAF_SQL`: a second implementation of the
 encoding, beside the projection's Python one) and compared there with the stored leaf
@@ -11,19 +11,20 @@ position and event.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from psycopg import sql
 
 from projections.audit import checkpoints
-from projections.audit.checkpoints import Checkpoint
+from projections.audit.checkpoints import Checkpoint, CheckpointError, open_checkpoint
 from projections.audit.leaf_record import LEAF_SQL
 from projections.audit.merkle_store import StoredTree
-from projections.audit.merkle_tree import Frontier, perfect_root
+from projections.audit.merkle_tree import Frontier, MemoryNodes, perfect_root
+from projections.audit.note import Ed25519Verifier
+from projections.audit.tlog_cosignature import CosignatureVerifier
 from projections.store.events import EVENTS
 
 CHUNK = 20_000
@@ -50,6 +51,8 @@ class Report:
     events: int = 0
     tree_size: int = 0
     checkpoint: Checkpoint | None = None
+    checkpoints: int = 0
+    witnesses: tuple[str, ...] = ()
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -62,36 +65,49 @@ def _describe(position: int, aggregate_id: Any, version: Any, topic: Any) -> str
     return f"position {position} ({kind} of {aggregate_id} v{version})"
 
 
+def _opened(
+    report: Report,
+    conn: psycopg.Connection[Any],
+    log: Ed25519Verifier,
+    witnesses: Sequence[CosignatureVerifier],
+    quorum: int,
+) -> dict[int, list[Checkpoint]]:
+    """Every stored checkpoint that opens with the pinned key, by tree size; each one
+    that does not is a problem, and so is having none at all."""
+    marks: dict[int, list[Checkpoint]] = {}
+    found = checkpoints.stored(conn)
+    for checkpoint in found:
+        try:
+            open_checkpoint(checkpoint, log)
+        except CheckpointError as error:
+            report.problems.append(f"the checkpoint of tree size {checkpoint.tree_size}: {error}")
+            continue
+        marks.setdefault(checkpoint.tree_size, []).append(checkpoint)
+    if not found:
+        report.problems.append("no signed checkpoint is stored: nothing ties the log to the key")
+    elif marks:
+        report.checkpoint = found[-1]
+        try:
+            report.witnesses = open_checkpoint(found[-1], log, witnesses, quorum).witnesses
+        except CheckpointError as error:
+            report.problems.append(f"the latest checkpoint: {error}")
+    report.checkpoints = sum(len(v) for v in marks.values())
+    return marks
+
+
 def verify_store(
     conn: psycopg.Connection[Any],
-    public_key: Ed25519PublicKey,
+    log: Ed25519Verifier,
     progress: Callable[[int], None] | None = None,
+    witnesses: Sequence[CosignatureVerifier] = (),
+    quorum: int = 0,
 ) -> Report:
+    """Recompute every leaf from the event store, and check every stored checkpoint
+    (signed by `log`, its root that of the recomputed leaves at its size), the latest
+    one against the witness policy, and the stored tree."""
     report = Report(tree_size=StoredTree(conn).size())
-    checkpoint = checkpoints.latest(conn)
-    report.checkpoint = checkpoint
-    if checkpoint is not None and not checkpoint.verify(public_key):
-        report.problems.append(
-            f"the latest checkpoint (tree size {checkpoint.tree_size}) is not signed by this"
-            f" server's key {checkpoints.key_id(public_key)} (signed by {checkpoint.key_id})"
-        )
-        checkpoint = None
-    tree = Frontier()
-    buffered: list[bytes] = []
-    mark = checkpoint.tree_size if checkpoint is not None else None
-
-    def flush() -> None:
-        if len(buffered) == BLOCK and tree.size % BLOCK == 0 and not _within(tree, mark):
-            tree.append_subtree(BLOCK_LEVEL, perfect_root(buffered))
-            if checkpoint is not None and tree.size == mark:
-                _against(report, checkpoint, tree)
-        else:
-            for leaf in buffered:
-                tree.append(leaf)
-                if checkpoint is not None and tree.size == mark:
-                    _against(report, checkpoint, tree)
-        buffered.clear()
-
+    marks = _opened(report, conn, log, witnesses, quorum)
+    tree = _Grown(report, marks)
     with conn.transaction(), conn.cursor(name="gridledger_verify", binary=True) as cur:
         cur.itersize = CHUNK
         cur.execute(_query(_VERDICT, ""))
@@ -101,25 +117,79 @@ def verify_store(
             if not ok:
                 _name_mismatch(conn, report, index)
                 break
-            buffered.append(leaf)
-            if len(buffered) == BLOCK:
-                flush()
-                if progress is not None:
-                    progress(tree.size)
-    if buffered:
-        flush()
-    report.events = tree.size
+            tree.add(leaf)
+            if progress is not None and not tree.buffered:
+                progress(tree.tree.size)
+    tree.flush()
+    report.events = tree.tree.size
     if report.ok and report.events < report.tree_size:
         report.problems.append(f"the stored tree has {report.tree_size} leaves")
-    if report.ok and checkpoint is not None and checkpoint.tree_size > report.events:
+    beyond = [size for size in marks if size > report.events]
+    if report.ok and beyond:
         report.problems.append(
-            f"the checkpoint covers {checkpoint.tree_size} events; the store has {report.events}"
+            f"the checkpoint covers {max(beyond)} events; the store has {report.events}"
         )
-    if report.ok and report.events and StoredTree(conn).root(report.events) != tree.root():
+    if report.ok and report.events and StoredTree(conn).root(report.events) != tree.tree.root():
         report.problems.append("the stored tree's inner nodes disagree with its leaves")
     if progress is not None:
         progress(report.events)
     return report
+
+
+class _Grown:
+    """The tree of the recomputed leaves, grown a block of 2**14 at a time where it can,
+    checking each checkpoint's root as the tree passes its size."""
+
+    def __init__(self, report: Report, marks: dict[int, list[Checkpoint]]) -> None:
+        self.report = report
+        self.marks = marks
+        self.sizes = sorted(marks)
+        self.tree = Frontier()
+        self.buffered: list[bytes] = []
+
+    def add(self, leaf: bytes) -> None:
+        self.buffered.append(leaf)
+        if len(self.buffered) == BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        start = self.tree.size
+        if len(self.buffered) == BLOCK and start % BLOCK == 0:
+            inner = [m for m in self.sizes if start < m < start + BLOCK]
+            nodes = MemoryNodes(self.buffered) if inner else None
+            for mark in inner:
+                self._against(mark, _root_within(self.tree, nodes, mark - start))
+            top = nodes.levels[-1][0] if nodes else perfect_root(self.buffered)
+            self.tree.append_subtree(BLOCK_LEVEL, top)
+            self._check()
+        else:
+            for leaf in self.buffered:
+                self.tree.append(leaf)
+                self._check()
+        self.buffered.clear()
+
+    def _check(self) -> None:
+        if self.tree.size in self.marks:
+            self._against(self.tree.size, self.tree.root())
+
+    def _against(self, size: int, root: bytes) -> None:
+        for checkpoint in self.marks[size]:
+            if root != checkpoint.root_hash:
+                self.report.problems.append(
+                    f"the events up to leaf {size - 1} do not hash to the signed checkpoint's"
+                    f" root {checkpoint.root_hash.hex()} (tree size {size})"
+                )
+
+
+def _root_within(tree: Frontier, nodes: Any, count: int) -> bytes:
+    """The root of `tree` followed by the first `count` leaves of the block `nodes`."""
+    grown = Frontier(tree.peaks)
+    done = 0
+    for level in range(BLOCK_LEVEL, -1, -1):
+        if count >> level & 1:
+            grown.append_subtree(level, nodes.node(level, done >> level))
+            done += 1 << level
+    return grown.root()
 
 
 def _query(columns: str, where: str) -> sql.Composed:
@@ -129,11 +199,6 @@ def _query(columns: str, where: str) -> sql.Composed:
         where=sql.SQL(where),
         events=EVENTS,
     )
-
-
-def _within(tree: Frontier, mark: int | None) -> bool:
-    """Whether a checkpoint's size falls strictly inside the next block of leaves."""
-    return mark is not None and tree.size < mark < tree.size + BLOCK
 
 
 def _name_mismatch(conn: psycopg.Connection[Any], report: Report, index: int) -> None:
@@ -157,11 +222,3 @@ def _name_mismatch(conn: psycopg.Connection[Any], report: Report, index: int) ->
         )
         return
     report.problems.append(f"{event} differs from the event recorded as leaf {index}")
-
-
-def _against(report: Report, checkpoint: Checkpoint, tree: Frontier) -> None:
-    if tree.root() != checkpoint.root_hash:
-        report.problems.append(
-            f"the events up to leaf {checkpoint.tree_size - 1} do not hash to the signed"
-            f" checkpoint's root {checkpoint.root_hash.hex()}"
-        )

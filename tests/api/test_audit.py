@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 
-from projections.audit import bundle, checkpoints
+from projections.audit import checkpoints
+from projections.audit.bundle_verify import Policy, verify_bundle
 from projections.audit.merkle_tree import verify_consistency, verify_inclusion
+from projections.audit.note import Ed25519Verifier
 from tests.api.conftest import Api
 
 
@@ -55,12 +58,21 @@ def test_proofs_verify_against_a_signed_checkpoint(api: Api, tree) -> None:
     api.get("/v1/audit/proofs/consistency", after=api.last, params={"from_size": 1, "to_size": 1})
     signed = api.client.post("/v1/audit/checkpoints", headers=api.headers(role="auditor"))
     assert signed.status_code == 201
-    checkpoint = checkpoints.Checkpoint.from_json(signed.json())
+    checkpoint = checkpoints.read_kept(json.dumps(signed.json()))
     key = api.get("/v1/audit/public-key", role="auditor").json()
-    public = checkpoints.public_key_from(key["public_key"])
-    assert checkpoint.verify(public)
+    pinned = Ed25519Verifier.from_vkey(key["verifier_key"])
+    assert (
+        key["verifier_key"]
+        == f"{key['origin']}+{key['key_id']}+"
+        + base64.b64encode(b"\x01" + base64.b64decode(key["public_key"])).decode()
+    )
+    checkpoints.open_checkpoint(checkpoint, pinned)
     latest = api.get("/v1/audit/checkpoints/latest", role="auditor").json()
     assert latest["tree_size"] == checkpoint.tree_size
+    note = api.get("/v1/audit/checkpoint", role="auditor")
+    assert note.headers["content-type"] == "text/plain; charset=utf-8"
+    assert note.text == latest["note"] == checkpoint.note
+    assert note.text.startswith(f"{key['origin']}\n{checkpoint.tree_size}\n")
     size = checkpoint.tree_size
     proof = api.get(
         "/v1/audit/proofs/inclusion", params={"position": 3, "tree_size": size}, role="auditor"
@@ -83,8 +95,43 @@ def test_an_exported_bundle_verifies_offline(api: Api, tree) -> None:
     response = api.get("/v1/audit/export", after=api.last, params={"from": 2}, role="auditor")
     assert response.status_code == 200
     lines = response.text.splitlines()
-    key = api.get("/v1/audit/public-key", role="auditor").json()["public_key"]
-    report = bundle.verify_bundle(lines, checkpoints.public_key_from(key))
+    key = api.get("/v1/audit/public-key", role="auditor").json()["verifier_key"]
+    report = verify_bundle(lines, Policy(Ed25519Verifier.from_vkey(key)))
     assert report.ok, report.problems
     assert report.events == len(lines) - 1
-    assert base64.b64decode(key)
+
+
+def test_a_refused_checkpoint_is_loud_until_one_is_signed_again(api: Api, tree) -> None:
+    """A stored checkpoint by the server's key that the tree does not extend (here
+    forged with the key, at the tree's size, another root): the signer refuses with 409,
+    /readyz answers 503 naming it, the metric says 1; once the forgery is gone, the
+    next signature clears it."""
+    import psycopg
+
+    from projections.audit.note import sign_note
+    from projections.audit.tlog_checkpoint import format_checkpoint
+
+    api.member(tree["grid"], party_member=False)
+    signed = api.client.post("/v1/audit/checkpoints", headers=api.headers(role="auditor"))
+    assert signed.status_code == 201, signed.text
+    size = signed.json()["tree_size"]
+    key = api.client.app.state.signer.key
+    forged = checkpoints.from_note(
+        sign_note(format_checkpoint(key.name, size, b"\x05" * 32), [key]).decode()
+    )
+    with psycopg.connect(api.url, autocommit=True) as conn:
+        stored = checkpoints.store(conn, forged)
+    refused = api.client.post("/v1/audit/checkpoints", headers=api.headers(role="auditor"))
+    assert refused.status_code == 409
+    assert refused.json()["detail"].endswith("; refusing to sign")
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "failed: checkpoints"
+    assert ready.json()["checkpoints"].startswith("checkpoint refused at tree size ")
+    assert "gridledger_checkpoint_refused 1" in api.get("/metrics").text
+    with psycopg.connect(api.url, autocommit=True) as conn:
+        conn.execute("DELETE FROM audit_checkpoint_notes WHERE id = %s", (stored.id,))
+    again = api.client.post("/v1/audit/checkpoints", headers=api.headers(role="auditor"))
+    assert again.status_code == 201
+    assert api.client.get("/readyz").status_code == 200
+    assert "gridledger_checkpoint_refused 0" in api.get("/metrics").text

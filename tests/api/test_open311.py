@@ -371,3 +371,24 @@ def test_markup_and_control_characters_in_a_description_stay_text(api: Api, tree
     assert request.findtext("description") == words.replace("\x01", "\ufffd").replace(
         "\x0c", "\ufffd"
     )
+
+
+def test_a_body_too_large_and_a_wrong_method_are_the_specs_errors(api: Api, keys) -> None:
+    # Review: both answered problem+json (BodyLimit answers before any route; a HEAD
+    # or OPTIONS fell outside the catch-all).
+    before = api.events()
+    for fmt in ("json", "xml"):
+        limit = api.client.app.state.settings.max_body_bytes  # type: ignore[attr-defined]
+        big = post(api, "description=" + "x" * (limit + 1), fmt)
+        assert big.status_code == 413
+        (error,) = errors_of(big)
+        assert int(error["code"]) == 413
+        for method, path in (("OPTIONS", "services"), ("PUT", "requests"), ("DELETE", "services")):
+            answer = api.client.request(method, f"{BASE}/{path}.{fmt}")
+            assert answer.status_code == 405, (method, path, answer.text)
+            assert "GET" in answer.headers["allow"]
+            (error,) = errors_of(answer)
+            assert int(error["code"]) == 405
+        head = api.client.head(f"{BASE}/services.{fmt}")
+        assert head.status_code == 405 and head.headers["allow"] == "GET"
+    assert api.events() == before

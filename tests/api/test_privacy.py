@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import zipfile
 from datetime import date, timedelta
 from typing import Any
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from psycopg import sql
 
 from api.http.routes.privacy import canonical
 from api.reports.data import assemble
 from api.reports.render import render_html
 from domain.personal_data import ERASED
-from projections.audit import bundle, checkpoints
+from projections.audit import checkpoints
+from projections.audit.bundle_verify import Policy, verify_bundle
 from projections.audit.merkle_tree import verify_consistency, verify_inclusion
+from projections.audit.note import Ed25519Verifier
 from projections.audit.verify import verify_store
 from projections.engine.batch import physical
 from projections.engine.rebuild import event_mapper, rebuild
@@ -234,7 +238,7 @@ def test_an_erased_member_appears_nowhere_and_every_proof_still_passes(
     api.last = max(api.last, receipt["erasure_position"])
     # The receipt: signed with the checkpoint key, listing the positions, no personal data.
     public = api.get("/v1/audit/public-key", role="auditor").json()
-    key = checkpoints.public_key_from(public["public_key"])
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public["public_key"]))
     key.verify(base64.b64decode(signed["signature"]), canonical(receipt))
     assert signed["key_id"] == public["key_id"]
     assert (receipt["subject_id"], receipt["legal_basis"]) == (member, BASIS)
@@ -261,10 +265,11 @@ def test_an_erased_member_appears_nowhere_and_every_proof_still_passes(
     assert (read.json()["name"], read.json()["phone"], read.json()["erased"]) == (
         ERASED, ERASED, True)  # fmt: skip
     # The old bundle, proofs and `verify` pass as before.
-    report = bundle.verify_bundle(person["bundle"], key)
+    log = Ed25519Verifier.from_vkey(public["verifier_key"])
+    report = verify_bundle(person["bundle"], Policy(log))
     assert report.ok, report.problems
-    checkpoint = checkpoints.Checkpoint.from_json(
-        api.client.post("/v1/audit/checkpoints", headers=api.headers()).json()
+    checkpoint = checkpoints.read_kept(
+        json.dumps(api.client.post("/v1/audit/checkpoints", headers=api.headers()).json())
     )
     size = checkpoint.tree_size
     proof = api.read("/v1/audit/proofs/inclusion", api.last,
@@ -280,7 +285,7 @@ def test_an_erased_member_appears_nowhere_and_every_proof_still_passes(
         old, size, old_root, checkpoint.root_hash, [bytes.fromhex(h) for h in consistency["proof"]]
     )
     with psycopg.connect(api.url) as conn:
-        assert verify_store(conn, key).ok
+        assert verify_store(conn, log).ok
 
 
 def test_a_rebuild_after_the_erasure_yields_the_same_scrubbed_tables(

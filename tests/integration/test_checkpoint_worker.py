@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import psycopg
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.runtime.workers import Workers
 from domain.application import Governance
 from domain.commands.base import Meta
 from projections.audit import checkpoints
+from projections.audit.checkpoints import Checkpoint, open_checkpoint
+from projections.audit.note import Ed25519Signer
+from projections.audit.signer import LogSigner, make_if_due
 
 
-def test_workers_sign_a_checkpoint_once_the_log_has_grown_enough(
-    governance: Governance, admin: Meta, database_url: str, db: psycopg.Connection
-) -> None:
-    key = Ed25519PrivateKey.generate()
-    workers = Workers(database_url, governance, 30.0, checkpoints=(key, 3))
+def signed_by_workers(
+    workers: Workers,
+    governance: Governance,
+    admin: Meta,
+    db: psycopg.Connection,
+    events: int,
+    done: Callable[[Checkpoint], bool],
+) -> Checkpoint | None:
+    """Record `events` members with `workers` running; the latest checkpoint once it is
+    `done` (or after 20 s)."""
     workers.start()
     try:
-        for i in range(4):
+        for i in range(events):
             governance.register_member(
                 admin, name=f"m{i}", phone="13800138000", kind="resident",
                 party_member=False, home_grid=None,
@@ -29,12 +37,20 @@ def test_workers_sign_a_checkpoint_once_the_log_has_grown_enough(
         latest = None
         while time.monotonic() < deadline:
             latest = checkpoints.latest(db)
-            if latest is not None and latest.tree_size == 4:
+            if latest is not None and done(latest):
                 break
             time.sleep(0.1)
     finally:
         workers.stop()
+    return latest
+
+
+def test_workers_sign_a_checkpoint_once_the_log_has_grown_enough(
+    governance: Governance, admin: Meta, database_url: str, db: psycopg.Connection, tmp_path
+) -> None:
+    key = LogSigner(Ed25519Signer.generate("test.example/log"), tmp_path / "state")
+    workers = Workers(database_url, governance, 30.0, checkpoints=(key, 3))
+    latest = signed_by_workers(workers, governance, admin, db, 4, lambda c: c.tree_size == 4)
     assert latest is not None and latest.tree_size == 4
-    assert latest.verify(key.public_key())
-    with db.transaction():
-        assert checkpoints.make_if_due(db, key, 3) is None  # grown by 0 since then
+    open_checkpoint(latest, key.verifier)
+    assert make_if_due(db, key, 3) is None  # grown by 0 since then

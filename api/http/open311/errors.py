@@ -106,7 +106,19 @@ def _validation(error: RequestValidationError) -> str:
 
 def requested_format(request: Request) -> Format:
     """The format an answer takes: the path's `.xml` suffix, else JSON."""
-    return Format.XML if request.url.path.endswith(".xml") else Format.JSON
+    return path_format(request.url.path)
+
+
+def path_format(path: str) -> Format:
+    return Format.XML if path.endswith(".xml") else Format.JSON
+
+
+def too_large(path: str, limit: int) -> tuple[bytes, str]:
+    """The 413 of a body over `limit` bytes under /open311 (for `limits.BodyLimit`,
+    which answers before any route runs), as the spec's error document."""
+    error = Error(413, f"request bodies are limited to {limit} bytes")
+    rendered = render_errors([error], path_format(path))
+    return rendered.body, rendered.media_type
 
 
 def error_response(request: Request, error: Open311Error) -> Response:

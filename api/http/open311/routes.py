@@ -21,6 +21,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
+from starlette.routing import Match
 
 from api.http.auth import Principal
 from api.http.deps import Caller, GovernanceDep, IdempotencyKey
@@ -264,8 +266,24 @@ CHANGESET = "2026-12-08T00:00:00Z"
 
 
 @router.api_route(
-    "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    "/{rest:path}",
+    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    include_in_schema=False,
 )
 def not_found(rest: str, request: Request) -> Response:
-    """Anything else under /open311: the spec's 404, not problem+json."""
+    """Anything else under /open311: the spec's 404 (405 with Allow for a resource
+    asked with another method), not problem+json."""
+    allowed = sorted(
+        method
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.endpoint is not not_found
+        if route.matches(request.scope)[0] is Match.PARTIAL
+        for method in route.methods or ()
+    )
+    if allowed:
+        raise Open311Error(
+            405,
+            f"{request.method} is not allowed here; use {', '.join(allowed)}",
+            headers={"Allow": ", ".join(allowed)},
+        )
     raise Open311Error(404, f"no Open311 resource {request.method} /open311/{rest}")

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
+from fastapi.responses import PlainTextResponse
 
 from api.http.auth import PrincipalDep
 from api.http.deps import GovernanceDep, PoolDep
@@ -33,6 +35,8 @@ from api.http.visibility import READS_AUDIT
 from domain.errors import InvalidValueError, NotFoundError
 from projections.audit import bundle, checkpoints, journal
 from projections.audit.merkle_store import StoredTree, UnknownLeafError
+from projections.audit.signer import RefusedError, sign_or_record
+from projections.audit.witnessing import publish
 
 T = TypeVar("T")
 
@@ -120,7 +124,8 @@ def state_at(governance: Any, aggregate_id: UUID, version: int | None) -> dict[s
 
 @router.get("/checkpoints/latest", responses=QUERY)
 def latest_checkpoint(pool: PoolDep) -> CheckpointOut:
-    """The latest signed checkpoint (tree size, root hash, timestamp, signature)."""
+    """The latest signed checkpoint: its fields, and `note`, the C2SP signed note with
+    any witness cosignatures."""
     with pool.connection() as conn:
         checkpoint = checkpoints.latest(conn)
     if checkpoint is None:
@@ -128,12 +133,32 @@ def latest_checkpoint(pool: PoolDep) -> CheckpointOut:
     return CheckpointOut(**checkpoint.to_json())
 
 
+@router.get(
+    "/checkpoint",
+    responses={**QUERY, 200: {"content": {"text/plain": {}}}},
+    response_class=PlainTextResponse,
+)
+def checkpoint_note(pool: PoolDep) -> PlainTextResponse:
+    """The latest checkpoint as a C2SP signed note (tlog-checkpoint), with the witnesses'
+    cosignatures (tlog-cosignature)."""
+    with pool.connection() as conn:
+        checkpoint = checkpoints.latest(conn)
+    if checkpoint is None:
+        raise NotFoundError("Checkpoint", "latest")
+    return PlainTextResponse(checkpoint.signed_note(), media_type="text/plain; charset=utf-8")
+
+
 @router.post("/checkpoints", status_code=201, responses=QUERY)
 def sign_checkpoint(request: Request, pool: PoolDep) -> CheckpointOut:
-    """Sign a checkpoint of the stored tree now."""
+    """Sign a checkpoint of the stored tree now, if it extends the last one signed (409
+    if not), and submit it to the configured witnesses."""
     with pool.connection() as conn:
-        checkpoint = checkpoints.make(conn, request.app.state.signing_key)
-    return CheckpointOut(**checkpoint.to_json())
+        try:
+            made = sign_or_record(conn, request.app.state.signer)
+        except RefusedError as error:
+            raise HTTPException(409, error.reason) from None
+        made = publish(conn, made, request.app.state.settings.audit_witnesses)
+    return CheckpointOut(**made.to_json())
 
 
 @router.get("/proofs/inclusion", responses=QUERY)
@@ -172,11 +197,15 @@ def consistency(conn: Tree, from_size: Size, to_size: Size) -> ConsistencyProof:
 
 @router.get("/public-key")
 def public_key(request: Request) -> PublicKey:
-    """The Ed25519 key that signs checkpoints."""
-    key = request.app.state.signing_key.public_key()
+    """The Ed25519 key that signs checkpoints, as a note verifier key to pin."""
+    signer = request.app.state.signer
+    raw = signer.key.public_key
+    key = Ed25519PublicKey.from_public_bytes(raw)
     return PublicKey(
-        key_id=checkpoints.key_id(key),
-        public_key=base64.b64encode(checkpoints.raw_public(key)).decode(),
+        origin=signer.key.name,
+        verifier_key=signer.key.vkey(),
+        key_id=f"{signer.key.key_id:08x}",
+        public_key=base64.b64encode(raw).decode(),
         pem=key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode(),
     )
 
@@ -191,8 +220,16 @@ def export(
     conn: Tree,
     first: Annotated[int, Query(alias="from", ge=0, le=MAX_POSITION)] = 0,
     last: Annotated[int | None, Query(alias="to", ge=0, le=MAX_POSITION)] = None,
+    since: Annotated[
+        int | None, Query(ge=0, le=MAX_POSITION, description="Prove consistency from it.")
+    ] = None,
 ) -> Response:
-    """A bundle of the events at positions [from, to] with a checkpoint signed for its
-    end: verify it offline with `gridledger verify --bundle`."""
-    lines = _known(lambda: list(bundle.export(conn, request.app.state.signing_key, first, last)))
+    """A bundle of the events at positions [from, to] under the latest checkpoint (with
+    a consistency proof from tree size `since`): verify it offline with
+    `gridledger verify --bundle --public-key ...`."""
+    signer = request.app.state.signer
+    try:
+        lines = _known(lambda: list(bundle.export(conn, signer, first, last, since)))
+    except RefusedError as error:
+        raise HTTPException(409, error.reason) from None
     return Response("\n".join(lines) + "\n", media_type="application/x-ndjson")

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from psycopg_pool import PoolTimeout
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.http.auth import AuthenticationError, bearer, read_token
 from api.http.deps import PoolDep
 from api.http.permissions import is_platform
 from api.http.problems import COMMON, ForbiddenError
 from api.http.routing import OneHopRoute
+from projections.audit.signer import refused
 from projections.engine.runner import lag
 
 router = APIRouter(tags=["operations"], route_class=OneHopRoute)
@@ -37,12 +38,24 @@ class Readiness(BaseModel):
     status: str
     database: bool
     projections: list[ProjectionLag]
+    checkpoints: str | None = Field(
+        default=None, description="Why the signer refused the last checkpoint, if it did."
+    )
 
 
 @router.get("/healthz")
 def healthz() -> Health:
     """The process is up."""
     return Health(status="ok")
+
+
+def _refused(pool: Any) -> str | None:
+    """The signer's standing refusal (None: none, or the database is unreachable)."""
+    try:
+        with pool.connection(timeout=2) as conn:
+            return refused(conn)
+    except (psycopg.Error, PoolTimeout):
+        return None
 
 
 def _projections(pool: Any) -> list[ProjectionLag] | None:
@@ -66,10 +79,15 @@ def readyz(pool: PoolDep, response: Response) -> Readiness:
         response.status_code = 503
         return Readiness(status="database unavailable", database=False, projections=[])
     failed = [p.name for p in projections if p.status == "failed"]
-    if failed:
+    refusal = _refused(pool)
+    if failed or refusal:
         response.status_code = 503
+        named = [*failed, *(["checkpoints"] if refusal else [])]
         return Readiness(
-            status=f"failed: {', '.join(failed)}", database=True, projections=projections
+            status=f"failed: {', '.join(named)}",
+            database=True,
+            projections=projections,
+            checkpoints=refusal,
         )
     return Readiness(status="ready", database=True, projections=projections)
 
@@ -124,5 +142,11 @@ def metrics(request: Request, pool: PoolDep) -> str:
     lines += [
         f'gridledger_projection_failed{{name="{p.name}"}} {int(p.status == "failed")}'
         for p in projections
+    ]
+    lines += [
+        "# HELP gridledger_checkpoint_refused 1 if the signer refused to sign the stored tree"
+        " (not an append-only extension of the last checkpoint).",
+        "# TYPE gridledger_checkpoint_refused gauge",
+        f"gridledger_checkpoint_refused {int(_refused(pool) is not None)}",
     ]
     return "\n".join(lines) + "\n"

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.utils import get_topic
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -31,7 +30,8 @@ from domain.application import Governance
 from domain.commands.base import Meta
 from domain.errors import NotFoundError
 from domain.member import Member
-from projections.audit import checkpoints, journal
+from projections.audit import journal
+from projections.audit.note import Ed25519Signer
 
 router = APIRouter(prefix="/v1", tags=["personal data"], route_class=OneHopRoute)
 audit_router = APIRouter(
@@ -65,13 +65,13 @@ def erase(
     caller.allow("erase_member")  # the role first: only then is the member looked up
     place = _member_place(caller.governance, member_id)
     caller.run("erase_member", member_id, place=place, legal_basis=body.legal_basis)
-    return _receipt(pool, member_id, request.app.state.signing_key)
+    return _receipt(pool, member_id, request.app.state.signer.key)
 
 
 @audit_router.get("/erasures/{member_id}", responses=QUERY)
 def erasure_receipt(member_id: UUID, request: Request, pool: PoolDep) -> ErasureReceipt:
     """The signed receipt of a member's erasure (admins and auditors)."""
-    return _receipt(pool, member_id, request.app.state.signing_key)
+    return _receipt(pool, member_id, request.app.state.signer.key)
 
 
 def _member_place(governance: Governance, member_id: UUID) -> str | None:
@@ -82,7 +82,7 @@ def _member_place(governance: Governance, member_id: UUID) -> str | None:
     return member.home_grid or (reported[0] if reported else None)
 
 
-def _receipt(pool: Any, member_id: UUID, key: Ed25519PrivateKey) -> ErasureReceipt:
+def _receipt(pool: Any, member_id: UUID, key: Ed25519Signer) -> ErasureReceipt:
     with pool.connection() as conn:
         found = journal.erasure(conn, member_id, ERASED_TOPIC)
         if found is None:
@@ -102,7 +102,7 @@ def _receipt(pool: Any, member_id: UUID, key: Ed25519PrivateKey) -> ErasureRecei
     signed = canonical(receipt.model_dump(mode="json"))
     return ErasureReceipt(
         receipt=receipt,
-        key_id=checkpoints.key_id(key.public_key()),
+        key_id=f"{key.key_id:08x}",
         signature=base64.b64encode(key.sign(signed)).decode(),
     )
 

@@ -44,12 +44,15 @@ class StateThen(BaseModel):
 
 
 class CheckpointOut(BaseModel):
+    origin: str
     tree_size: int
     root_hash: str = Field(description="Hex.")
-    timestamp: str
-    key_id: str
-    signature: str = Field(description="Base64 Ed25519 signature over `text`.")
-    text: str
+    timestamp: str = Field(description="When it was signed (not itself signed).")
+    key_name: str
+    key_id: str = Field(description="The note key id, 8 hex digits.")
+    signature: str = Field(description="Base64 of key id || Ed25519 signature over `text`.")
+    text: str = Field(description="The C2SP tlog-checkpoint body the signature covers.")
+    note: str = Field(description="The C2SP signed note, witness cosignatures included.")
 
 
 class InclusionProof(BaseModel):
@@ -71,6 +74,8 @@ class ConsistencyProof(BaseModel):
 
 class PublicKey(BaseModel):
     algorithm: str = "Ed25519"
+    origin: str
+    verifier_key: str = Field(description="To pin: name+keyid+base64(0x01 || key).")
     key_id: str
     public_key: str = Field(description="Base64 of the 32 raw bytes.")
     pem: str
