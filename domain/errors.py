@@ -136,6 +136,20 @@ class PersonalDataReasonError(InvalidValueError):
     rule = "personal_data.reason"
 
 
+class ErasureUnfinishedError(RuleViolationError):
+    """Raised when an erasure's receipt is asked for while its data key still exists
+    (the erasure was recorded, its shredding did not happen): erase again to finish."""
+
+    rule = "erasure.unfinished"
+
+
+class NamesTheSubjectError(InvalidValueError):
+    """Raised when the text kept in clear with an erasure or a read (its legal basis, its
+    reason) holds the person's own name or phone: it could never be erased."""
+
+    rule = "personal_data.names_subject"
+
+
 class AlreadyReportedInError(RuleViolationError):
     """Raised when a member or organisation reports in to the same community a second time."""
 

@@ -265,9 +265,8 @@ def _text(value: str, what: str, *, rule: str) -> str:
 def _phone(phone: str) -> str:
     if not isinstance(phone, str) or len(phone) not in PHONE_LENGTH or not PHONE.fullmatch(phone):
         raise InvalidPhoneError(
-            f"a phone number is 5 to 20 characters of digits, with an optional leading +; "
-            f"not {phone!r}"
-        )
+            "a phone number is 5 to 20 characters of digits, with an optional leading +"
+        )  # the value itself is not repeated: an error may be logged or shown to others
     return phone
 
 

@@ -59,6 +59,11 @@ class KeyStore(Protocol):
         """Destroy the key `kid` of `subject` for good (idempotent)."""
         ...
 
+    def secret(self, label: str) -> bytes | None:
+        """A server secret for `label`, kept apart from the log (keyed digests of
+        requests); None: none configured."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -119,6 +124,13 @@ class PersonalData:
     def __init__(self, store: KeyStore) -> None:
         self.store = store
         self._known: dict[UUID, bytes] = {}
+        self._digest_key: list[bytes | None] = []
+
+    def digest_key(self) -> bytes | None:
+        """The secret idempotency fingerprints are keyed with (None: plain SHA-256)."""
+        if not self._digest_key:
+            self._digest_key.append(self.store.secret(DIGEST_LABEL))
+        return self._digest_key[0]
 
     def for_new_subject(self) -> Sealer:
         """A sealer that draws one fresh key, the first time it seals, for one subject."""
@@ -171,6 +183,7 @@ class PersonalData:
 
 
 KEYS_KEPT = 100_000
+DIGEST_LABEL = "idempotency-fingerprint/v1"
 
 
 class KeyShreddedError(LookupError):
@@ -180,11 +193,19 @@ class KeyShreddedError(LookupError):
 PHONE_DIGITS = re.compile(r"^(\+?\d{3})(\d*)(\d{4})$")
 
 
+MASKED_AT_LEAST = 4
+"""Digits a masked phone hides at least: fewer would be guessed in a few tries."""
+
+
 def mask_phone(phone: str) -> str:
-    """`13800138000` -> `138****8000`: the first three and last four digits kept."""
+    """`13800138000` -> `138****8000`: the first three and last four digits kept, if
+    that hides at least four; a shorter number (a landline) keeps its last two only
+    (`******78`), and one of six digits or fewer keeps none."""
     if phone == ERASED:
         return phone
     found = PHONE_DIGITS.match(phone)
-    if found is None or not found.group(2):
-        return "*" * len(phone)
-    return found.group(1) + "*" * len(found.group(2)) + found.group(3)
+    if found is not None and len(found.group(2)) >= MASKED_AT_LEAST:
+        return found.group(1) + "*" * len(found.group(2)) + found.group(3)
+    if len(phone) - 2 >= MASKED_AT_LEAST + 1:
+        return "*" * (len(phone) - 2) + phone[-2:]
+    return "*" * len(phone)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import psycopg
+from psycopg_pool import PoolTimeout
+
 from api.runtime.database import library_env, resolve_url
 from api.runtime.settings import Settings
 from api.runtime.signing import personal_data_master_key
@@ -39,6 +42,13 @@ def build_governance(settings: Settings, url: str, *, clock: Clock = system_cloc
     )
     ring = keys.configure(personal_data_master_key(settings))
     store = keys.PostgresKeyStore(url, ring, timeout=settings.database_timeout)
+    try:
+        store.check()  # another master key than the stored keys': refuse to start
+    except (psycopg.errors.UndefinedTable, psycopg.OperationalError, PoolTimeout):
+        pass  # not migrated or not reachable yet: said elsewhere (503s, `migrate`)
+    except keys.KeyUnavailableError:
+        store.close()
+        raise
     return Governance(
         env=env,
         clock=clock,

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 from pathlib import Path
 
 from api.runtime.settings import Settings
 from projections.audit.note import PRIVATE_KEY_PREFIX, Ed25519Signer, NoteError
 from projections.audit.signer import LogSigner
+
+log = logging.getLogger(__name__)
 
 
 class SigningKeyError(ValueError):
@@ -56,7 +59,7 @@ def personal_data_master_key(settings: Settings) -> bytes:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return base64.b64decode(path.read_text().strip())
+        return base64.b64decode(_private_text(path).strip())
     with os.fdopen(fd, "w") as file:
         file.write(base64.b64encode(os.urandom(32)).decode() + "\n")
     return base64.b64decode(path.read_text().strip())
@@ -84,3 +87,11 @@ def _make_once(path: Path, origin: str) -> None:
         return
     with os.fdopen(fd, "w") as file:
         file.write(Ed25519Signer.generate(origin).skey() + "\n")
+
+
+def _private_text(path: Path) -> str:
+    """The text of a key file, with a warning if others may read it (it was made 0600)."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        log.warning("%s may be read by others (mode %o): chmod 600 it", path, mode)
+    return path.read_text()

@@ -17,6 +17,7 @@ saves nothing. See `Batch`.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import inspect
 import json
 import logging
@@ -223,15 +224,18 @@ class CommandBase(Application[UUID]):
                 )
             return work.run(meta, self.clock, handler)
         key = meta.idempotency_key
-        fingerprint = (
-            "" if key is None else _fingerprint(command, args() if callable(args) else args)
+        accepted = (
+            ()
+            if key is None
+            else _fingerprints(command, args() if callable(args) else args, self._digest_key())
         )
+        fingerprint = accepted[0] if accepted else ""
 
         def answered_before() -> CommandResult | None:
             """The first answer to this key, if a request with it has been saved."""
             if key is None:
                 return None
-            return self._answer_again(meta.actor.id, fingerprint, key)
+            return self._answer_again(meta.actor.id, accepted, key)
 
         earlier = answered_before()
         if earlier is not None:
@@ -259,6 +263,9 @@ class CommandBase(Application[UUID]):
             f"{command} met concurrent changes {MAX_ATTEMPTS} times; try again"
         )
 
+    def _digest_key(self) -> bytes | None:
+        return None if self.personal is None else self.personal.digest_key()
+
     def _saved(self, outcome: Outcome, recordings: list[Recording[UUID]]) -> CommandResult:
         """The answer to a command whose `outcome` was saved as `recordings`."""
         position = max((r.notification.id for r in recordings), default=0)
@@ -271,12 +278,14 @@ class CommandBase(Application[UUID]):
             extra=outcome.extra,
         )
 
-    def _answer_again(self, actor_id: str, fingerprint: str, key: str) -> CommandResult | None:
+    def _answer_again(
+        self, actor_id: str, accepted: tuple[str, ...], key: str
+    ) -> CommandResult | None:
         found = (self._find(IdempotencyRecord, i) for i in IdempotencyRecord.ids_for(actor_id, key))
         record = next((r for r in found if r is not None and r.belongs_to(actor_id, key)), None)
         if record is None:
             return None
-        if record.fingerprint != fingerprint:
+        if record.fingerprint not in accepted:
             raise IdempotencyKeyReusedError(key)
         position = self._position_of(record.id, record.version)
         return CommandResult(
@@ -320,9 +329,30 @@ def _canonical(value: object) -> str:
     return str(value)
 
 
-def _fingerprint(command: str, args: Mapping[str, Any]) -> str:
+KEYED = "hmac-sha256:"
+
+
+def _fingerprints(command: str, args: Mapping[str, Any], secret: bytes | None) -> tuple[str, ...]:
+    """What an idempotency record of this request may hold, the one to store first: an
+    HMAC under the server's secret (a plain hash of a registration's name and phone
+    could be confirmed by guessing them, and the record stays in the log after an
+    erasure), and the SHA-256 records held before (still answered for their own
+    request). Without a secret (no key store), only the SHA-256."""
+    plain_digest = _fingerprint(command, args)
+    if secret is None:
+        return (plain_digest,)
+    keyed = hmac.new(secret, _body(command, args), hashlib.sha256).hexdigest()
+    return KEYED + keyed, plain_digest
+
+
+def _body(command: str, args: Mapping[str, Any]) -> bytes:
     body = json.dumps([command, args], sort_keys=True, default=_canonical, ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()
+    return body.encode()
+
+
+def _fingerprint(command: str, args: Mapping[str, Any]) -> str:
+    """The plain SHA-256 of a request (what records held before they were keyed)."""
+    return hashlib.sha256(_body(command, args)).hexdigest()
 
 
 def checked_occurred_at(meta: Meta, now: datetime) -> Meta:

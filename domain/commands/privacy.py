@@ -3,12 +3,17 @@ one person's clear data (Art. 54)."""
 
 from __future__ import annotations
 
+import re
 from uuid import UUID
 
 from domain.commands.base import CommandBase, CommandResult, Handler, Meta, Outcome, command
 from domain.data_access import PersonalDataAccess
-from domain.errors import MemberErasedError
+from domain.errors import MemberErasedError, NamesTheSubjectError
 from domain.member import Member
+from domain.personal_data import ERASED
+
+MIN_PHONE_SEARCHED = 7
+"""A shorter phone is not searched for in a text (a request number would match it)."""
 
 
 class PrivacyCommands(CommandBase):
@@ -24,6 +29,7 @@ class PrivacyCommands(CommandBase):
             if member.erased:
                 self._shred(member)
                 raise MemberErasedError(f"member {member.id} has already been erased")
+            self._refuse_naming(member, legal_basis, "the legal basis")
             member.erase(legal_basis)
             return Outcome(member)
 
@@ -32,6 +38,24 @@ class PrivacyCommands(CommandBase):
         result = self._execute(meta, "erase_member", args, handle)
         self._shred(self.member(result.id))
         return result
+
+    def _refuse_naming(self, member: Member, text: str, what: str) -> None:
+        """Refuse `text` (kept in clear in the log for good) if it holds the member's
+        name or phone (its digits, however spaced): the log could never erase them."""
+        if not isinstance(text, str):
+            return
+        name, phone = member.name, member.phone
+        if self.personal is not None:
+            name = self.personal.reveal(name, member.id, "name")
+            phone = self.personal.reveal(phone, member.id, "phone")
+        digits = re.sub(r"\D", "", text)
+        named = isinstance(name, str) and len(name) > 1 and name != ERASED and name in text
+        phone = phone.lstrip("+") if isinstance(phone, str) and phone != ERASED else ""
+        called = len(phone) >= MIN_PHONE_SEARCHED and phone in digits
+        if named or called:
+            raise NamesTheSubjectError(
+                f"{what} is kept in clear for good: it must not hold the person's name or phone"
+            )
 
     def _shred(self, member: Member) -> None:
         kid = member.data_key
@@ -46,6 +70,7 @@ class PrivacyCommands(CommandBase):
 
         def handle() -> Outcome:
             member: Member = self.member(member_id)
+            self._refuse_naming(member, reason, "the reason")
             read = PersonalDataAccess.record(subject_id=member.id, reason=reason, fields=fields)
             return Outcome(read)
 

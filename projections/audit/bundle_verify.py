@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,9 +193,9 @@ class _Check:
             topic, version = e["topic"], _int(e["version"], "version")
             if not isinstance(topic, str):
                 raise BundleError(f"line {n}: the topic is not text")
-        except (KeyError, ValueError, binascii.Error) as error:
+            leaf = event_leaf(position, aggregate, version, topic, state)
+        except (KeyError, ValueError, binascii.Error, struct.error) as error:
             raise BundleError(f"line {n} is not a leaf record ({error})") from None
-        leaf = event_leaf(position, aggregate, version, topic, state)
         if "leaf" in e and _hash(e["leaf"], f"line {n}'s leaf") != leaf:
             kind = topic.rsplit(":", 1)[-1]
             raise BundleError(

@@ -114,11 +114,13 @@ ERASURE = sql.SQL(
     "WHERE originator_id = %s AND topic = %s"
 ).format(EVENTS)
 AFFECTED = sql.SQL(
-    "SELECT notification_id FROM {} WHERE notification_id < %s"
+    "SELECT notification_id FROM {} WHERE notification_id <> %s"
     " AND position(convert_to(%s, 'UTF8') IN state) > 0 ORDER BY notification_id"
 ).format(EVENTS)
-"""Positions before the erasure whose stored record holds a value sealed under the key
-(its id, as the envelopes spell it). A scan of the log: erasures are rare."""
+"""Positions other than the erasure's whose stored record holds a value sealed under the
+key (its id, as the envelopes spell it): those before it, and any a command that raced
+the erasure sealed after it (under the key it had read). A scan of the log: erasures
+are rare."""
 
 
 def erasure(conn: Connection, member_id: UUID, topic: str) -> tuple[int, dict[str, Any]] | None:
@@ -127,7 +129,7 @@ def erasure(conn: Connection, member_id: UUID, topic: str) -> tuple[int, dict[st
     return None if found is None else (found[0], found[1])
 
 
-def sealed_before(conn: Connection, position: int, key_id: str) -> list[int]:
-    """The positions before `position` whose stored record holds a value sealed under
-    the data key `key_id`."""
+def sealed_under(conn: Connection, position: int, key_id: str) -> list[int]:
+    """The positions, but the erasure's own (`position`), whose stored record holds a
+    value sealed under the data key `key_id`."""
     return [r[0] for r in conn.execute(AFFECTED, (position, key_id))]

@@ -25,6 +25,8 @@ from domain.commands.base import Meta
 from domain.context import SYSTEM
 from domain.errors import DomainError, RuleViolationError
 from projections.deadlines.index import PLEDGE_DUE, RESOLUTION, RESPONSE, DeadlineIndex
+from projections.engine import tracking
+from projections.store.events import max_position
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,9 @@ FOLLOW_SECONDS = 1.0
 RETENTION = "retention_erasure"
 RETENTION_BASIS = "retention: no activity for {days} days (PIPL Art. 47(1)2)"
 RETENTION_PAGE = 500
+RETENTION_WAIT = 5.0
+"""Seconds a round waits for the members table to reach the log before it erases."""
+MEMBERS = "members"
 INACTIVE = (
     "SELECT id FROM members WHERE erased_at IS NULL AND last_active_at < %s"
     " ORDER BY last_active_at, id LIMIT %s"
@@ -43,6 +48,8 @@ INACTIVE = (
 class WatchReport:
     recorded: dict[str, int] = field(default_factory=dict)
     refused: int = 0
+    retention_held_back: bool = False
+    """Whether retention erasures waited for a members table not caught up."""
 
     @property
     def total(self) -> int:
@@ -51,12 +58,18 @@ class WatchReport:
 
 class DeadlineWatcher:
     def __init__(
-        self, governance: Governance, index: DeadlineIndex, retention_days: int | None = None
+        self,
+        governance: Governance,
+        index: DeadlineIndex,
+        retention_days: int | None = None,
+        retention_wait: float = RETENTION_WAIT,
     ) -> None:
-        """`retention_days`: erase members with no activity for that long (None: never)."""
+        """`retention_days`: erase members with no activity for that long (None: never);
+        `retention_wait`: how long a round waits for the members table (see `_retain`)."""
         self.governance = governance
         self.index = index
         self.retention_days = retention_days
+        self.retention_wait = retention_wait
         self.meta = Meta(actor=SYSTEM)
         self.stopping = threading.Event()
 
@@ -64,11 +77,12 @@ class DeadlineWatcher:
         """Record every deadline that has fallen due; answer what was recorded."""
         report = WatchReport()
         seen: set[tuple[UUID, str]] = set()
+        head = self._head() if self.retention_days is not None else 0
         while True:
             self.index.catch_up()
             due = [d for d in self.index.fallen_due(self.governance.clock()) if d not in seen]
             if not due:
-                self._retain(report)
+                self._retain(report, head)
                 return report
             for aggregate_id, kind in due:
                 seen.add((aggregate_id, kind))
@@ -90,14 +104,31 @@ class DeadlineWatcher:
             return False
         return True
 
-    def _retain(self, report: WatchReport) -> None:
+    def _head(self) -> int:
+        with psycopg.connect(self.index.url, autocommit=True) as conn:
+            return max_position(conn)
+
+    def _retain(self, report: WatchReport, head: int) -> None:
         """Erase the members whose last activity (in the members table) is older than
-        the retention period; one erasure each, so one refusal stops none of the rest."""
+        the retention period; one erasure each, so one refusal stops none of the rest.
+        Only once the members table has applied the log as it stood when the round
+        began (`head`): a table that lags, or has failed, would show an active member
+        as inactive, and an erasure cannot be undone. Else nothing is erased this round."""
         if self.retention_days is None:
             return
         before = self.governance.clock() - timedelta(days=self.retention_days)
         basis = RETENTION_BASIS.format(days=self.retention_days)
         with psycopg.connect(self.index.url, autocommit=True) as conn:
+            if not tracking.wait_for(conn, [MEMBERS], head, self.retention_wait, poll=0.05):
+                at = tracking.reached(conn, [MEMBERS])
+                log.warning(
+                    "retention erasures held back: the members table stands at %s, the log"
+                    " at %s (behind, failed or not built)",
+                    at,
+                    head,
+                )
+                report.retention_held_back = True
+                return
             due = [r[0] for r in conn.execute(INACTIVE, (before, RETENTION_PAGE))]
         for member_id in due:
             try:

@@ -51,6 +51,7 @@ from projections.engine import tracking
 from projections.engine.batch import Batch, Projection, Recorded
 from projections.engine.decoding import StoredRow, fast_mapper
 from projections.store.events import EVENTS, max_position
+from projections.store.keys import KeyUnavailableError
 from projections.store.rendering import rendered
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,10 @@ class Runner:
                 self.run_forever(idle_wait=idle_wait)
             except (psycopg.Error, PersistenceError) as error:
                 log.warning("projections paused, retrying in %ss: %s", retry, error)
+                self.close()
+                self.stopping.wait(retry)
+            except KeyUnavailableError as error:  # fix the configuration and restart
+                log.error("projections stopped, configuration error: %s", error)
                 self.close()
                 self.stopping.wait(retry)
 
@@ -338,8 +343,9 @@ class Runner:
         try:
             with conn.transaction(), conn.cursor() as cur:
                 projection.apply(Batch(cur, projection, generation, events, position, last))
-        except psycopg.OperationalError:
-            raise  # the moment's fault (a lost connection, a timeout, a deadlock), not the event's
+        except (psycopg.OperationalError, KeyUnavailableError):
+            raise  # the moment's fault (a lost connection, a timeout, a deadlock), or the
+            # configuration's (no or another master key), never the event's
         except Exception as error:
             if not projection.reads_events:  # no events to isolate: stop at the range
                 message = f"{type(error).__name__}: {error} (positions {position + 1} to {last})"
@@ -370,7 +376,7 @@ class Runner:
                         recorded.position,
                     )
                     projection.apply(batch)
-            except psycopg.OperationalError:
+            except (psycopg.OperationalError, KeyUnavailableError):
                 raise  # not the event's fault: the page is rolled back and read again later
             except Exception as error:  # a poison event: record it and stop this projection
                 self._advance(conn, projection.name, generation, recorded.position - 1)

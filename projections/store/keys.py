@@ -23,6 +23,8 @@ decrypt is exactly what the table held then.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import threading
 from collections.abc import Iterable
@@ -30,6 +32,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg_pool import ConnectionPool
 
@@ -47,7 +50,8 @@ DDL = (
 
 
 class KeyUnavailableError(RuntimeError):
-    """Raised when a wrapped data key is read without the master key that wraps it."""
+    """Raised when a wrapped data key is read without the master key that wraps it (none
+    configured, or another one): a configuration error, never an event's fault."""
 
 
 class Keyring:
@@ -63,6 +67,12 @@ class Keyring:
     def wraps(self) -> bool:
         return self._master is not None
 
+    def derive(self, label: str) -> bytes | None:
+        """A secret of its own for `label`, derived from the master (None: no master)."""
+        if self.master is None:
+            return None
+        return hmac.new(self.master, b"gridledger/" + label.encode(), hashlib.sha256).digest()
+
     def wrap(self, kid: UUID, key: bytes) -> bytes:
         if self._master is None:
             return key
@@ -76,7 +86,14 @@ class Keyring:
             raise KeyUnavailableError(
                 f"data key {kid} is wrapped and no master key is configured ({MASTER_ENV})"
             )
-        return self._master.decrypt(stored[:12], stored[12:], kid.bytes)
+        try:
+            return self._master.decrypt(stored[:12], stored[12:], kid.bytes)
+        except InvalidTag:
+            raise KeyUnavailableError(
+                f"data key {kid} does not unwrap under the configured master key: the"
+                f" master key ({MASTER_ENV}, or the data directory's"
+                " personal_data_master_key) is not the one these keys were made under"
+            ) from None
 
 
 _configured: list[Keyring] = []
@@ -110,6 +127,14 @@ def fetch(cur: psycopg.Cursor[Any], kids: Iterable[str]) -> dict[str, bytes | No
         str(kid): None if key is None else ring.unwrap(kid, bytes(key), wrapped)
         for kid, key, wrapped in rows
     }
+
+
+def still_held(conn: psycopg.Connection[Any], kid: str) -> bool:
+    """Whether the data key `kid` (as an envelope spells it) still exists unshredded."""
+    row = conn.execute(
+        "SELECT 1 FROM data_keys WHERE kid = %s::uuid AND key IS NOT NULL", (kid,)
+    ).fetchone()
+    return row is not None
 
 
 class PostgresKeyStore:
@@ -151,6 +176,20 @@ class PostgresKeyStore:
                 " subject_id = %s WHERE kid = %s",
                 (subject, kid),
             )
+
+    def secret(self, label: str) -> bytes | None:
+        return self.ring.derive(label)
+
+    def check(self) -> None:
+        """Refuse a master key that does not open the keys already stored (or their
+        absence): KeyUnavailableError, at start, rather than at the first read."""
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            row = cur.execute(
+                "SELECT kid, key, wrapped FROM data_keys WHERE key IS NOT NULL"
+                " ORDER BY wrapped DESC, created_at DESC LIMIT 1"
+            ).fetchone()
+        if row is not None:
+            self.ring.unwrap(row[0], bytes(row[1]), row[2])
 
     def close(self) -> None:
         self._pool.close()

@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from uuid import uuid4
 
+import pytest
+
 from domain.application import Governance
-from domain.commands.base import CommandResult, Meta
+from domain.commands.base import KEYED, CommandResult, Meta, _fingerprint
 from domain.context import Actor, acting
+from domain.errors import IdempotencyKeyReusedError
 from domain.idempotency import IdempotencyRecord
 from tests.writeside import max_position
 
@@ -76,3 +79,32 @@ def _fingerprint_of(governance: Governance, meta: Meta) -> str:
     new_id = IdempotencyRecord.ids_for(meta.actor.id, str(probe.idempotency_key))[0]
     found: IdempotencyRecord = governance.repository.get(new_id)
     return str(found.fingerprint)
+
+
+def test_a_registrations_fingerprint_is_keyed_so_guessing_name_and_phone_confirms_nothing(
+    governance: Governance, admin: Meta, tree: dict[str, str]
+) -> None:
+    args = {"name": "指纹测试", "phone": "13700137000", "kind": "resident",
+            "party_member": False, "home_grid": tree["grid"]}  # fmt: skip
+    meta = replace(admin, idempotency_key=f"reg-{uuid4()}")
+    made = governance.register_member(meta, **args)
+    record_id = IdempotencyRecord.ids_for(admin.actor.id, str(meta.idempotency_key))[0]
+    stored = str(governance.repository.get(record_id).fingerprint)
+    assert stored.startswith(KEYED)
+    assert _fingerprint("register_member", args) not in stored  # a guess confirms nothing
+    before = max_position(governance)
+    assert governance.register_member(meta, **args) == made  # still answered again
+    assert max_position(governance) == before
+
+
+def test_a_record_with_a_plain_sha256_fingerprint_still_answers_its_own_request(
+    governance: Governance, admin: Meta
+) -> None:
+    actor, key = "staff:before-hmac", f"k-{uuid4()}"
+    meta = Meta(actor=Actor(actor, "admin"), idempotency_key=key)
+    made = governance.register_organisation(replace(admin, idempotency_key=None), name="旧银行")
+    _save_legacy(governance, meta, _fingerprint("register_organisation", {"name": "旧银行"}), made)
+    again = governance.register_organisation(meta, name="旧银行")
+    assert (again.id, again.version) == (made.id, made.version)
+    with pytest.raises(IdempotencyKeyReusedError):
+        governance.register_organisation(meta, name="另一家银行")

@@ -52,3 +52,29 @@ def test_the_watcher_erases_members_inactive_past_the_retention_period(
     assert rows == {idle: ERASED, active: "常来活动"}
     assert watcher.run_once().recorded == {}  # each erasure once
     assert db.execute("SELECT count(*) FROM data_keys WHERE key IS NULL").fetchone() == (1,)
+
+
+def test_no_one_is_erased_while_the_members_table_lags_behind_the_log(
+    governance: Governance,
+    admin: Meta,
+    tree: dict[str, str],
+    clock: FakeClock,
+    project,
+    db: psycopg.Connection,
+    database_url: str,
+) -> None:
+    """The table says "inactive" for a member whose activity it has not applied yet: the
+    round holds back, and erases only once the table has caught up (then, no one)."""
+    member = _register(governance, admin, tree["grid"], "滞后也在活动")
+    project(Members(), Tickets())
+    clock.advance(days=40)
+    governance.report_in_member(admin, member, community=tree["community"])  # not projected
+    index = DeadlineIndex(database_url, governance)
+    watcher = DeadlineWatcher(governance, index, 30, retention_wait=0.2)
+    report = watcher.run_once()
+    assert report.retention_held_back and report.recorded == {}
+    assert not governance.member(member).erased
+    project(Members(), Tickets())
+    report = watcher.run_once()
+    assert not report.retention_held_back and report.recorded == {}
+    assert not governance.member(member).erased

@@ -222,6 +222,12 @@ def test_a_readable_field_beside_the_record_is_refused(logged, db, signer) -> No
     ]
 
 
+def test_a_record_out_of_range_is_refused_by_name(logged, db, signer) -> None:
+    lines = _bundle(db, signer, logged[0][0])
+    report = verify_bundle(_line(lines, 2, version=2**64), POLICY)
+    assert report.problems[0].startswith("line 3 is not a leaf record (")
+
+
 def test_an_edited_state_is_named(logged, db, signer) -> None:
     lines = _bundle(db, signer, logged[0][0])
     event = json.loads(lines[-2])

@@ -46,6 +46,10 @@ def test_phones_are_masked_but_for_the_first_three_and_last_four_digits() -> Non
     assert mask_phone("13800138000") == "138****8000"
     assert mask_phone("+8613800138000") == "+861******8000"
     assert mask_phone("12345") == "*****"
+    # a short number keeps too little to be guessed: never one or two digits hidden
+    assert mask_phone("33512345") == "******45"  # an 8-digit landline
+    assert mask_phone("0335123456") == "********56"
+    assert mask_phone("123456") == "******"
     assert mask_phone(ERASED) == ERASED
 
 

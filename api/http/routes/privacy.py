@@ -28,10 +28,11 @@ from api.http.schemas.privacy import (
 )
 from domain.application import Governance
 from domain.commands.base import Meta
-from domain.errors import NotFoundError
+from domain.errors import ErasureUnfinishedError, NotFoundError
 from domain.member import Member
 from projections.audit import journal
 from projections.audit.note import Ed25519Signer
+from projections.store import keys
 
 router = APIRouter(prefix="/v1", tags=["personal data"], route_class=OneHopRoute)
 audit_router = APIRouter(
@@ -89,7 +90,12 @@ def _receipt(pool: Any, member_id: UUID, key: Ed25519Signer) -> ErasureReceipt:
             raise NotFoundError("Erasure", member_id)
         position, state = found
         kid = state.get("data_key")
-        affected = [] if kid is None else journal.sealed_before(conn, position, kid)
+        if kid is not None and keys.still_held(conn, kid):
+            raise ErasureUnfinishedError(
+                f"the erasure of member {member_id} is recorded but its data key still"
+                " exists: erase again to finish it (no receipt is signed until then)"
+            )
+        affected = [] if kid is None else journal.sealed_under(conn, position, kid)
     receipt = Receipt(
         subject_id=member_id,
         erasure_position=position,
