@@ -43,7 +43,7 @@ def test_two_sources_that_joined_alike_each_earn_their_own_entry(
     assert first.json()["entry_id"] == str(EntryKey.for_source(community, m, "photo/a", "b", code))
     again = _award(api, member, community, code, "photo", "a/b")
     assert again.status_code == 409 and again.json()["rule"] == "points.source_once"
-    account = api.read(f"/v1/points/accounts/{member}", api.last)
+    account = api.read(f"/v1/points/accounts/{member}", second.json()["position"])
     assert account["balance"] == 10
 
 
