@@ -106,14 +106,8 @@ def verify(
     witnesses, quorum = _witnesses(witness or [], witnesses_required)
     kept = _kept(since_checkpoint)
     if bundle_file is not None:
-        from projections.audit.bundle_verify import Policy, verify_bundle
-
-        policy = Policy(_pinned(public_key, public_key_file, None), witnesses, quorum)
-        with bundle_file.open(encoding="utf-8") as lines:
-            bundled = verify_bundle(lines, policy, first, last, kept)
-        cosigned = f"; cosigned by {', '.join(bundled.witnesses)}" if bundled.witnesses else ""
-        since = f"; it extends the kept checkpoint of {kept.tree_size}" if kept else ""
-        _finish(bundled.problems, f"{bundled.verified}{cosigned}{since}")
+        pinned = _pinned(public_key, public_key_file, None)
+        _verify_bundle(bundle_file, pinned, witnesses, quorum, first, last, kept)
         return
     import psycopg
 
@@ -139,6 +133,26 @@ def verify(
         f"{report.events:,} events verified; {report.checkpoints} checkpoints hold"
         f" (the latest of {size} leaves)",
     )
+
+
+def _verify_bundle(
+    bundle_file: Path,
+    pinned: Any,
+    witnesses: list[Any],
+    quorum: int,
+    first: int | None,
+    last: int | None,
+    kept: Any,
+) -> None:
+    """`verify --bundle`: check an export offline against the pinned key."""
+    from projections.audit.bundle_verify import Policy, verify_bundle
+
+    policy = Policy(pinned, witnesses, quorum)
+    with bundle_file.open(encoding="utf-8") as lines:
+        bundled = verify_bundle(lines, policy, first, last, kept)
+    cosigned = f"; cosigned by {', '.join(bundled.witnesses)}" if bundled.witnesses else ""
+    since = f"; it extends the kept checkpoint of {kept.tree_size}" if kept else ""
+    _finish(bundled.problems, f"{bundled.verified}{cosigned}{since}")
 
 
 def _since(conn: Any, kept: Any, log: Any) -> None:

@@ -31,11 +31,9 @@ from psycopg.rows import dict_row
 from api.reports.render import ChildOverdue, Headline, Month, PointsMonth, ReportData, Worker
 from domain.calendar import end_of_local_day, start_of_local_day
 from domain.errors import NotFoundError
+from projections.analysis.scorecard_series import CHILD, LOCAL_MONTH, figures_by
 from projections.analysis.scorecards import (
-    CHILD,
-    LOCAL_MONTH,
     Period,
-    figures_by,
     jurisdiction_scorecard,
     stars,
     ticket_figures,

@@ -195,7 +195,8 @@ def test_the_files_and_the_monthly_series_match_the_scorecard(
 ) -> None:
     import psycopg
 
-    from projections.analysis.scorecards import Period, monthly_series
+    from projections.analysis.scorecard_series import monthly_series
+    from projections.analysis.scorecards import Period
 
     path = f"/v1/scorecards/{tree['street']}"
     card = _card(api, path, scenario)

@@ -36,12 +36,12 @@ from api.http.visibility import ViewerDep
 from domain.assessment_policy import DEFAULT_TERMS
 from domain.calendar import start_of_local_day
 from domain.errors import InvalidValueError, NotFoundError
+from projections.analysis.scorecard_series import scorecard_table
 from projections.analysis.scorecards import (
     Period,
     jurisdiction_scorecard,
     path_of,
     policy_for,
-    scorecard_table,
     worker_scorecard,
 )
 from projections.views import assessments, members
