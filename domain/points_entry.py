@@ -3,9 +3,11 @@
 An award's or deduction's id derives from its source and rule
 (`EntryKey.for_source(...)`), so one source can never earn (or be charged) the same
 rule twice: a second entry collides with the first in the store even when two writers
-race. Redemptions, expiries and reversals take fresh ids. The key is saved in the same
-transaction as its account's event, records the entry's later life (approved,
-rejected, reversed), and names the account, so commands given an entry id find it.
+race. Entries recorded before the id took its parts length-prefixed keep their
+"/"-joined id (`legacy_for_source`); a source is looked up under both. Redemptions,
+expiries and reversals take fresh ids. The key is saved in the same transaction as its
+account's event, records the entry's later life (approved, rejected, reversed), and
+names the account, so commands given an entry id find it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import GovernedAggregate, stable_id
+from domain.base import GovernedAggregate, distinct_id, stable_id
 from domain.errors import PointsEntryTransitionError
 
 
@@ -39,6 +41,12 @@ class EntryStatus(StrEnum):
 REVERSIBLE = (EntryKind.AWARD, EntryKind.DEDUCTION, EntryKind.REDEMPTION)
 
 
+def _source_parts(
+    community: str, member_id: UUID, source_kind: str, source_id: str, rule_code: str
+) -> tuple[str, str, str, str, str]:
+    return (community, str(member_id), source_kind.strip(), source_id.strip(), rule_code)
+
+
 class EntryKey(GovernedAggregate):
     if TYPE_CHECKING:  # the event classes @event makes below (fields: its arguments)
         Recorded: ClassVar[type[Any]]
@@ -54,10 +62,29 @@ class EntryKey(GovernedAggregate):
     def for_source(
         community: str, member_id: UUID, source_kind: str, source_id: str, rule_code: str
     ) -> UUID:
-        """The id of the entry `source` earns (or is charged) under `rule_code`."""
+        """The id of the entry `source` earns (or is charged) under `rule_code`: a
+        `distinct_id` of the length-prefixed parts, which no other source shares."""
+        parts = _source_parts(community, member_id, source_kind, source_id, rule_code)
+        return distinct_id("points-entry", *parts)
+
+    @staticmethod
+    def legacy_for_source(
+        community: str, member_id: UUID, source_kind: str, source_id: str, rule_code: str
+    ) -> UUID:
+        """The id such an entry had before `for_source` (its parts joined with "/", which
+        another source may share: see `is_for`). Entries recorded then keep it."""
         return stable_id(
-            "points-entry", community, member_id, source_kind.strip(), source_id.strip(), rule_code
+            "points-entry", *_source_parts(community, member_id, source_kind, source_id, rule_code)
         )
+
+    def is_for(
+        self, community: str, member_id: UUID, source_kind: str, source_id: str, rule_code: str
+    ) -> bool:
+        """Whether this is the entry of that source and rule (not another's whose legacy
+        id met it)."""
+        mine = (self.community, str(self.member_id), self.source.get("kind", "").strip(),
+                self.source.get("id", "").strip(), self.rule_code)  # fmt: skip
+        return mine == _source_parts(community, member_id, source_kind, source_id, rule_code)
 
     @event("Recorded")
     def __init__(

@@ -142,10 +142,20 @@ class Caller:
         )
 
     def run(
-        self, command: str, *args: Any, place: str | None = None, owner: object = None, **kw: Any
+        self,
+        command: str,
+        *args: Any,
+        place: str | None = None,
+        owner: object = None,
+        member: object = None,
+        **kw: Any,
     ) -> CommandResult:
-        """Authorise `command` (see `allow`), then run it on `Governance` as the caller."""
+        """Authorise `command` (see `allow`), then run it on `Governance` as the caller;
+        a command naming a `member` first requires the caller may read them (see
+        `require_known_member`: else 404, as for an unknown id)."""
         self.allow(command, place=place, owner=owner)
+        if member is not None:
+            self.require_known_member(member)
         method = getattr(self.governance, command)
         result: CommandResult = method(self.meta, *args, **kw)
         return result

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     max_wait_ms: int = Field(
         default=2000, ge=0, le=30_000, description="A query's `wait_ms` is capped at this."
     )
+    audit_export_max_events: int = Field(
+        default=100_000,
+        ge=1,
+        description="The most events one `GET /v1/audit/export` bundle holds (422 beyond).",
+    )
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Larger request bodies are refused (413)."
     )

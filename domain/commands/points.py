@@ -263,9 +263,14 @@ class PointsCommands(CommandBase):
     def _source_used(
         self, community: str, member: UUID, source_kind: str, source_id: str, rule_code: str
     ) -> bool:
-        """Whether this source has already earned this rule for this member."""
-        entry_id = EntryKey.for_source(community, member, source_kind, source_id, rule_code)
-        return self._find(EntryKey, entry_id) is not None
+        """Whether this source has already earned this rule for this member: an entry
+        under its id, or one recorded before under its legacy id that is truly this
+        source's (two sources' legacy ids may meet: that one is not a repeat)."""
+        parts = (community, member, source_kind, source_id, rule_code)
+        if self._find(EntryKey, EntryKey.for_source(*parts)) is not None:
+            return True
+        legacy = self._find(EntryKey, EntryKey.legacy_for_source(*parts))
+        return legacy is not None and legacy.is_for(*parts)
 
     def _account(self, member_id: UUID | str, community: str) -> PointsAccount:
         member = _uuid(member_id)

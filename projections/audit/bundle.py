@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -53,6 +54,30 @@ FORMAT = "gridledger-bundle/2"
 FIELDS = ("leaf_index", "position", "aggregate_id", "version", "topic", "state", "leaf")
 
 
+PAGE = 1000
+"""Leaf lines fetched per round trip from the server-side cursor."""
+
+
+class TooManyLeavesError(ValueError):
+    """A bundle asked for holds more leaves than the limit allows."""
+
+
+"""Leaf lines fetched per round trip from the server-side cursor."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle made ready: its header line and the leaves [start, end] it holds."""
+
+    header: str
+    start: int
+    end: int
+
+    @property
+    def leaves(self) -> int:
+        return self.end - self.start + 1
+
+
 def export(
     conn: psycopg.Connection[Any],
     signer: LogSigner | None,
@@ -63,11 +88,33 @@ def export(
     """The bundle of the events at positions [first, last] (last None: to the end),
     under the latest checkpoint (a new one signed if it does not cover them), with a
     consistency proof from tree size `since` if given."""
+    ready = prepare(conn, signer, first, last, since)
+    yield ready.header
+    yield from leaf_lines(conn, ready.start, ready.end)
+
+
+def prepare(
+    conn: psycopg.Connection[Any],
+    signer: LogSigner | None,
+    first: int,
+    last: int | None,
+    since: int | None = None,
+    max_leaves: int | None = None,
+) -> Bundle:
+    """The header of the bundle of positions [first, last] and its leaf range (see
+    `export`); UnknownLeafError if the range holds no event, TooManyLeavesError (before
+    anything is signed) if it holds more than `max_leaves` leaves."""
     tree = StoredTree(conn)
     size = tree.size()
     if size == 0:
         raise UnknownLeafError("the log is empty")
     start, end, shown_to = _leaves(conn, size, first, last)
+    if max_leaves is not None and end - start + 1 > max_leaves:
+        raise TooManyLeavesError(
+            f"positions {first} to {'the end' if last is None else last} hold "
+            f"{end - start + 1} events (edge leaves included); a bundle holds at most "
+            f"{max_leaves} (audit_export_max_events): ask for a smaller range"
+        )
     checkpoint = covering(conn, signer, end + 1)
     total = checkpoint.tree_size
     if since is not None and not 0 <= since <= total:
@@ -84,15 +131,22 @@ def export(
     if since is not None:
         proof = tree.consistency(since, total) if since else []
         header["since"] = {"size": since, "proof": _hexes(proof)}
-    yield json.dumps(header, ensure_ascii=False)
-    rows = conn.execute(_LEAVES, (start, end))
-    for row in rows:
-        index, position, aggregate_id, version, topic, state, leaf = row
-        values = (index, position, str(aggregate_id), version, topic)
-        record = dict(zip(FIELDS, values, strict=False))
-        record["state"] = base64.b64encode(bytes(state)).decode()
-        record["leaf"] = bytes(leaf).hex()
-        yield json.dumps(record, ensure_ascii=False)
+    return Bundle(json.dumps(header, ensure_ascii=False), start, end)
+
+
+def leaf_lines(conn: psycopg.Connection[Any], start: int, end: int) -> Iterator[str]:
+    """The lines of leaves [start, end] in order, read PAGE at a time from a
+    server-side cursor (memory stays constant whatever the range)."""
+    with conn.transaction(), conn.cursor(name="bundle_leaves") as cursor:
+        cursor.itersize = PAGE
+        cursor.execute(_LEAVES, (start, end))
+        for row in cursor:
+            index, position, aggregate_id, version, topic, state, leaf = row
+            values = (index, position, str(aggregate_id), version, topic)
+            record = dict(zip(FIELDS, values, strict=False))
+            record["state"] = base64.b64encode(bytes(state)).decode()
+            record["leaf"] = bytes(leaf).hex()
+            yield json.dumps(record, ensure_ascii=False)
 
 
 def _hexes(hashes: list[bytes]) -> list[str]:

@@ -131,7 +131,11 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def api(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def api(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Api]:
+    """The app of a test module; settings the module's `API_SETTINGS` (a dict) names
+    are set so."""
     _truncate_all(database_url)
     # 02:00 UTC is 10:00 in Asia/Shanghai: the local date (by which the domain counts
     # days) and the UTC date agree, whatever the time of day the tests run.
@@ -144,6 +148,7 @@ def api(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         jwt_secret=SECRET,
         workers_in_process=True,
         watch_interval=3600,
+        **getattr(request.module, "API_SETTINGS", {}),
     )
     with TestClient(create_app(settings, clock=clock)) as client:
         yield Api(client, clock, database_url)

@@ -128,3 +128,43 @@ def test_a_staff_member_cannot_mint_valid_report_points_for_themselves_or_a_chos
     made = api.ok("POST", "/v1/tickets", {**ticket, "reporter_member_id": friend}, **as_staff)
     at = _resolved_by(api, made["id"], COLLEAGUE)  # four eyes: points
     assert api.read(f"/v1/points/accounts/{friend}", at)["balance"] == 3
+
+
+def test_commands_naming_a_member_the_caller_cannot_read_answer_as_for_an_unknown_id(
+    api: Api, tree: dict[str, str]
+) -> None:
+    community = tree["community"]
+    award, deduction = unique("deed"), unique("litter")
+    for code, kind in ((award, "award"), (deduction, "deduction")):
+        rule = {"description": code, "points": 2, "kind": kind}
+        api.ok("PUT", f"/v1/jurisdictions/{community}/rulebook/rules/{code}", rule)
+    starts = api.clock.now - timedelta(hours=1)
+    ends = starts + timedelta(hours=2)
+    body = {"title": "清洁", "jurisdiction": community, "starts_at": starts.isoformat(),
+            "ends_at": ends.isoformat()}  # fmt: skip
+    activity = api.ok("POST", "/v1/activities", body, **COLLEAGUE)["id"]
+    due = (api.clock.now + timedelta(days=30)).date().isoformat()
+
+    def commands(member: str) -> list[tuple[str, dict[str, object]]]:
+        source = {"kind": "inspection", "id": unique("s")}
+        return [
+            (f"/v1/activities/{activity}/check-ins", {"member_id": member}),
+            ("/v1/pledges", {"member_id": member, "community": community, "kind": "commitment",
+                             "title": "清理小广告", "target_hours": "2", "due_on": due}),
+            ("/v1/points/awards", {"member_id": member, "community": community,
+                                   "rule_code": award, "source": source}),
+            ("/v1/points/deductions", {"member_id": member, "community": community,
+                                       "rule_code": deduction, "source": source, "note": "乱扔"}),
+        ]  # fmt: skip
+
+    elsewhere = api.member(tree["other_grid"])
+    before = api.events()
+    for member in (elsewhere, "00000000-0000-0000-0000-00000000abce"):
+        for path, body in commands(member):
+            answer = api.post(path, body, **COLLEAGUE)
+            assert answer.status_code == 404, (path, answer.text)
+            assert answer.json()["detail"] == f"Member {member} does not exist (member.exists)"
+    assert api.events() == before
+    here = api.member(tree["grid"])
+    for path, body in commands(here):
+        assert api.post(path, body, **COLLEAGUE).status_code in (200, 201), path

@@ -50,7 +50,8 @@ def _attendance(
 ) -> CommandResult:
     place, _ = caller.located(activity_id, _activity)
     fields = body.model_dump()
-    return caller.run(command, activity_id, place=place, owner=body.member_id, **fields)
+    member = body.member_id
+    return caller.run(command, activity_id, place=place, owner=member, member=member, **fields)
 
 
 @router.post("/activities/{id}/check-ins", responses=COMMAND, name="check_in")

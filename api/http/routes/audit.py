@@ -4,15 +4,16 @@ signed checkpoints, Merkle proofs and export bundles."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from psycopg_pool import ConnectionPool
 
 from api.http.auth import PrincipalDep
 from api.http.deps import GovernanceDep, PoolDep
@@ -213,7 +214,7 @@ def public_key(request: Request) -> PublicKey:
 @router.get(
     "/export",
     responses={**QUERY, 200: {"content": {"application/x-ndjson": {}}}},
-    response_class=Response,
+    response_class=StreamingResponse,
 )
 def export(
     request: Request,
@@ -223,13 +224,31 @@ def export(
     since: Annotated[
         int | None, Query(ge=0, le=MAX_POSITION, description="Prove consistency from it.")
     ] = None,
-) -> Response:
+) -> StreamingResponse:
     """A bundle of the events at positions [from, to] under the latest checkpoint (with
     a consistency proof from tree size `since`): verify it offline with
-    `gridledger verify --bundle --public-key ...`."""
-    signer = request.app.state.signer
+    `gridledger verify --bundle --public-key ...`. Streamed line by line from a
+    server-side cursor; a range of more than `audit_export_max_events` events is a 422."""
+    state = request.app.state
+    limit = state.settings.audit_export_max_events
     try:
-        lines = _known(lambda: list(bundle.export(conn, signer, first, last, since)))
+        ready = _known(lambda: bundle.prepare(conn, state.signer, first, last, since, limit))
     except RefusedError as error:
         raise HTTPException(409, error.reason) from None
-    return Response("\n".join(lines) + "\n", media_type="application/x-ndjson")
+    except bundle.TooManyLeavesError as error:
+        raise InvalidValueError(str(error), rule="audit.export_range") from None
+    return StreamingResponse(_streamed(state.pool, ready), media_type="application/x-ndjson")
+
+
+def _streamed(pool: ConnectionPool[Any], ready: bundle.Bundle) -> Iterator[str]:
+    """The bundle's lines, a page at a time, on a pool connection of its own."""
+    yield ready.header + "\n"
+    with pool.connection() as conn:
+        page: list[str] = []
+        for line in bundle.leaf_lines(conn, ready.start, ready.end):
+            page.append(line)
+            if len(page) == bundle.PAGE:
+                yield "\n".join(page) + "\n"
+                page = []
+        if page:
+            yield "\n".join(page) + "\n"

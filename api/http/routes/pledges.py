@@ -35,9 +35,9 @@ Pledges = Annotated[Connection, reader("pledges", "jurisdictions")]
 @router.post("/pledges", status_code=201, responses=COMMAND, name="make_pledge")
 def make_pledge(body: PledgeIn, caller: CallerDep, response: Response) -> Answer:
     """A member pledges a service item, pioneer post or commitment (我是党员,我承诺)."""
-    result = caller.run(
-        "make_pledge", place=body.community, owner=body.member_id, **body.model_dump()
-    )
+    member = body.member_id
+    fields = body.model_dump()
+    result = caller.run("make_pledge", place=body.community, owner=member, member=member, **fields)
     return created(response, result, f"/v1/pledges/{result.id}")
 
 

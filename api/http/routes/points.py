@@ -104,22 +104,25 @@ def _entry_created(response: Response, result: Any) -> EntryAnswer:
 @router.post("/points/awards", status_code=201, responses=COMMAND, name="award_points")
 def award(body: AwardIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Award a manual rule to a member for a source; pending if the rule needs approval."""
-    result = caller.run("award_points", place=body.community, **_award_fields(body))
+    fields = _award_fields(body)
+    result = caller.run("award_points", place=body.community, member=body.member_id, **fields)
     return _entry_created(response, result)
 
 
 @router.post("/points/deductions", status_code=201, responses=COMMAND, name="deduct_points")
 def deduct(body: DeductionIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Deduct a deduction rule's points for an uncivil act (扣分); may go below zero."""
-    result = caller.run("deduct_points", place=body.community, **_award_fields(body))
+    fields = _award_fields(body)
+    result = caller.run("deduct_points", place=body.community, member=body.member_id, **fields)
     return _entry_created(response, result)
 
 
 @router.post("/points/redemptions", status_code=201, responses=COMMAND, name="redeem_points")
 def redeem(body: RedemptionIn, caller: CallerDep, response: Response) -> EntryAnswer:
     """Spend points at the points supermarket (积分超市), never beyond the balance."""
+    member, fields = body.member_id, body.model_dump()
     result = caller.run(
-        "redeem_points", place=body.community, owner=body.member_id, **body.model_dump()
+        "redeem_points", place=body.community, owner=member, member=member, **fields
     )
     return _entry_created(response, result)
 
