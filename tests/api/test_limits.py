@@ -100,7 +100,7 @@ def test_the_watch_outlives_its_connection(stalled: Api) -> None:
     with psycopg.connect(stalled.url, autocommit=True) as conn:
         killed = conn.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE application_name = %s",
+            " WHERE application_name = %s AND datname = current_database()",
             (APPLICATION_NAME,),
         ).fetchone()
     assert killed == (1,)
