@@ -242,14 +242,24 @@ def _verify(secret: bytes, token: str, policy: TokenPolicy) -> tuple[Principal, 
 bearer = HTTPBearer(auto_error=False, description="A token from `gridledger token`.")
 
 
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The bearer token a request carries; 401 without one."""
+    if credentials is None:
+        raise AuthenticationError("a bearer token is required")
+    return credentials.credentials
+
+
+def principal_of(request: Request, token: str) -> Principal:
+    """Who `token` names, checked with the app's secret and token policy."""
+    state = request.app.state
+    return read_token(state.secret, token, policy=state.token_policy)
+
+
 async def authenticate(  # async: no worker thread (see api.http.deps)
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    if credentials is None:
-        raise AuthenticationError("a bearer token is required")
-    state = request.app.state
-    return read_token(state.secret, credentials.credentials, policy=state.token_policy)
+    return principal_of(request, bearer_token(credentials))
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]

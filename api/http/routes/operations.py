@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
-from api.http.auth import AuthenticationError, bearer, read_token
+from api.http.auth import bearer, bearer_token, principal_of
 from api.http.deps import PoolDep
 from api.http.permissions import is_platform
 from api.http.problems import COMMON, ForbiddenError
@@ -97,17 +97,13 @@ async def scraper(  # async: no worker thread (see api.http.deps)
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
     """Let through the scrape token (setting `metrics_token`) or a platform admin's."""
-    if credentials is None:
-        raise AuthenticationError("a bearer token is required")
-    state = request.app.state
-    expected = state.settings.metrics_token
-    given = credentials.credentials
+    given = bearer_token(credentials)
+    expected = request.app.state.settings.metrics_token
     if expected is not None and hmac.compare_digest(
         given.encode(), expected.get_secret_value().encode()
     ):
         return
-    principal = read_token(state.secret, given, policy=state.token_policy)
-    if not is_platform(principal):
+    if not is_platform(principal_of(request, given)):
         raise ForbiddenError("/metrics answers the scrape token or a platform admin (scope *)")
 
 
